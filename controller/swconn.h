@@ -1,0 +1,85 @@
+/*
+ * Copyright (c) 2026 The ovs-balancer authors.
+ *
+ * Licensed under the Apache License, Version 2.0 (the "License");
+ * you may not use this file except in compliance with the License.
+ * You may obtain a copy of the License at:
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+#ifndef SWCONN_H
+#define SWCONN_H 1
+
+/* One OpenFlow connection to a switch.
+ *
+ * A swconn owns the connection (passive, accepted from a listener, or
+ * active, reconnecting with backoff), negotiates the OpenFlow version,
+ * does the switch handshake (features, switch config, port list), answers
+ * echo requests and logs errors from the switch.  Everything else it
+ * hands to its handler. */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "openvswitch/list.h"
+#include "openvswitch/ofp-msgs.h"
+#include "openvswitch/ofp-protocol.h"
+#include "openvswitch/types.h"
+
+struct ofpbuf;
+struct ofp_header;
+struct swconn;
+struct vconn;
+
+struct swconn_handler {
+    /* The handshake is complete: the datapath ID, version and ports are
+     * known and messages may be sent. */
+    void (*ready)(struct swconn *, void *aux);
+
+    /* A message that swconn does not handle itself arrived. */
+    void (*message)(struct swconn *, enum ofptype, const struct ofp_header *,
+                    void *aux);
+
+    /* A connection that had been ready went away.  For an active
+     * connection swconn goes on trying to reconnect. */
+    void (*disconnected)(struct swconn *, void *aux);
+
+    /* The switch added, removed or changed a port. */
+    void (*port_changed)(struct swconn *, ofp_port_t, bool present,
+                         void *aux);
+};
+
+struct swconn *swconn_create_passive(struct vconn *, int probe_interval,
+                                     const struct swconn_handler *,
+                                     void *aux);
+struct swconn *swconn_create_active(const char *target, int probe_interval,
+                                    int max_backoff,
+                                    const struct swconn_handler *,
+                                    void *aux);
+void swconn_destroy(struct swconn *);
+
+void swconn_run(struct swconn *);
+void swconn_wait(struct swconn *);
+bool swconn_is_alive(const struct swconn *);
+bool swconn_is_ready(const struct swconn *);
+
+int swconn_send(struct swconn *, struct ofpbuf *);
+
+const char *swconn_get_name(const struct swconn *);
+uint64_t swconn_get_dpid(const struct swconn *);
+enum ofp_version swconn_get_version(const struct swconn *);
+enum ofputil_protocol swconn_get_protocol(const struct swconn *);
+bool swconn_has_port(const struct swconn *, ofp_port_t);
+size_t swconn_count_ports(const struct swconn *);
+unsigned int swconn_get_txqlen(const struct swconn *);
+
+void swconn_set_aux(struct swconn *, void *aux);
+void *swconn_get_aux(const struct swconn *);
+
+#endif /* swconn.h */

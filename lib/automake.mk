@@ -1,0 +1,9 @@
+# The balancer module: configuration, tables, schedulers, and the OpenFlow
+# messages and packets they turn into.  No sockets, so it can be tested on
+# its own.
+noinst_LTLIBRARIES += lib/libovsbalancer.la
+lib_libovsbalancer_la_SOURCES = \
+	lib/lb-config.c \
+	lib/lb-config.h \
+	lib/lb-scheduler.c \
+	lib/lb-scheduler.h

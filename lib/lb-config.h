@@ -1,0 +1,88 @@
+/*
+ * Copyright (c) 2026 The ovs-balancer authors.
+ *
+ * Licensed under the Apache License, Version 2.0 (the "License");
+ * you may not use this file except in compliance with the License.
+ * You may obtain a copy of the License at:
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+#ifndef LB_CONFIG_H
+#define LB_CONFIG_H 1
+
+/* What the balancer is told to do: its services and their backends, the
+ * MAC it answers with, flow timeouts and the fallback for other traffic.
+ *
+ * The parse functions return NULL on success or a malloc()'d message that
+ * names the bad value, for the caller to print and free. */
+
+#include <stddef.h>
+#include <stdint.h>
+#include "compiler.h"
+#include "openvswitch/types.h"
+
+struct lb_scheduler_class;
+
+/* What the switch does with traffic that is not the balancer's. */
+enum lb_fallback {
+    LB_FALLBACK_NORMAL,         /* Forward it as a normal switch would. */
+    LB_FALLBACK_DROP,           /* Drop it. */
+};
+
+/* One balanced service: a virtual IP and the backends behind it. */
+struct lb_service_config {
+    char *name;
+    ovs_be32 vip;
+    ovs_be32 *backends;         /* In the order given. */
+    size_t n_backends;
+    const struct lb_scheduler_class *scheduler;
+};
+
+struct lb_config {
+    struct eth_addr lb_mac;     /* Source of everything the LB sends. */
+    uint64_t cookie;            /* On every flow the balancer installs. */
+    int idle_timeout;           /* Per-client flows, in seconds (0: none). */
+    int hard_timeout;           /* Per-client flows, in seconds (0: none). */
+    int client_timeout;         /* Keep a mapping this long with no flows. */
+    int arp_retry;              /* Re-ask unknown backends, in seconds. */
+    enum lb_fallback fallback;
+
+    struct lb_service_config *services;
+    size_t n_services;
+};
+
+/* Defaults, as in the lab the balancer comes from. */
+#define LB_DEFAULT_MAC "00:00:00:00:00:fe"
+#define LB_DEFAULT_COOKIE UINT64_C(0x6f76736c62)  /* "ovslb" */
+#define LB_DEFAULT_IDLE_TIMEOUT 10
+#define LB_DEFAULT_CLIENT_TIMEOUT 300
+#define LB_DEFAULT_ARP_RETRY 3
+
+void lb_config_init(struct lb_config *);
+void lb_config_destroy(struct lb_config *);
+
+char *lb_config_add_service(struct lb_config *, const char *name,
+                            const char *vip, const char *backends,
+                            const char *scheduler)
+    OVS_WARN_UNUSED_RESULT;
+char *lb_config_set_mac(struct lb_config *, const char *)
+    OVS_WARN_UNUSED_RESULT;
+char *lb_config_set_fallback(struct lb_config *, const char *)
+    OVS_WARN_UNUSED_RESULT;
+char *lb_config_check(const struct lb_config *) OVS_WARN_UNUSED_RESULT;
+
+const struct lb_service_config *lb_config_find_vip(const struct lb_config *,
+                                                   ovs_be32 vip);
+const char *lb_fallback_to_string(enum lb_fallback);
+
+char *lb_parse_unicast_ip(const char *s, ovs_be32 *ip)
+    OVS_WARN_UNUSED_RESULT;
+
+#endif /* lb-config.h */

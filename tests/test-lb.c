@@ -1,0 +1,134 @@
+/*
+ * Copyright (c) 2026 The ovs-balancer authors.
+ *
+ * Licensed under the Apache License, Version 2.0 (the "License");
+ * you may not use this file except in compliance with the License.
+ * You may obtain a copy of the License at:
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+/* Unit tests for lib/, driven by tests/lb-unit.at: each command exercises
+ * one part of the balancer module and prints what it did. */
+
+#include <config.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "command-line.h"
+#include "lib/lb-config.h"
+#include "lib/lb-scheduler.h"
+#include "packets.h"
+#include "util.h"
+
+/* service VIP SERVERS [SCHEDULER]: parses a service definition and prints
+ * it, or the error. */
+static void
+test_service(struct ovs_cmdl_context *ctx)
+{
+    struct lb_config cfg;
+
+    lb_config_init(&cfg);
+    char *error = lb_config_add_service(&cfg, NULL, ctx->argv[1],
+                                        ctx->argv[2],
+                                        ctx->argc > 3 ? ctx->argv[3] : NULL);
+    if (!error) {
+        error = lb_config_check(&cfg);
+    }
+    if (error) {
+        printf("error: %s\n", error);
+        free(error);
+    } else {
+        const struct lb_service_config *svc = &cfg.services[0];
+        printf("%s: vip "IP_FMT", %s, servers", svc->name,
+               IP_ARGS(svc->vip), svc->scheduler->name);
+        for (size_t i = 0; i < svc->n_backends; i++) {
+            printf(" "IP_FMT, IP_ARGS(svc->backends[i]));
+        }
+        putchar('\n');
+    }
+    lb_config_destroy(&cfg);
+}
+
+/* mac MAC: parses an LB MAC and prints it, or the error. */
+static void
+test_mac(struct ovs_cmdl_context *ctx)
+{
+    struct lb_config cfg;
+
+    lb_config_init(&cfg);
+    char *error = lb_config_set_mac(&cfg, ctx->argv[1]);
+    if (error) {
+        printf("error: %s\n", error);
+        free(error);
+    } else {
+        printf(ETH_ADDR_FMT"\n", ETH_ADDR_ARGS(cfg.lb_mac));
+    }
+    lb_config_destroy(&cfg);
+}
+
+/* schedule SCHEDULER USABLE N: makes N picks among the backends described
+ * by USABLE, a string of 'y' and 'n' (one per backend, 'y' if usable), and
+ * prints the chosen indexes, "-" where none was usable.  A '/' in USABLE
+ * starts a new set of usability flags, taking effect after N picks. */
+static void
+test_schedule(struct ovs_cmdl_context *ctx)
+{
+    const struct lb_scheduler_class *class = lb_scheduler_find(ctx->argv[1]);
+    if (!class) {
+        ovs_fatal(0, "%s: unknown scheduler", ctx->argv[1]);
+    }
+    struct lb_scheduler *s = lb_scheduler_create(class);
+    int n_picks = atoi(ctx->argv[3]);
+
+    char *sets = xstrdup(ctx->argv[2]);
+    char *save_ptr = NULL;
+    for (char *set = strtok_r(sets, "/", &save_ptr); set;
+         set = strtok_r(NULL, "/", &save_ptr)) {
+        size_t n = strlen(set);
+        struct lb_candidate *c = xcalloc(n, sizeof *c);
+        for (size_t i = 0; i < n; i++) {
+            c[i].usable = set[i] == 'y';
+            c[i].weight = 1;
+        }
+        for (int i = 0; i < n_picks; i++) {
+            size_t idx = lb_scheduler_pick(s, c, n, htonl(0x0a000001 + i));
+            if (idx == SIZE_MAX) {
+                printf(" -");
+            } else {
+                printf(" %"PRIuSIZE, idx);
+            }
+        }
+        free(c);
+    }
+    putchar('\n');
+    free(sets);
+    lb_scheduler_destroy(s);
+}
+
+static const struct ovs_cmdl_command commands[] = {
+    {"service", "VIP SERVERS [SCHEDULER]", 2, 3, test_service, OVS_RO},
+    {"mac", "MAC", 1, 1, test_mac, OVS_RO},
+    {"schedule", "SCHEDULER USABLE N", 3, 3, test_schedule, OVS_RO},
+    {NULL, NULL, 0, 0, NULL, OVS_RO},
+};
+
+int
+main(int argc, char *argv[])
+{
+    set_program_name(argv[0]);
+    struct ovs_cmdl_context ctx = {
+        .argc = argc - 1,
+        .argv = argv + 1,
+    };
+    ovs_cmdl_run_command(&ctx, commands);
+    return 0;
+}
