@@ -31,11 +31,19 @@
 #include "controller/swconn.h"
 #include "daemon.h"
 #include "fatal-signal.h"
+#include "packets.h"
+#include "hash.h"
+#include "lib/lb-config.h"
+#include "lib/lb-switch.h"
 #include "ofp-version-opt.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/hmap.h"
 #include "openvswitch/list.h"
+#include "openvswitch/ofpbuf.h"
 #include "openvswitch/poll-loop.h"
 #include "openvswitch/vconn.h"
 #include "openvswitch/vlog.h"
+#include "timeval.h"
 #include "socket-util.h"
 #include "stream-ssl.h"
 #include "unixctl.h"
@@ -54,10 +62,23 @@ struct switch_node {
     struct ovs_list node;       /* In 'switches'. */
     struct swconn *swconn;
     bool active;                /* Reconnects rather than dies? */
+    struct balancer *balancer;  /* Once the switch is known, its state. */
+};
+
+/* The balancer's state for one switch, by datapath ID.  It outlives the
+ * connection, so that a switch that reconnects keeps its clients. */
+struct balancer {
+    struct hmap_node node;      /* In 'balancers', by datapath ID. */
+    struct lb_switch *lb;
+    struct switch_node *conn;   /* The connection it talks over, or NULL. */
 };
 
 static struct ovs_list listeners = OVS_LIST_INITIALIZER(&listeners);
 static struct ovs_list switches = OVS_LIST_INITIALIZER(&switches);
+static struct hmap balancers = HMAP_INITIALIZER(&balancers);
+
+/* What to balance, from the command line. */
+static struct lb_config config;
 
 /* --unixctl: control socket, or NULL for the default. */
 static char *unixctl_path;
@@ -69,6 +90,7 @@ static int probe_interval = 5;
 static int max_backoff = 8;
 
 static unixctl_cb_func ovs_balancer_exit;
+static unixctl_cb_func lb_unixctl_show;
 
 static void parse_options(int argc, char *argv[]);
 static void open_targets(int argc, char *argv[]);
@@ -78,6 +100,10 @@ static void switch_ready(struct swconn *, void *aux);
 static void switch_message(struct swconn *, enum ofptype,
                            const struct ofp_header *, void *aux);
 static void switch_disconnected(struct swconn *, void *aux);
+static void switch_node_destroy(struct switch_node *);
+static void balancers_run(void);
+static void balancers_wait(void);
+static void balancers_destroy(void);
 
 static const struct swconn_handler switch_handler = {
     .ready = switch_ready,
@@ -94,6 +120,7 @@ main(int argc, char *argv[])
     ovs_cmdl_proctitle_init(argc, argv);
     ovs_set_program_name(argv[0], OVSB_VERSION);
     service_start(&argc, &argv);
+    lb_config_init(&config);
     parse_options(argc, argv);
     fatal_ignore_sigpipe();
 
@@ -109,6 +136,8 @@ main(int argc, char *argv[])
         exit(EXIT_FAILURE);
     }
     unixctl_command_register("exit", "", 0, 0, ovs_balancer_exit, &exiting);
+    unixctl_command_register("lb/show", "[DPID]", 0, 1, lb_unixctl_show,
+                             NULL);
 
     daemonize_complete();
     VLOG_INFO("%s", ovs_get_program_version());
@@ -134,11 +163,10 @@ main(int argc, char *argv[])
         LIST_FOR_EACH_SAFE (sn, node, &switches) {
             swconn_run(sn->swconn);
             if (!sn->active && !swconn_is_alive(sn->swconn)) {
-                ovs_list_remove(&sn->node);
-                swconn_destroy(sn->swconn);
-                free(sn);
+                switch_node_destroy(sn);
             }
         }
+        balancers_run();
 
         unixctl_server_run(unixctl);
 
@@ -148,6 +176,7 @@ main(int argc, char *argv[])
         LIST_FOR_EACH (sn, node, &switches) {
             swconn_wait(sn->swconn);
         }
+        balancers_wait();
         unixctl_server_wait(unixctl);
         if (exiting) {
             poll_immediate_wake();
@@ -156,10 +185,11 @@ main(int argc, char *argv[])
     }
 
     struct switch_node *sn;
-    LIST_FOR_EACH_POP (sn, node, &switches) {
-        swconn_destroy(sn->swconn);
-        free(sn);
+    LIST_FOR_EACH_SAFE (sn, node, &switches) {
+        switch_node_destroy(sn);
     }
+    balancers_destroy();
+    lb_config_destroy(&config);
     struct listener *l;
     LIST_FOR_EACH_POP (l, node, &listeners) {
         pvconn_close(l->pvconn);
@@ -170,20 +200,199 @@ main(int argc, char *argv[])
     return 0;
 }
 
+/* Sends the messages in 'msgs' to the switch behind 'b', if any. */
 static void
-switch_ready(struct swconn *swconn OVS_UNUSED, void *aux OVS_UNUSED)
+balancer_send(struct balancer *b, struct ovs_list *msgs)
 {
+    struct ofpbuf *msg;
+
+    LIST_FOR_EACH_POP (msg, list_node, msgs) {
+        if (b->conn) {
+            swconn_send(b->conn->swconn, msg);
+        } else {
+            ofpbuf_delete(msg);
+        }
+    }
+}
+
+static struct balancer *
+balancer_find(uint64_t dpid)
+{
+    struct balancer *b;
+
+    HMAP_FOR_EACH_WITH_HASH (b, node, hash_uint64(dpid), &balancers) {
+        if (lb_switch_get_dpid(b->lb) == dpid) {
+            return b;
+        }
+    }
+    return NULL;
 }
 
 static void
-switch_message(struct swconn *swconn OVS_UNUSED, enum ofptype type OVS_UNUSED,
-               const struct ofp_header *oh OVS_UNUSED, void *aux OVS_UNUSED)
+switch_node_destroy(struct switch_node *sn)
 {
+    if (sn->balancer) {
+        lb_switch_disconnected(sn->balancer->lb, time_msec());
+        sn->balancer->conn = NULL;
+    }
+    ovs_list_remove(&sn->node);
+    swconn_destroy(sn->swconn);
+    free(sn);
 }
 
 static void
-switch_disconnected(struct swconn *swconn OVS_UNUSED, void *aux OVS_UNUSED)
+switch_ready(struct swconn *swconn, void *sn_)
 {
+    struct switch_node *sn = sn_;
+    uint64_t dpid = swconn_get_dpid(swconn);
+    struct balancer *b = balancer_find(dpid);
+
+    if (!b) {
+        b = xzalloc(sizeof *b);
+        b->lb = lb_switch_create(&config, dpid);
+        hmap_insert(&balancers, &b->node, hash_uint64(dpid));
+    } else if (b->conn && b->conn != sn) {
+        /* The same switch over a second connection: the newest wins. */
+        VLOG_INFO("%s: switch %016"PRIx64" also connected on %s, which "
+                  "takes over", swconn_get_name(b->conn->swconn), dpid,
+                  swconn_get_name(swconn));
+        b->conn->balancer = NULL;
+    }
+    b->conn = sn;
+    sn->balancer = b;
+
+    struct ovs_list msgs = OVS_LIST_INITIALIZER(&msgs);
+    lb_switch_connected(b->lb, swconn_get_protocol(swconn), time_msec(),
+                        &msgs);
+    balancer_send(b, &msgs);
+}
+
+static void
+switch_message(struct swconn *swconn OVS_UNUSED, enum ofptype type,
+               const struct ofp_header *oh, void *sn_)
+{
+    struct switch_node *sn = sn_;
+    struct balancer *b = sn->balancer;
+    struct ovs_list msgs = OVS_LIST_INITIALIZER(&msgs);
+
+    if (!b) {
+        return;
+    }
+    if (type == OFPTYPE_PACKET_IN) {
+        lb_switch_packet_in(b->lb, oh, time_msec(), &msgs);
+    } else if (type == OFPTYPE_FLOW_REMOVED) {
+        lb_switch_flow_removed(b->lb, oh, time_msec());
+    }
+    balancer_send(b, &msgs);
+}
+
+static void
+switch_disconnected(struct swconn *swconn OVS_UNUSED, void *sn_)
+{
+    struct switch_node *sn = sn_;
+
+    if (sn->balancer) {
+        lb_switch_disconnected(sn->balancer->lb, time_msec());
+        sn->balancer->conn = NULL;
+        sn->balancer = NULL;
+    }
+}
+
+static void
+balancers_run(void)
+{
+    long long int now = time_msec();
+    struct balancer *b;
+
+    HMAP_FOR_EACH (b, node, &balancers) {
+        if (now >= lb_switch_next_timer(b->lb)) {
+            struct ovs_list msgs = OVS_LIST_INITIALIZER(&msgs);
+            lb_switch_run(b->lb, now, &msgs);
+            balancer_send(b, &msgs);
+        }
+    }
+}
+
+static void
+balancers_wait(void)
+{
+    struct balancer *b;
+
+    HMAP_FOR_EACH (b, node, &balancers) {
+        poll_timer_wait_until(lb_switch_next_timer(b->lb));
+    }
+}
+
+static void
+balancers_destroy(void)
+{
+    struct balancer *b;
+
+    HMAP_FOR_EACH_POP (b, node, &balancers) {
+        lb_switch_destroy(b->lb);
+        free(b);
+    }
+}
+
+static int
+compare_balancers(const void *a_, const void *b_)
+{
+    const struct balancer *const *a = a_;
+    const struct balancer *const *b = b_;
+    uint64_t a_dpid = lb_switch_get_dpid((*a)->lb);
+    uint64_t b_dpid = lb_switch_get_dpid((*b)->lb);
+
+    return a_dpid < b_dpid ? -1 : a_dpid > b_dpid;
+}
+
+/* lb/show [DPID]: the state of every switch, or of the one with DPID. */
+static void
+lb_unixctl_show(struct unixctl_conn *conn, int argc, const char *argv[],
+                void *aux OVS_UNUSED)
+{
+    uint64_t dpid = 0;
+
+    if (argc > 1 && !dpid_from_string(argv[1], &dpid)) {
+        unixctl_command_reply_error(conn, "bad datapath ID (use 16 hex "
+                                    "digits, as in lb/show's output)");
+        return;
+    }
+
+    size_t n = hmap_count(&balancers);
+    struct balancer **sorted = xmalloc(n * sizeof *sorted);
+    struct balancer *b;
+    size_t i = 0;
+    HMAP_FOR_EACH (b, node, &balancers) {
+        sorted[i++] = b;
+    }
+    qsort(sorted, n, sizeof *sorted, compare_balancers);
+
+    struct ds s = DS_EMPTY_INITIALIZER;
+    for (i = 0; i < n; i++) {
+        b = sorted[i];
+        if (argc > 1 && lb_switch_get_dpid(b->lb) != dpid) {
+            continue;
+        }
+        ds_put_format(&s, "switch %016"PRIx64, lb_switch_get_dpid(b->lb));
+        if (b->conn) {
+            struct swconn *swconn = b->conn->swconn;
+            ds_put_format(&s, " (%s on %s): connected\n",
+                          ofputil_version_to_string(
+                              swconn_get_version(swconn)),
+                          swconn_get_name(swconn));
+        } else {
+            ds_put_cstr(&s, ": disconnected\n");
+        }
+        lb_switch_format(b->lb, &s);
+    }
+    free(sorted);
+
+    if (argc > 1 && !s.length) {
+        unixctl_command_reply_error(conn, "no such switch");
+    } else {
+        unixctl_command_reply(conn, ds_cstr(&s));
+    }
+    ds_destroy(&s);
 }
 
 /* Opens each connection method in 'targets': listeners for the passive
@@ -252,6 +461,14 @@ parse_options(int argc, char *argv[])
 {
     enum {
         OPT_UNIXCTL = UCHAR_MAX + 1,
+        OPT_VIP,
+        OPT_SERVERS,
+        OPT_LB_MAC,
+        OPT_IDLE_TIMEOUT,
+        OPT_HARD_TIMEOUT,
+        OPT_CLIENT_TIMEOUT,
+        OPT_ARP_RETRY,
+        OPT_FALLBACK,
         OPT_INACTIVITY_PROBE,
         OPT_MAX_BACKOFF,
         OPT_PEER_CA_CERT,
@@ -260,6 +477,14 @@ parse_options(int argc, char *argv[])
         SSL_OPTION_ENUMS,
     };
     static const struct option long_options[] = {
+        {"vip", required_argument, NULL, OPT_VIP},
+        {"servers", required_argument, NULL, OPT_SERVERS},
+        {"lb-mac", required_argument, NULL, OPT_LB_MAC},
+        {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+        {"hard-timeout", required_argument, NULL, OPT_HARD_TIMEOUT},
+        {"client-timeout", required_argument, NULL, OPT_CLIENT_TIMEOUT},
+        {"arp-retry", required_argument, NULL, OPT_ARP_RETRY},
+        {"fallback", required_argument, NULL, OPT_FALLBACK},
         {"inactivity-probe", required_argument, NULL, OPT_INACTIVITY_PROBE},
         {"max-backoff", required_argument, NULL, OPT_MAX_BACKOFF},
         {"unixctl", required_argument, NULL, OPT_UNIXCTL},
@@ -272,6 +497,8 @@ parse_options(int argc, char *argv[])
         {NULL, 0, NULL, 0},
     };
     char *short_options = ovs_cmdl_long_options_to_short_options(long_options);
+    const char *vip = NULL, *servers = NULL;
+    char *error;
 
     for (;;) {
         int c = getopt_long(argc, argv, short_options, long_options, NULL);
@@ -280,6 +507,47 @@ parse_options(int argc, char *argv[])
         }
 
         switch (c) {
+        case OPT_VIP:
+            vip = optarg;
+            break;
+
+        case OPT_SERVERS:
+            servers = optarg;
+            break;
+
+        case OPT_LB_MAC:
+            error = lb_config_set_mac(&config, optarg);
+            if (error) {
+                ovs_fatal(0, "--lb-mac: %s", error);
+            }
+            break;
+
+        case OPT_IDLE_TIMEOUT:
+            config.idle_timeout = parse_seconds("idle-timeout", optarg, 0,
+                                                UINT16_MAX);
+            break;
+
+        case OPT_HARD_TIMEOUT:
+            config.hard_timeout = parse_seconds("hard-timeout", optarg, 0,
+                                                UINT16_MAX);
+            break;
+
+        case OPT_CLIENT_TIMEOUT:
+            config.client_timeout = parse_seconds("client-timeout", optarg,
+                                                  1, 30 * 24 * 3600);
+            break;
+
+        case OPT_ARP_RETRY:
+            config.arp_retry = parse_seconds("arp-retry", optarg, 1, 3600);
+            break;
+
+        case OPT_FALLBACK:
+            error = lb_config_set_fallback(&config, optarg);
+            if (error) {
+                ovs_fatal(0, "--fallback: %s", error);
+            }
+            break;
+
         case OPT_INACTIVITY_PROBE:
             probe_interval = parse_seconds("inactivity-probe", optarg, 5,
                                            3600);
@@ -313,18 +581,51 @@ parse_options(int argc, char *argv[])
         }
     }
     free(short_options);
+
+    if (vip || servers) {
+        if (!vip) {
+            ovs_fatal(0, "--servers needs --vip (use --help for usage)");
+        } else if (!servers) {
+            ovs_fatal(0, "--vip needs --servers (use --help for usage)");
+        }
+        error = lb_config_add_service(&config, NULL, vip, servers, NULL);
+        if (error) {
+            ovs_fatal(0, "%s", error);
+        }
+    }
+    error = lb_config_check(&config);
+    if (error) {
+        ovs_fatal(0, "%s", error);
+    }
 }
 
 static void
 usage(void)
 {
     printf("%s: OpenFlow server load balancer\n"
-           "usage: %s [OPTIONS] METHOD...\n"
+           "usage: %s [OPTIONS] --vip=IP --servers=IP[,IP]... METHOD...\n"
            "where each METHOD is an OpenFlow connection method on which\n"
            "switches connect (passive) or that ovs-balancer connects to\n"
            "(active).\n",
            program_name, program_name);
     vconn_usage(true, true, false);
+    printf("\nService options:\n"
+           "  --vip=IP                the virtual IP that clients use\n"
+           "  --servers=IP[,IP]...    the backend servers behind it\n"
+           "  --lb-mac=MAC            the MAC the balancer answers with "
+           "(%s)\n"
+           "  --idle-timeout=SECS     idle timeout of per-client flows, "
+           "0 for none (%d)\n"
+           "  --hard-timeout=SECS     hard timeout of per-client flows, "
+           "0 for none (0)\n"
+           "  --client-timeout=SECS   forget a client's server after SECS "
+           "without flows (%d)\n"
+           "  --arp-retry=SECS        ask unknown servers again every SECS "
+           "(%d)\n"
+           "  --fallback=normal|drop  what the switch does with other "
+           "traffic (normal)\n",
+           LB_DEFAULT_MAC, LB_DEFAULT_IDLE_TIMEOUT, LB_DEFAULT_CLIENT_TIMEOUT,
+           LB_DEFAULT_ARP_RETRY);
     printf("\nConnection options:\n"
            "  --inactivity-probe=SECS  send an echo request after SECS of "
            "silence (5)\n"

@@ -5,5 +5,11 @@ noinst_LTLIBRARIES += lib/libovsbalancer.la
 lib_libovsbalancer_la_SOURCES = \
 	lib/lb-config.c \
 	lib/lb-config.h \
+	lib/lb-ofp.c \
+	lib/lb-ofp.h \
+	lib/lb-packet.c \
+	lib/lb-packet.h \
 	lib/lb-scheduler.c \
-	lib/lb-scheduler.h
+	lib/lb-scheduler.h \
+	lib/lb-switch.c \
+	lib/lb-switch.h

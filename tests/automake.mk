@@ -5,7 +5,8 @@ TESTSUITE_AT = \
 	tests/testsuite.at \
 	tests/lb-macros.at \
 	tests/lb-unit.at \
-	tests/lb-daemon.at
+	tests/lb-daemon.at \
+	tests/lb-balancer.at
 
 OVS_MACROS_AT = \
 	$(OVS_SRCDIR)/tests/ovs-macros.at \
@@ -16,6 +17,7 @@ EXTRA_DIST += \
 	$(TESTSUITE_AT) \
 	tests/atlocal.in \
 	tests/summary.sh \
+	tests/checksums.py \
 	$(srcdir)/package.m4 \
 	$(srcdir)/tests/testsuite
 

@@ -1,0 +1,159 @@
+/*
+ * Copyright (c) 2026 The ovs-balancer authors.
+ *
+ * Licensed under the Apache License, Version 2.0 (the "License");
+ * you may not use this file except in compliance with the License.
+ * You may obtain a copy of the License at:
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+#include <config.h>
+#include "lib/lb-ofp.h"
+
+#include "dp-packet.h"
+#include "openvswitch/list.h"
+#include "openvswitch/match.h"
+#include "openvswitch/ofp-actions.h"
+#include "openvswitch/ofp-flow.h"
+#include "openvswitch/ofp-packet.h"
+#include "openvswitch/ofpbuf.h"
+#include "packets.h"
+
+static void
+lb_ofp_queue(const struct lb_ofp *ofp, struct ofpbuf *msg)
+{
+    ovs_list_push_back(ofp->out, &msg->list_node);
+}
+
+/* Adds (or replaces) the flow that matches 'match' at 'priority' with
+ * 'ofpacts'.  'send_flow_rem' asks the switch to say when it removes it. */
+void
+lb_ofp_flow_add(const struct lb_ofp *ofp, const struct match *match,
+                int priority, int idle_timeout, int hard_timeout,
+                bool send_flow_rem, const struct ofpbuf *ofpacts)
+{
+    struct ofputil_flow_mod fm = {
+        .priority = priority,
+        .new_cookie = ofp->cookie,
+        .table_id = 0,
+        .command = OFPFC_ADD,
+        .idle_timeout = idle_timeout,
+        .hard_timeout = hard_timeout,
+        .buffer_id = UINT32_MAX,
+        .out_port = OFPP_ANY,
+        .out_group = OFPG_ANY,
+        .flags = send_flow_rem ? OFPUTIL_FF_SEND_FLOW_REM : 0,
+        .ofpacts = ofpacts->data,
+        .ofpacts_len = ofpacts->size,
+    };
+    minimatch_init(&fm.match, match);
+    lb_ofp_queue(ofp, ofputil_encode_flow_mod(&fm, ofp->protocol));
+    minimatch_destroy(&fm.match);
+}
+
+/* Deletes every flow in table 0 that carries the balancer's cookie, and no
+ * other. */
+void
+lb_ofp_flow_delete_all(const struct lb_ofp *ofp)
+{
+    struct ofputil_flow_mod fm = {
+        .cookie = ofp->cookie,
+        .cookie_mask = OVS_BE64_MAX,
+        .new_cookie = OVS_BE64_MAX,
+        .table_id = 0,
+        .command = OFPFC_DELETE,
+        .buffer_id = UINT32_MAX,
+        .out_port = OFPP_ANY,
+        .out_group = OFPG_ANY,
+    };
+    minimatch_init_catchall(&fm.match);
+    lb_ofp_queue(ofp, ofputil_encode_flow_mod(&fm, ofp->protocol));
+    minimatch_destroy(&fm.match);
+}
+
+/* Has the switch apply 'ofpacts' to the 'size' bytes of 'packet', as if it
+ * had arrived on 'in_port'. */
+void
+lb_ofp_packet_out(const struct lb_ofp *ofp, ofp_port_t in_port,
+                  const void *packet, size_t size,
+                  const struct ofpbuf *ofpacts)
+{
+    struct ofputil_packet_out po = {
+        .packet = packet,
+        .packet_len = size,
+        .buffer_id = UINT32_MAX,
+        .ofpacts = ofpacts->data,
+        .ofpacts_len = ofpacts->size,
+    };
+    match_init_catchall(&po.flow_metadata);
+    match_set_in_port(&po.flow_metadata, in_port);
+    lb_ofp_queue(ofp, ofputil_encode_packet_out(&po, ofp->protocol));
+}
+
+/* Sends an ARP packet with the given fields out 'out_port' (which may be
+ * OFPP_FLOOD), as if it came in on 'in_port'. */
+void
+lb_ofp_arp(const struct lb_ofp *ofp, uint16_t op, struct eth_addr eth_dst,
+           struct eth_addr sha, ovs_be32 spa, struct eth_addr tha,
+           ovs_be32 tpa, ofp_port_t in_port, ofp_port_t out_port)
+{
+    uint64_t packet_stub[128 / 8];
+    uint64_t ofpacts_stub[64 / 8];
+    struct dp_packet packet;
+    struct ofpbuf ofpacts;
+
+    dp_packet_use_stub(&packet, packet_stub, sizeof packet_stub);
+    compose_arp(&packet, op, sha, tha, false, spa, tpa);
+    struct eth_header *eth = dp_packet_eth(&packet);
+    eth->eth_dst = eth_dst;
+
+    ofpbuf_use_stub(&ofpacts, ofpacts_stub, sizeof ofpacts_stub);
+    lb_ofp_put_output(&ofpacts, out_port, in_port);
+    lb_ofp_packet_out(ofp, in_port, dp_packet_data(&packet),
+                      dp_packet_size(&packet), &ofpacts);
+    ofpbuf_uninit(&ofpacts);
+    dp_packet_uninit(&packet);
+}
+
+/* Outputs to 'out_port'.  OpenFlow never sends a packet back out the port
+ * it came in on unless told so with IN_PORT, so that is what is used when
+ * 'out_port' is 'in_port' (a client and a server behind the same port). */
+void
+lb_ofp_put_output(struct ofpbuf *ofpacts, ofp_port_t out_port,
+                  ofp_port_t in_port)
+{
+    ofpact_put_OUTPUT(ofpacts)->port = (out_port == in_port
+                                        ? OFPP_IN_PORT : out_port);
+}
+
+/* Sends whole packets to the controller. */
+void
+lb_ofp_put_controller(struct ofpbuf *ofpacts)
+{
+    struct ofpact_output *output = ofpact_put_OUTPUT(ofpacts);
+    output->port = OFPP_CONTROLLER;
+    output->max_len = UINT16_MAX;
+}
+
+/* Rewrites the Ethernet addresses and, where nonzero, the IPv4 source and
+ * destination.  The switch fixes the IP and L4 checksums. */
+void
+lb_ofp_put_rewrite(struct ofpbuf *ofpacts, struct eth_addr eth_src,
+                   struct eth_addr eth_dst, ovs_be32 ip_src, ovs_be32 ip_dst)
+{
+    ofpact_put_SET_ETH_SRC(ofpacts)->mac = eth_src;
+    ofpact_put_SET_ETH_DST(ofpacts)->mac = eth_dst;
+    if (ip_src) {
+        ofpact_put_SET_IPV4_SRC(ofpacts)->ipv4 = ip_src;
+    }
+    if (ip_dst) {
+        ofpact_put_SET_IPV4_DST(ofpacts)->ipv4 = ip_dst;
+    }
+}

@@ -1,0 +1,64 @@
+/*
+ * Copyright (c) 2026 The ovs-balancer authors.
+ *
+ * Licensed under the Apache License, Version 2.0 (the "License");
+ * you may not use this file except in compliance with the License.
+ * You may obtain a copy of the License at:
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+#ifndef LB_OFP_H
+#define LB_OFP_H 1
+
+/* Composing the OpenFlow messages the balancer sends, with OVS's ofpacts and
+ * encoders, in whatever OpenFlow version the switch speaks.  Every message
+ * is appended to a list of "struct ofpbuf"s for the caller to send. */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "openvswitch/ofp-protocol.h"
+#include "openvswitch/types.h"
+
+struct match;
+struct ofpbuf;
+struct ovs_list;
+
+/* The balancer's flow priorities.  They leave room below, between and above
+ * for rules of one's own. */
+#define LB_PRIO_FALLBACK 0      /* What happens to everything else. */
+#define LB_PRIO_PUNT     100    /* Traffic the balancer must see. */
+#define LB_PRIO_PASS     150    /* Server traffic to non-clients. */
+#define LB_PRIO_CLIENT   200    /* The per-client rewrites. */
+
+struct lb_ofp {
+    enum ofputil_protocol protocol;
+    ovs_be64 cookie;            /* On every flow added. */
+    struct ovs_list *out;       /* Composed messages go here. */
+};
+
+void lb_ofp_flow_add(const struct lb_ofp *, const struct match *,
+                     int priority, int idle_timeout, int hard_timeout,
+                     bool send_flow_rem, const struct ofpbuf *ofpacts);
+void lb_ofp_flow_delete_all(const struct lb_ofp *);
+void lb_ofp_packet_out(const struct lb_ofp *, ofp_port_t in_port,
+                       const void *packet, size_t size,
+                       const struct ofpbuf *ofpacts);
+void lb_ofp_arp(const struct lb_ofp *, uint16_t op, struct eth_addr eth_dst,
+                struct eth_addr sha, ovs_be32 spa, struct eth_addr tha,
+                ovs_be32 tpa, ofp_port_t in_port, ofp_port_t out_port);
+
+void lb_ofp_put_output(struct ofpbuf *ofpacts, ofp_port_t out_port,
+                       ofp_port_t in_port);
+void lb_ofp_put_controller(struct ofpbuf *ofpacts);
+void lb_ofp_put_rewrite(struct ofpbuf *ofpacts, struct eth_addr eth_src,
+                        struct eth_addr eth_dst, ovs_be32 ip_src,
+                        ovs_be32 ip_dst);
+
+#endif /* lb-ofp.h */

@@ -1,0 +1,110 @@
+/*
+ * Copyright (c) 2026 The ovs-balancer authors.
+ *
+ * Licensed under the Apache License, Version 2.0 (the "License");
+ * you may not use this file except in compliance with the License.
+ * You may obtain a copy of the License at:
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+#include <config.h>
+#include "lib/lb-packet.h"
+
+#include <string.h>
+
+#include "packets.h"
+
+static void
+parse_arp(const uint8_t *p, size_t size, struct lb_packet *pkt)
+{
+    const struct arp_eth_header *arp = (const void *) p;
+
+    if (size < ARP_ETH_HEADER_LEN) {
+        pkt->error = "truncated ARP";
+    } else if (arp->ar_hrd != htons(ARP_HRD_ETHERNET)
+               || arp->ar_hln != ETH_ADDR_LEN) {
+        pkt->error = "ARP for another hardware type or length";
+    } else if (arp->ar_pro != htons(ARP_PRO_IP) || arp->ar_pln != 4) {
+        pkt->error = "ARP for another protocol type or length";
+    } else if (arp->ar_op != htons(ARP_OP_REQUEST)
+               && arp->ar_op != htons(ARP_OP_REPLY)) {
+        pkt->error = "ARP with an unknown operation";
+    } else {
+        pkt->kind = LB_PACKET_ARP;
+        pkt->arp_op = ntohs(arp->ar_op);
+        pkt->arp_sha = arp->ar_sha;
+        pkt->arp_spa = get_16aligned_be32(&arp->ar_spa);
+        pkt->arp_tha = arp->ar_tha;
+        pkt->arp_tpa = get_16aligned_be32(&arp->ar_tpa);
+    }
+}
+
+static void
+parse_ipv4(const uint8_t *p, size_t size, struct lb_packet *pkt)
+{
+    const struct ip_header *ip = (const void *) p;
+
+    if (size < IP_HEADER_LEN) {
+        pkt->error = "truncated IPv4 header";
+        return;
+    }
+
+    size_t hlen = IP_IHL(ip->ip_ihl_ver) * 4;
+    size_t tot_len = ntohs(ip->ip_tot_len);
+    if (IP_VER(ip->ip_ihl_ver) != 4) {
+        pkt->error = "IPv4 ethertype but IP version is not 4";
+    } else if (hlen < IP_HEADER_LEN) {
+        pkt->error = "IPv4 header length below 20 bytes";
+    } else if (hlen > size) {
+        pkt->error = "IPv4 header longer than the packet";
+    } else if (tot_len < hlen) {
+        pkt->error = "IPv4 total length shorter than its header";
+    } else if (tot_len > size) {
+        pkt->error = "IPv4 total length beyond the end of the packet";
+    } else {
+        pkt->kind = LB_PACKET_IPV4;
+        pkt->ip_src = get_16aligned_be32(&ip->ip_src);
+        pkt->ip_dst = get_16aligned_be32(&ip->ip_dst);
+        pkt->ip_proto = ip->ip_proto;
+        pkt->ip_is_fragment = (ip->ip_frag_off & htons(IP_MORE_FRAGMENTS
+                                                       | IP_FRAG_OFF_MASK))
+                              != 0;
+        pkt->ip_has_options = hlen > IP_HEADER_LEN;
+    }
+}
+
+/* Parses the 'size' bytes of Ethernet frame at 'data' into 'pkt'. */
+void
+lb_packet_parse(const void *data, size_t size, struct lb_packet *pkt)
+{
+    const uint8_t *p = data;
+
+    memset(pkt, 0, sizeof *pkt);
+    pkt->kind = LB_PACKET_BAD;
+    if (size < ETH_HEADER_LEN) {
+        pkt->error = "truncated Ethernet header";
+        return;
+    }
+
+    const struct eth_header *eth = data;
+    pkt->eth_dst = eth->eth_dst;
+    pkt->eth_src = eth->eth_src;
+    pkt->eth_type = ntohs(eth->eth_type);
+    p += ETH_HEADER_LEN;
+    size -= ETH_HEADER_LEN;
+
+    if (pkt->eth_type == ETH_TYPE_ARP) {
+        parse_arp(p, size, pkt);
+    } else if (pkt->eth_type == ETH_TYPE_IP) {
+        parse_ipv4(p, size, pkt);
+    } else {
+        pkt->kind = LB_PACKET_OTHER;
+    }
+}

@@ -1,0 +1,1057 @@
+/*
+ * Copyright (c) 2026 The ovs-balancer authors.
+ *
+ * Licensed under the Apache License, Version 2.0 (the "License");
+ * you may not use this file except in compliance with the License.
+ * You may obtain a copy of the License at:
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+#include <config.h>
+#include "lib/lb-switch.h"
+
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+
+#include "flow.h"
+#include "hash.h"
+#include "lib/lb-config.h"
+#include "lib/lb-ofp.h"
+#include "lib/lb-packet.h"
+#include "lib/lb-scheduler.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/hmap.h"
+#include "openvswitch/list.h"
+#include "openvswitch/match.h"
+#include "openvswitch/ofp-actions.h"
+#include "openvswitch/ofp-errors.h"
+#include "openvswitch/ofp-monitor.h"
+#include "openvswitch/ofp-packet.h"
+#include "openvswitch/ofpbuf.h"
+#include "openvswitch/vlog.h"
+#include "packets.h"
+#include "util.h"
+
+VLOG_DEFINE_THIS_MODULE(lb_switch);
+
+/* Bad input can come at any rate, so its warnings are rate limited. */
+static struct vlog_rate_limit bad_rl = VLOG_RATE_LIMIT_INIT(5, 20);
+static struct vlog_rate_limit dbg_rl = VLOG_RATE_LIMIT_INIT(60, 600);
+
+/* A backend server, as the balancer knows it on this switch.  A backend of
+ * several services is one lb_backend shared by their lb_members. */
+enum lb_backend_state {
+    LB_BACKEND_UNKNOWN,         /* Has never answered a probe. */
+    LB_BACKEND_UP,              /* Answers; takes clients. */
+};
+
+struct lb_backend {
+    struct hmap_node node;      /* In lb_switch's 'backends', by IP. */
+    ovs_be32 ip;
+    ovs_be32 probe_spa;         /* The VIP its probes come from. */
+    enum lb_backend_state state;
+    struct eth_addr mac;        /* Valid unless LB_BACKEND_UNKNOWN. */
+    ofp_port_t port;            /* Valid unless LB_BACKEND_UNKNOWN. */
+};
+
+/* A backend as a part of one service. */
+struct lb_member {
+    struct lb_backend *backend;
+    size_t n_clients;           /* Mappings to this member. */
+};
+
+/* A service on this switch. */
+struct lb_service {
+    const struct lb_service_config *cfg;
+    struct lb_member *members;  /* One per cfg->backends, in order. */
+    struct lb_candidate *candidates;    /* Scratch space for scheduling. */
+    struct lb_scheduler *scheduler;
+    struct hmap mappings;       /* "struct lb_mapping"s by client IP. */
+};
+
+/* A host that sent traffic to a VIP or asked for one. */
+struct lb_client {
+    struct hmap_node node;      /* In lb_switch's 'clients', by IP. */
+    struct ovs_list idle_node;  /* In 'idle_clients' if no mappings. */
+    ovs_be32 ip;
+    struct eth_addr mac;
+    ofp_port_t port;
+    long long int last_seen;
+    size_t n_mappings;
+};
+
+/* Which of a mapping's two flows the switch has. */
+enum lb_flow_dir {
+    LB_C2S,                     /* Client to VIP, rewritten to the server. */
+    LB_S2C,                     /* Server to client, rewritten from VIP. */
+};
+#define LB_FLOW_BIT(DIR) (1u << (DIR))
+#define LB_FLOWS_BOTH (LB_FLOW_BIT(LB_C2S) | LB_FLOW_BIT(LB_S2C))
+
+/* A client's assignment to a server within one service.  It outlives its
+ * flows by the configured client timeout, so a client that comes back goes
+ * to the same server. */
+struct lb_mapping {
+    struct hmap_node node;      /* In lb_service's 'mappings', by IP. */
+    struct ovs_list idle_node;  /* In 'idle_mappings' if no flows. */
+    struct lb_service *service;
+    struct lb_client *client;
+    struct lb_member *member;
+    unsigned int flows;         /* LB_FLOW_BIT()s of flows believed in. */
+    long long int installed_at; /* When the flows were last sent. */
+    long long int idle_since;   /* When 'flows' became 0. */
+};
+
+struct lb_switch {
+    const struct lb_config *cfg;
+    uint64_t dpid;
+    char name[17];              /* 'dpid' in hex, for logging. */
+
+    bool connected;
+    struct lb_ofp ofp;          /* How to talk to the switch. */
+
+    struct hmap backends;       /* "struct lb_backend"s by IP. */
+    struct lb_service *services;
+    size_t n_services;
+    struct hmap clients;        /* "struct lb_client"s by IP. */
+
+    /* Oldest first, so that expiry looks only at the front. */
+    struct ovs_list idle_clients;       /* Clients with no mapping. */
+    struct ovs_list idle_mappings;      /* Mappings with no flows. */
+
+    long long int next_probe;   /* When to ask unknown backends again. */
+};
+
+/* A flow the switch removed within this long after the balancer last sent
+ * its replacement is the old one: the replacement is in place. */
+#define LB_REINSTALL_MS 1000
+
+static void lb_switch_probe(struct lb_switch *, bool all);
+
+static uint32_t
+hash_ip(ovs_be32 ip)
+{
+    return hash_int((OVS_FORCE uint32_t) ip, 0);
+}
+
+struct lb_switch *
+lb_switch_create(const struct lb_config *cfg, uint64_t dpid)
+{
+    struct lb_switch *sw = xzalloc(sizeof *sw);
+
+    sw->cfg = cfg;
+    sw->dpid = dpid;
+    snprintf(sw->name, sizeof sw->name, "%016"PRIx64, dpid);
+    sw->ofp.cookie = htonll(cfg->cookie);
+    hmap_init(&sw->backends);
+    hmap_init(&sw->clients);
+    ovs_list_init(&sw->idle_clients);
+    ovs_list_init(&sw->idle_mappings);
+
+    sw->n_services = cfg->n_services;
+    sw->services = xcalloc(cfg->n_services, sizeof *sw->services);
+    for (size_t i = 0; i < cfg->n_services; i++) {
+        const struct lb_service_config *sc = &cfg->services[i];
+        struct lb_service *svc = &sw->services[i];
+
+        svc->cfg = sc;
+        svc->members = xcalloc(sc->n_backends, sizeof *svc->members);
+        svc->candidates = xcalloc(sc->n_backends, sizeof *svc->candidates);
+        svc->scheduler = lb_scheduler_create(sc->scheduler);
+        hmap_init(&svc->mappings);
+
+        for (size_t j = 0; j < sc->n_backends; j++) {
+            ovs_be32 ip = sc->backends[j];
+            struct lb_backend *b = NULL, *iter;
+
+            HMAP_FOR_EACH_WITH_HASH (iter, node, hash_ip(ip), &sw->backends) {
+                if (iter->ip == ip) {
+                    b = iter;
+                    break;
+                }
+            }
+            if (!b) {
+                b = xzalloc(sizeof *b);
+                b->ip = ip;
+                b->probe_spa = sc->vip;
+                b->state = LB_BACKEND_UNKNOWN;
+                hmap_insert(&sw->backends, &b->node, hash_ip(ip));
+            }
+            svc->members[j].backend = b;
+        }
+    }
+    return sw;
+}
+
+static void
+lb_client_destroy(struct lb_switch *sw, struct lb_client *client)
+{
+    hmap_remove(&sw->clients, &client->node);
+    if (!client->n_mappings) {
+        ovs_list_remove(&client->idle_node);
+    }
+    free(client);
+}
+
+void
+lb_switch_destroy(struct lb_switch *sw)
+{
+    if (!sw) {
+        return;
+    }
+    for (size_t i = 0; i < sw->n_services; i++) {
+        struct lb_service *svc = &sw->services[i];
+        struct lb_mapping *m;
+
+        HMAP_FOR_EACH_POP (m, node, &svc->mappings) {
+            free(m);
+        }
+        hmap_destroy(&svc->mappings);
+        lb_scheduler_destroy(svc->scheduler);
+        free(svc->members);
+        free(svc->candidates);
+    }
+    free(sw->services);
+
+    struct lb_client *client;
+    HMAP_FOR_EACH_POP (client, node, &sw->clients) {
+        free(client);
+    }
+    hmap_destroy(&sw->clients);
+
+    struct lb_backend *b;
+    HMAP_FOR_EACH_POP (b, node, &sw->backends) {
+        free(b);
+    }
+    hmap_destroy(&sw->backends);
+    free(sw);
+}
+
+uint64_t
+lb_switch_get_dpid(const struct lb_switch *sw)
+{
+    return sw->dpid;
+}
+
+bool
+lb_switch_is_connected(const struct lb_switch *sw)
+{
+    return sw->connected;
+}
+
+/* Lookups. */
+
+static struct lb_backend *
+find_backend(const struct lb_switch *sw, ovs_be32 ip)
+{
+    struct lb_backend *b;
+
+    HMAP_FOR_EACH_WITH_HASH (b, node, hash_ip(ip), &sw->backends) {
+        if (b->ip == ip) {
+            return b;
+        }
+    }
+    return NULL;
+}
+
+static struct lb_service *
+find_service(const struct lb_switch *sw, ovs_be32 vip)
+{
+    for (size_t i = 0; i < sw->n_services; i++) {
+        if (sw->services[i].cfg->vip == vip) {
+            return &sw->services[i];
+        }
+    }
+    return NULL;
+}
+
+static struct lb_client *
+find_client(const struct lb_switch *sw, ovs_be32 ip)
+{
+    struct lb_client *client;
+
+    HMAP_FOR_EACH_WITH_HASH (client, node, hash_ip(ip), &sw->clients) {
+        if (client->ip == ip) {
+            return client;
+        }
+    }
+    return NULL;
+}
+
+static struct lb_mapping *
+find_mapping(const struct lb_service *svc, ovs_be32 client_ip)
+{
+    struct lb_mapping *m;
+
+    HMAP_FOR_EACH_WITH_HASH (m, node, hash_ip(client_ip), &svc->mappings) {
+        if (m->client->ip == client_ip) {
+            return m;
+        }
+    }
+    return NULL;
+}
+
+/* Connection. */
+
+/* Installs the flows that do not depend on clients: the fallback for other
+ * traffic, and the rules that send the balancer what it must see. */
+static void
+install_base_flows(struct lb_switch *sw)
+{
+    uint64_t stub[64 / 8];
+    struct ofpbuf ofpacts;
+    struct match match;
+
+    ofpbuf_use_stub(&ofpacts, stub, sizeof stub);
+
+    /* Everything else: forwarded as by a normal switch, or dropped.  This
+     * also replaces OpenFlow 1.0's default of sending misses to the
+     * controller and OpenFlow 1.3's of dropping them. */
+    if (sw->cfg->fallback == LB_FALLBACK_NORMAL) {
+        ofpact_put_OUTPUT(&ofpacts)->port = OFPP_NORMAL;
+    }
+    match_init_catchall(&match);
+    lb_ofp_flow_add(&sw->ofp, &match, LB_PRIO_FALLBACK, 0, 0, false,
+                    &ofpacts);
+
+    ofpbuf_clear(&ofpacts);
+    lb_ofp_put_controller(&ofpacts);
+    for (size_t i = 0; i < sw->n_services; i++) {
+        ovs_be32 vip = sw->services[i].cfg->vip;
+
+        /* ARP for the VIP: clients asking, backends answering probes. */
+        match_init_catchall(&match);
+        match_set_dl_type(&match, htons(ETH_TYPE_ARP));
+        match_set_nw_dst(&match, vip);
+        lb_ofp_flow_add(&sw->ofp, &match, LB_PRIO_PUNT, 0, 0, false,
+                        &ofpacts);
+
+        /* A client's first packets, and any whose flows are gone. */
+        match_init_catchall(&match);
+        match_set_dl_type(&match, htons(ETH_TYPE_IP));
+        match_set_nw_dst(&match, vip);
+        lb_ofp_flow_add(&sw->ofp, &match, LB_PRIO_PUNT, 0, 0, false,
+                        &ofpacts);
+    }
+
+    struct lb_backend *b;
+    HMAP_FOR_EACH (b, node, &sw->backends) {
+        /* The backends' ARP requests, answered for clients. */
+        match_init_catchall(&match);
+        match_set_dl_type(&match, htons(ETH_TYPE_ARP));
+        match_set_nw_src(&match, b->ip);
+        lb_ofp_flow_add(&sw->ofp, &match, LB_PRIO_PUNT, 0, 0, false,
+                        &ofpacts);
+
+        /* The backends' packets that no client flow covers. */
+        match_init_catchall(&match);
+        match_set_dl_type(&match, htons(ETH_TYPE_IP));
+        match_set_nw_src(&match, b->ip);
+        lb_ofp_flow_add(&sw->ofp, &match, LB_PRIO_PUNT, 0, 0, false,
+                        &ofpacts);
+    }
+    ofpbuf_uninit(&ofpacts);
+}
+
+static void
+mapping_set_flows(struct lb_switch *sw, struct lb_mapping *m,
+                  unsigned int flows, long long int now)
+{
+    if (m->flows && !flows) {
+        m->idle_since = now;
+        ovs_list_push_back(&sw->idle_mappings, &m->idle_node);
+    } else if (!m->flows && flows) {
+        ovs_list_remove(&m->idle_node);
+    }
+    m->flows = flows;
+}
+
+/* The switch has connected (or reconnected) and speaks 'protocol'.  Starts
+ * from a clean flow table: the balancer's old flows are deleted, the base
+ * flows installed and the backends asked for.  Clients keep their servers;
+ * their flows come back with their next packets. */
+void
+lb_switch_connected(struct lb_switch *sw, enum ofputil_protocol protocol,
+                    long long int now, struct ovs_list *out)
+{
+    sw->connected = true;
+    sw->ofp.protocol = protocol;
+    sw->ofp.out = out;
+
+    lb_ofp_flow_delete_all(&sw->ofp);
+    install_base_flows(sw);
+
+    for (size_t i = 0; i < sw->n_services; i++) {
+        struct lb_mapping *m;
+
+        HMAP_FOR_EACH (m, node, &sw->services[i].mappings) {
+            mapping_set_flows(sw, m, 0, now);
+        }
+    }
+
+    lb_switch_probe(sw, true);
+    sw->next_probe = now + sw->cfg->arp_retry * 1000LL;
+}
+
+void
+lb_switch_disconnected(struct lb_switch *sw, long long int now OVS_UNUSED)
+{
+    sw->connected = false;
+    sw->ofp.out = NULL;
+}
+
+/* Backends. */
+
+/* Asks for every backend ('all') or those not known yet, with a flooded
+ * ARP request from the LB MAC and the VIP. */
+static void
+lb_switch_probe(struct lb_switch *sw, bool all)
+{
+    struct ds names = DS_EMPTY_INITIALIZER;
+    struct lb_backend *b;
+
+    HMAP_FOR_EACH (b, node, &sw->backends) {
+        if (all || b->state == LB_BACKEND_UNKNOWN) {
+            lb_ofp_arp(&sw->ofp, ARP_OP_REQUEST, eth_addr_broadcast,
+                       sw->cfg->lb_mac, b->probe_spa, eth_addr_zero, b->ip,
+                       OFPP_CONTROLLER, OFPP_FLOOD);
+            ds_put_format(&names, "%s"IP_FMT, names.length ? ", " : "",
+                          IP_ARGS(b->ip));
+        }
+    }
+    if (names.length) {
+        VLOG_DBG("%s: asked for server(s) %s", sw->name, ds_cstr(&names));
+    }
+    ds_destroy(&names);
+}
+
+static void
+learn_backend(struct lb_switch *sw, struct lb_backend *b,
+              struct eth_addr mac, ofp_port_t port)
+{
+    if (b->state == LB_BACKEND_UNKNOWN) {
+        b->state = LB_BACKEND_UP;
+        b->mac = mac;
+        b->port = port;
+        VLOG_INFO("%s: server "IP_FMT" is at "ETH_ADDR_FMT" on port %"PRIu16,
+                  sw->name, IP_ARGS(b->ip), ETH_ADDR_ARGS(mac),
+                  ofp_to_u16(port));
+    } else if (!eth_addr_equals(mac, b->mac) || port != b->port) {
+        /* The first answer to a probe stands: another host claiming the
+         * server's address must not take its traffic. */
+        VLOG_WARN_RL(&bad_rl, "%s: ignored ARP reply claiming server "IP_FMT
+                     " for "ETH_ADDR_FMT" on port %"PRIu16" (it is "
+                     ETH_ADDR_FMT" on port %"PRIu16")", sw->name,
+                     IP_ARGS(b->ip), ETH_ADDR_ARGS(mac), ofp_to_u16(port),
+                     ETH_ADDR_ARGS(b->mac), ofp_to_u16(b->port));
+    }
+}
+
+/* Clients. */
+
+/* Returns the client with 'ip', learning it as being at 'mac' on 'port' if
+ * it is new.  Returns NULL, and warns, if 'ip' is already known elsewhere:
+ * a client cannot take over another's address. */
+static struct lb_client *
+learn_client(struct lb_switch *sw, ovs_be32 ip, struct eth_addr mac,
+             ofp_port_t port, long long int now)
+{
+    struct lb_client *client = find_client(sw, ip);
+
+    if (!client) {
+        client = xzalloc(sizeof *client);
+        client->ip = ip;
+        client->mac = mac;
+        client->port = port;
+        hmap_insert(&sw->clients, &client->node, hash_ip(ip));
+        ovs_list_push_back(&sw->idle_clients, &client->idle_node);
+        VLOG_INFO("%s: client "IP_FMT" is at "ETH_ADDR_FMT" on port %"PRIu16,
+                  sw->name, IP_ARGS(ip), ETH_ADDR_ARGS(mac),
+                  ofp_to_u16(port));
+    } else if (!eth_addr_equals(mac, client->mac) || port != client->port) {
+        VLOG_WARN_RL(&bad_rl, "%s: ignored packet from "ETH_ADDR_FMT" on "
+                     "port %"PRIu16" claiming client "IP_FMT" (it is "
+                     ETH_ADDR_FMT" on port %"PRIu16")", sw->name,
+                     ETH_ADDR_ARGS(mac), ofp_to_u16(port), IP_ARGS(ip),
+                     ETH_ADDR_ARGS(client->mac), ofp_to_u16(client->port));
+        return NULL;
+    } else if (!client->n_mappings) {
+        /* Keep 'idle_clients' in the order of 'last_seen'. */
+        ovs_list_remove(&client->idle_node);
+        ovs_list_push_back(&sw->idle_clients, &client->idle_node);
+    }
+    client->last_seen = now;
+    return client;
+}
+
+/* Mappings. */
+
+static struct lb_mapping *
+create_mapping(struct lb_switch *sw, struct lb_service *svc,
+               struct lb_client *client, long long int now)
+{
+    size_t n = svc->cfg->n_backends;
+
+    for (size_t i = 0; i < n; i++) {
+        const struct lb_member *member = &svc->members[i];
+        svc->candidates[i] = (struct lb_candidate) {
+            .usable = member->backend->state == LB_BACKEND_UP,
+            .weight = 1,
+            .n_clients = member->n_clients,
+        };
+    }
+    size_t idx = lb_scheduler_pick(svc->scheduler, svc->candidates, n,
+                                   client->ip);
+    if (idx == SIZE_MAX) {
+        return NULL;
+    }
+
+    struct lb_mapping *m = xzalloc(sizeof *m);
+    m->service = svc;
+    m->client = client;
+    m->member = &svc->members[idx];
+    m->member->n_clients++;
+    hmap_insert(&svc->mappings, &m->node, hash_ip(client->ip));
+    if (!client->n_mappings++) {
+        ovs_list_remove(&client->idle_node);
+    }
+    /* A new mapping has no flows yet. */
+    m->idle_since = now;
+    ovs_list_push_back(&sw->idle_mappings, &m->idle_node);
+
+    VLOG_INFO("%s: client "IP_FMT" -> server "IP_FMT" (%s)", sw->name,
+              IP_ARGS(client->ip), IP_ARGS(m->member->backend->ip),
+              svc->cfg->scheduler->description);
+    return m;
+}
+
+static void
+destroy_mapping(struct lb_switch *sw, struct lb_mapping *m,
+                long long int now)
+{
+    struct lb_client *client = m->client;
+
+    hmap_remove(&m->service->mappings, &m->node);
+    if (!m->flows) {
+        ovs_list_remove(&m->idle_node);
+    }
+    m->member->n_clients--;
+    if (!--client->n_mappings) {
+        if (client->last_seen + sw->cfg->client_timeout * 1000LL <= now) {
+            hmap_remove(&sw->clients, &client->node);
+            free(client);
+        } else {
+            ovs_list_push_back(&sw->idle_clients, &client->idle_node);
+        }
+    }
+    free(m);
+}
+
+/* The actions that take a client's packet to its server. */
+static void
+put_c2s_actions(const struct lb_switch *sw, const struct lb_mapping *m,
+                struct ofpbuf *ofpacts)
+{
+    const struct lb_backend *b = m->member->backend;
+
+    lb_ofp_put_rewrite(ofpacts, sw->cfg->lb_mac, b->mac, 0, b->ip);
+    lb_ofp_put_output(ofpacts, b->port, m->client->port);
+}
+
+/* The actions that take a server's packet to its client, from the VIP. */
+static void
+put_s2c_actions(const struct lb_switch *sw, const struct lb_mapping *m,
+                struct ofpbuf *ofpacts)
+{
+    const struct lb_client *client = m->client;
+
+    lb_ofp_put_rewrite(ofpacts, sw->cfg->lb_mac, client->mac,
+                       m->service->cfg->vip, 0);
+    lb_ofp_put_output(ofpacts, client->port, m->member->backend->port);
+}
+
+/* Sends both of 'm''s flows, unless they were sent a moment ago: packets
+ * that were on their way before the flows landed come up too, and need
+ * only be forwarded. */
+static void
+install_mapping(struct lb_switch *sw, struct lb_mapping *m, long long int now)
+{
+    if (m->flows == LB_FLOWS_BOTH && now - m->installed_at < LB_REINSTALL_MS) {
+        return;
+    }
+
+    const struct lb_backend *b = m->member->backend;
+    const struct lb_client *client = m->client;
+    int idle = sw->cfg->idle_timeout;
+    int hard = sw->cfg->hard_timeout;
+    uint64_t stub[128 / 8];
+    struct ofpbuf ofpacts;
+    struct match match;
+
+    ofpbuf_use_stub(&ofpacts, stub, sizeof stub);
+
+    match_init_catchall(&match);
+    match_set_in_port(&match, client->port);
+    match_set_dl_type(&match, htons(ETH_TYPE_IP));
+    match_set_nw_src(&match, client->ip);
+    match_set_nw_dst(&match, m->service->cfg->vip);
+    put_c2s_actions(sw, m, &ofpacts);
+    lb_ofp_flow_add(&sw->ofp, &match, LB_PRIO_CLIENT, idle, hard, true,
+                    &ofpacts);
+
+    ofpbuf_clear(&ofpacts);
+    match_init_catchall(&match);
+    match_set_in_port(&match, b->port);
+    match_set_dl_type(&match, htons(ETH_TYPE_IP));
+    match_set_nw_src(&match, b->ip);
+    match_set_nw_dst(&match, client->ip);
+    put_s2c_actions(sw, m, &ofpacts);
+    lb_ofp_flow_add(&sw->ofp, &match, LB_PRIO_CLIENT, idle, hard, true,
+                    &ofpacts);
+    ofpbuf_uninit(&ofpacts);
+
+    m->installed_at = now;
+    mapping_set_flows(sw, m, LB_FLOWS_BOTH, now);
+    VLOG_DBG("%s: installed flows "IP_FMT" <-> "IP_FMT, sw->name,
+             IP_ARGS(client->ip), IP_ARGS(b->ip));
+}
+
+/* Forwarding. */
+
+/* Lets the switch handle a packet the balancer has no business with as it
+ * would any other: forwarded normally, or dropped. */
+static void
+pass_packet(struct lb_switch *sw, ofp_port_t in_port, const void *packet,
+            size_t size)
+{
+    if (sw->cfg->fallback == LB_FALLBACK_NORMAL) {
+        uint64_t stub[64 / 8];
+        struct ofpbuf ofpacts;
+
+        ofpbuf_use_stub(&ofpacts, stub, sizeof stub);
+        ofpact_put_OUTPUT(&ofpacts)->port = OFPP_NORMAL;
+        lb_ofp_packet_out(&sw->ofp, in_port, packet, size, &ofpacts);
+        ofpbuf_uninit(&ofpacts);
+    }
+}
+
+static void
+reply_arp(struct lb_switch *sw, const struct lb_packet *pkt,
+          ofp_port_t in_port)
+{
+    lb_ofp_arp(&sw->ofp, ARP_OP_REPLY, pkt->arp_sha, sw->cfg->lb_mac,
+               pkt->arp_tpa, pkt->arp_sha, pkt->arp_spa, in_port, in_port);
+    VLOG_DBG("%s: told "IP_FMT" on port %"PRIu16" that "IP_FMT" is at "
+             ETH_ADDR_FMT, sw->name, IP_ARGS(pkt->arp_spa),
+             ofp_to_u16(in_port), IP_ARGS(pkt->arp_tpa),
+             ETH_ADDR_ARGS(sw->cfg->lb_mac));
+}
+
+static void
+handle_arp(struct lb_switch *sw, const struct lb_packet *pkt,
+           ofp_port_t in_port, const void *packet, size_t size,
+           long long int now)
+{
+    struct lb_backend *backend = find_backend(sw, pkt->arp_spa);
+    struct lb_service *svc = find_service(sw, pkt->arp_tpa);
+
+    if (find_service(sw, pkt->arp_spa)) {
+        VLOG_WARN_RL(&bad_rl, "%s: dropped ARP from "ETH_ADDR_FMT" on port "
+                     "%"PRIu16" claiming the VIP "IP_FMT, sw->name,
+                     ETH_ADDR_ARGS(pkt->arp_sha), ofp_to_u16(in_port),
+                     IP_ARGS(pkt->arp_spa));
+        return;
+    }
+    if (!eth_addr_equals(pkt->arp_sha, pkt->eth_src)) {
+        VLOG_WARN_RL(&bad_rl, "%s: dropped ARP on port %"PRIu16" whose "
+                     "sender "ETH_ADDR_FMT" is not its source "ETH_ADDR_FMT,
+                     sw->name, ofp_to_u16(in_port),
+                     ETH_ADDR_ARGS(pkt->arp_sha), ETH_ADDR_ARGS(pkt->eth_src));
+        return;
+    }
+
+    if (pkt->arp_op == ARP_OP_REPLY) {
+        if (backend && svc) {
+            /* An answer to a probe. */
+            learn_backend(sw, backend, pkt->arp_sha, in_port);
+        } else {
+            pass_packet(sw, in_port, packet, size);
+        }
+    } else if (svc) {
+        /* Someone asks for the VIP: the balancer answers for it.  Backends
+         * and address probes (sender 0.0.0.0) are answered too, but are not
+         * clients. */
+        if (!backend && pkt->arp_spa != htonl(0)) {
+            if (!learn_client(sw, pkt->arp_spa, pkt->arp_sha, in_port,
+                              now)) {
+                return;
+            }
+        }
+        reply_arp(sw, pkt, in_port);
+    } else if (backend && find_client(sw, pkt->arp_tpa)) {
+        /* A server looks for a client: its replies must come through the
+         * balancer, so the balancer answers for the client. */
+        reply_arp(sw, pkt, in_port);
+    } else {
+        pass_packet(sw, in_port, packet, size);
+    }
+}
+
+/* A client's packet to a VIP. */
+static void
+balance(struct lb_switch *sw, struct lb_service *svc,
+        const struct lb_packet *pkt, ofp_port_t in_port, const void *packet,
+        size_t size, long long int now)
+{
+    struct lb_client *client = learn_client(sw, pkt->ip_src, pkt->eth_src,
+                                            in_port, now);
+    if (!client) {
+        return;
+    }
+
+    struct lb_mapping *m = find_mapping(svc, client->ip);
+    if (!m) {
+        m = create_mapping(sw, svc, client, now);
+        if (!m) {
+            VLOG_WARN_RL(&bad_rl, "%s: no server available for VIP "IP_FMT
+                         ", dropped packet from client "IP_FMT, sw->name,
+                         IP_ARGS(svc->cfg->vip), IP_ARGS(client->ip));
+            return;
+        }
+    }
+    install_mapping(sw, m, now);
+
+    /* Send the packet on, so that nothing is lost while the flows land. */
+    uint64_t stub[128 / 8];
+    struct ofpbuf ofpacts;
+
+    ofpbuf_use_stub(&ofpacts, stub, sizeof stub);
+    put_c2s_actions(sw, m, &ofpacts);
+    lb_ofp_packet_out(&sw->ofp, in_port, packet, size, &ofpacts);
+    ofpbuf_uninit(&ofpacts);
+}
+
+/* A backend's packet that no client flow took: if it is for a client of
+ * that backend, the server-to-client flow is missing; otherwise it is the
+ * server's own traffic. */
+static void
+handle_backend_packet(struct lb_switch *sw, struct lb_backend *backend,
+                      const struct lb_packet *pkt, ofp_port_t in_port,
+                      const void *packet, size_t size, long long int now)
+{
+    struct lb_client *client = find_client(sw, pkt->ip_dst);
+    uint64_t stub[128 / 8];
+    struct ofpbuf ofpacts;
+
+    if (client && backend->state == LB_BACKEND_UP
+        && in_port == backend->port) {
+        for (size_t i = 0; i < sw->n_services; i++) {
+            struct lb_mapping *m = find_mapping(&sw->services[i], client->ip);
+
+            if (m && m->member->backend == backend) {
+                install_mapping(sw, m, now);
+                ofpbuf_use_stub(&ofpacts, stub, sizeof stub);
+                put_s2c_actions(sw, m, &ofpacts);
+                lb_ofp_packet_out(&sw->ofp, in_port, packet, size, &ofpacts);
+                ofpbuf_uninit(&ofpacts);
+                return;
+            }
+        }
+    }
+
+    if (sw->cfg->fallback == LB_FALLBACK_DROP) {
+        return;
+    }
+
+    /* The server talks to a host of its own.  If that host is a client, the
+     * server knows it by the LB MAC (the balancer answered its ARP), so the
+     * frame is relayed to the client's real MAC; otherwise it is forwarded
+     * normally.  Either way a flow spares the controller the rest. */
+    struct match match;
+    match_init_catchall(&match);
+    match_set_in_port(&match, in_port);
+    match_set_dl_type(&match, htons(ETH_TYPE_IP));
+    match_set_nw_src(&match, pkt->ip_src);
+    match_set_nw_dst(&match, pkt->ip_dst);
+
+    ofpbuf_use_stub(&ofpacts, stub, sizeof stub);
+    if (client) {
+        lb_ofp_put_rewrite(&ofpacts, sw->cfg->lb_mac, client->mac, 0, 0);
+        lb_ofp_put_output(&ofpacts, client->port, in_port);
+    } else {
+        ofpact_put_OUTPUT(&ofpacts)->port = OFPP_NORMAL;
+    }
+    lb_ofp_flow_add(&sw->ofp, &match, LB_PRIO_PASS, sw->cfg->idle_timeout,
+                    0, false, &ofpacts);
+    lb_ofp_packet_out(&sw->ofp, in_port, packet, size, &ofpacts);
+    ofpbuf_uninit(&ofpacts);
+}
+
+static void
+handle_ipv4(struct lb_switch *sw, const struct lb_packet *pkt,
+            ofp_port_t in_port, const void *packet, size_t size,
+            long long int now)
+{
+    struct lb_service *svc = find_service(sw, pkt->ip_dst);
+    struct lb_backend *backend = find_backend(sw, pkt->ip_src);
+
+    if (svc) {
+        ovs_be32 src = pkt->ip_src;
+        if (backend) {
+            VLOG_WARN_RL(&bad_rl, "%s: dropped packet from server "IP_FMT
+                         " to the VIP "IP_FMT" (servers are not balanced)",
+                         sw->name, IP_ARGS(src), IP_ARGS(pkt->ip_dst));
+        } else if (!src || ip_is_multicast(src) || src == OVS_BE32_MAX
+                   || find_service(sw, src)) {
+            VLOG_WARN_RL(&bad_rl, "%s: dropped packet to the VIP from "
+                         "invalid source "IP_FMT, sw->name, IP_ARGS(src));
+        } else {
+            balance(sw, svc, pkt, in_port, packet, size, now);
+        }
+    } else if (backend) {
+        handle_backend_packet(sw, backend, pkt, in_port, packet, size, now);
+    } else {
+        pass_packet(sw, in_port, packet, size);
+    }
+}
+
+void
+lb_switch_packet_in(struct lb_switch *sw, const struct ofp_header *oh,
+                    long long int now, struct ovs_list *out)
+{
+    struct ofputil_packet_in pi;
+    size_t total_len;
+    enum ofperr error;
+
+    sw->ofp.out = out;
+    error = ofputil_decode_packet_in(oh, true, NULL, NULL, &pi, &total_len,
+                                     NULL, NULL);
+    if (error) {
+        VLOG_WARN_RL(&bad_rl, "%s: undecodable packet-in (%s)", sw->name,
+                     ofperr_to_string(error));
+        return;
+    }
+
+    ofp_port_t in_port = pi.flow_metadata.flow.in_port.ofp_port;
+    if (pi.packet_len < total_len) {
+        VLOG_WARN_RL(&bad_rl, "%s: dropped packet from port %"PRIu16
+                     " that the switch truncated to %"PRIuSIZE" of %"PRIuSIZE
+                     " bytes", sw->name, ofp_to_u16(in_port), pi.packet_len,
+                     total_len);
+        return;
+    }
+
+    struct lb_packet pkt;
+    lb_packet_parse(pi.packet, pi.packet_len, &pkt);
+    if (pkt.kind == LB_PACKET_BAD) {
+        VLOG_WARN_RL(&bad_rl, "%s: dropped malformed packet from port "
+                     "%"PRIu16": %s", sw->name, ofp_to_u16(in_port),
+                     pkt.error);
+        return;
+    } else if (pkt.kind == LB_PACKET_OTHER) {
+        VLOG_DBG_RL(&dbg_rl, "%s: ignored packet with ethertype 0x%04"PRIx16
+                    " from port %"PRIu16, sw->name, pkt.eth_type,
+                    ofp_to_u16(in_port));
+        return;
+    } else if (eth_addr_is_multicast(pkt.eth_src)) {
+        VLOG_WARN_RL(&bad_rl, "%s: dropped packet from port %"PRIu16" with "
+                     "multicast source "ETH_ADDR_FMT, sw->name,
+                     ofp_to_u16(in_port), ETH_ADDR_ARGS(pkt.eth_src));
+        return;
+    }
+
+    if (pkt.kind == LB_PACKET_ARP) {
+        handle_arp(sw, &pkt, in_port, pi.packet, pi.packet_len, now);
+    } else {
+        handle_ipv4(sw, &pkt, in_port, pi.packet, pi.packet_len, now);
+    }
+}
+
+/* The switch removed one of a mapping's flows: idle or hard timeout, or
+ * deleted. */
+void
+lb_switch_flow_removed(struct lb_switch *sw, const struct ofp_header *oh,
+                       long long int now)
+{
+    struct ofputil_flow_removed fr;
+    enum ofperr error = ofputil_decode_flow_removed(&fr, oh);
+
+    if (error) {
+        VLOG_WARN_RL(&bad_rl, "%s: undecodable flow removed message (%s)",
+                     sw->name, ofperr_to_string(error));
+        return;
+    }
+    if (fr.cookie != sw->ofp.cookie || fr.priority != LB_PRIO_CLIENT) {
+        return;
+    }
+
+    ovs_be32 src = fr.match.flow.nw_src;
+    ovs_be32 dst = fr.match.flow.nw_dst;
+    struct lb_mapping *m = NULL;
+    enum lb_flow_dir dir;
+
+    struct lb_service *svc = find_service(sw, dst);
+    if (svc) {
+        m = find_mapping(svc, src);
+        dir = LB_C2S;
+    } else {
+        for (size_t i = 0; i < sw->n_services && !m; i++) {
+            m = find_mapping(&sw->services[i], dst);
+            if (m && m->member->backend->ip != src) {
+                m = NULL;
+            }
+        }
+        dir = LB_S2C;
+    }
+    if (!m || !(m->flows & LB_FLOW_BIT(dir))) {
+        return;
+    }
+
+    /* A flow older than the last installation is one that expired just
+     * before its replacement landed: the replacement is still there. */
+    long long int age = fr.duration_sec == UINT32_MAX
+                        ? 0 : fr.duration_sec * 1000LL
+                              + fr.duration_nsec / 1000000;
+    if (now - age + 50 < m->installed_at) {
+        return;
+    }
+
+    mapping_set_flows(sw, m, m->flows & ~LB_FLOW_BIT(dir), now);
+    VLOG_DBG("%s: switch removed flow "IP_FMT" -> "IP_FMT" (reason %d)",
+             sw->name, IP_ARGS(src), IP_ARGS(dst), fr.reason);
+}
+
+/* Timers. */
+
+void
+lb_switch_run(struct lb_switch *sw, long long int now, struct ovs_list *out)
+{
+    sw->ofp.out = out;
+    if (sw->connected && now >= sw->next_probe) {
+        lb_switch_probe(sw, false);
+        sw->next_probe = now + sw->cfg->arp_retry * 1000LL;
+    }
+
+    long long int timeout = sw->cfg->client_timeout * 1000LL;
+    struct lb_mapping *m;
+    LIST_FOR_EACH_SAFE (m, idle_node, &sw->idle_mappings) {
+        if (m->idle_since > now - timeout) {
+            break;
+        }
+        VLOG_INFO("%s: forgot that client "IP_FMT" is on server "IP_FMT
+                  " (no flows for %d s)", sw->name, IP_ARGS(m->client->ip),
+                  IP_ARGS(m->member->backend->ip), sw->cfg->client_timeout);
+        destroy_mapping(sw, m, now);
+    }
+
+    struct lb_client *client;
+    LIST_FOR_EACH_SAFE (client, idle_node, &sw->idle_clients) {
+        if (client->last_seen > now - timeout) {
+            break;
+        }
+        VLOG_DBG("%s: forgot client "IP_FMT, sw->name, IP_ARGS(client->ip));
+        lb_client_destroy(sw, client);
+    }
+}
+
+/* Returns the time at which lb_switch_run() next has something to do. */
+long long int
+lb_switch_next_timer(const struct lb_switch *sw)
+{
+    long long int timeout = sw->cfg->client_timeout * 1000LL;
+    long long int next = sw->connected ? sw->next_probe : LLONG_MAX;
+
+    if (!ovs_list_is_empty(&sw->idle_mappings)) {
+        const struct lb_mapping *m = CONTAINER_OF(
+            ovs_list_front(&sw->idle_mappings), struct lb_mapping, idle_node);
+        next = MIN(next, m->idle_since + timeout);
+    }
+    if (!ovs_list_is_empty(&sw->idle_clients)) {
+        const struct lb_client *c = CONTAINER_OF(
+            ovs_list_front(&sw->idle_clients), struct lb_client, idle_node);
+        next = MIN(next, c->last_seen + timeout);
+    }
+    return next;
+}
+
+/* lb/show. */
+
+static int
+compare_clients(const void *a_, const void *b_)
+{
+    const struct lb_client *const *a = a_;
+    const struct lb_client *const *b = b_;
+    uint32_t a_ip = ntohl((*a)->ip), b_ip = ntohl((*b)->ip);
+
+    return a_ip < b_ip ? -1 : a_ip > b_ip;
+}
+
+static void
+format_service(const struct lb_switch *sw, const struct lb_service *svc,
+               const struct lb_client **clients, size_t n_clients,
+               struct ds *s)
+{
+    ds_put_format(s, "  service %s: VIP "IP_FMT", LB MAC "ETH_ADDR_FMT", %s\n",
+                  svc->cfg->name, IP_ARGS(svc->cfg->vip),
+                  ETH_ADDR_ARGS(sw->cfg->lb_mac), svc->cfg->scheduler->name);
+
+    for (size_t i = 0; i < svc->cfg->n_backends; i++) {
+        const struct lb_member *member = &svc->members[i];
+        const struct lb_backend *b = member->backend;
+
+        ds_put_format(s, "    server "IP_FMT": ", IP_ARGS(b->ip));
+        if (b->state == LB_BACKEND_UNKNOWN) {
+            ds_put_cstr(s, "unknown");
+        } else {
+            ds_put_format(s, ETH_ADDR_FMT" port %"PRIu16", up",
+                          ETH_ADDR_ARGS(b->mac), ofp_to_u16(b->port));
+        }
+        ds_put_format(s, ", %"PRIuSIZE" client%s\n", member->n_clients,
+                      member->n_clients == 1 ? "" : "s");
+    }
+
+    for (size_t i = 0; i < n_clients; i++) {
+        const struct lb_client *c = clients[i];
+        const struct lb_mapping *m = find_mapping(svc, c->ip);
+
+        ds_put_format(s, "    client "IP_FMT": "ETH_ADDR_FMT" port %"PRIu16,
+                      IP_ARGS(c->ip), ETH_ADDR_ARGS(c->mac),
+                      ofp_to_u16(c->port));
+        if (m) {
+            ds_put_format(s, ", server "IP_FMT"%s\n",
+                          IP_ARGS(m->member->backend->ip),
+                          m->flows ? "" : " (idle)");
+        } else {
+            ds_put_cstr(s, ", no server\n");
+        }
+    }
+}
+
+/* Appends to 's' the balancer's state on this switch: each service with its
+ * servers and clients. */
+void
+lb_switch_format(const struct lb_switch *sw, struct ds *s)
+{
+    size_t n = hmap_count(&sw->clients);
+    const struct lb_client **clients = xmalloc(n * sizeof *clients);
+    const struct lb_client *c;
+    size_t i = 0;
+
+    HMAP_FOR_EACH (c, node, &sw->clients) {
+        clients[i++] = c;
+    }
+    qsort(clients, n, sizeof *clients, compare_clients);
+
+    for (i = 0; i < sw->n_services; i++) {
+        format_service(sw, &sw->services[i], clients, n, s);
+    }
+    free(clients);
+}

@@ -1,0 +1,59 @@
+/*
+ * Copyright (c) 2026 The ovs-balancer authors.
+ *
+ * Licensed under the Apache License, Version 2.0 (the "License");
+ * you may not use this file except in compliance with the License.
+ * You may obtain a copy of the License at:
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+#ifndef LB_SWITCH_H
+#define LB_SWITCH_H 1
+
+/* The balancer's state for one switch and what it does with what the switch
+ * sends.
+ *
+ * An lb_switch knows the backends (learned from ARP probes), the clients
+ * (learned from their ARP requests and packets) and, per service, which
+ * server each client is assigned to.  It turns packet-ins, flow-removed
+ * messages and the passing of time into OpenFlow messages, appended to a
+ * list for the caller to send.  It does no I/O and reads no clock: the
+ * caller passes the time, in milliseconds, to every call. */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "openvswitch/ofp-protocol.h"
+#include "openvswitch/types.h"
+
+struct ds;
+struct lb_config;
+struct ofp_header;
+struct ovs_list;
+
+struct lb_switch *lb_switch_create(const struct lb_config *, uint64_t dpid);
+void lb_switch_destroy(struct lb_switch *);
+
+void lb_switch_connected(struct lb_switch *, enum ofputil_protocol,
+                         long long int now, struct ovs_list *out);
+void lb_switch_disconnected(struct lb_switch *, long long int now);
+bool lb_switch_is_connected(const struct lb_switch *);
+
+void lb_switch_packet_in(struct lb_switch *, const struct ofp_header *,
+                         long long int now, struct ovs_list *out);
+void lb_switch_flow_removed(struct lb_switch *, const struct ofp_header *,
+                            long long int now);
+void lb_switch_run(struct lb_switch *, long long int now,
+                   struct ovs_list *out);
+long long int lb_switch_next_timer(const struct lb_switch *);
+
+uint64_t lb_switch_get_dpid(const struct lb_switch *);
+void lb_switch_format(const struct lb_switch *, struct ds *);
+
+#endif /* lb-switch.h */
