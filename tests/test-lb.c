@@ -25,7 +25,9 @@
 
 #include "command-line.h"
 #include "lib/lb-config.h"
+#include "lib/lb-packet.h"
 #include "lib/lb-scheduler.h"
+#include "openvswitch/ofpbuf.h"
 #include "packets.h"
 #include "util.h"
 
@@ -114,10 +116,47 @@ test_schedule(struct ovs_cmdl_context *ctx)
     lb_scheduler_destroy(s);
 }
 
+/* parse-packet HEX: parses the Ethernet frame given in hex (spaces
+ * allowed) and prints what the balancer makes of it. */
+static void
+test_parse_packet(struct ovs_cmdl_context *ctx)
+{
+    struct ofpbuf frame;
+    struct lb_packet pkt;
+
+    ofpbuf_init(&frame, 0);
+    if (ofpbuf_put_hex(&frame, ctx->argv[1], NULL)[0] != '\0') {
+        ovs_fatal(0, "trailing garbage in packet data");
+    }
+    lb_packet_parse(frame.data, frame.size, &pkt);
+    switch (pkt.kind) {
+    case LB_PACKET_ARP:
+        printf("arp op %"PRIu16" "ETH_ADDR_FMT" "IP_FMT" -> "ETH_ADDR_FMT" "
+               IP_FMT"\n", pkt.arp_op, ETH_ADDR_ARGS(pkt.arp_sha),
+               IP_ARGS(pkt.arp_spa), ETH_ADDR_ARGS(pkt.arp_tha),
+               IP_ARGS(pkt.arp_tpa));
+        break;
+    case LB_PACKET_IPV4:
+        printf("ipv4 "IP_FMT" -> "IP_FMT" proto %d%s%s\n",
+               IP_ARGS(pkt.ip_src), IP_ARGS(pkt.ip_dst), pkt.ip_proto,
+               pkt.ip_is_fragment ? " fragment" : "",
+               pkt.ip_has_options ? " options" : "");
+        break;
+    case LB_PACKET_OTHER:
+        printf("other 0x%04"PRIx16"\n", pkt.eth_type);
+        break;
+    case LB_PACKET_BAD:
+        printf("bad: %s\n", pkt.error);
+        break;
+    }
+    ofpbuf_uninit(&frame);
+}
+
 static const struct ovs_cmdl_command commands[] = {
     {"service", "VIP SERVERS [SCHEDULER]", 2, 3, test_service, OVS_RO},
     {"mac", "MAC", 1, 1, test_mac, OVS_RO},
     {"schedule", "SCHEDULER USABLE N", 3, 3, test_schedule, OVS_RO},
+    {"parse-packet", "HEX", 1, 1, test_parse_packet, OVS_RO},
     {NULL, NULL, 0, 0, NULL, OVS_RO},
 };
 
