@@ -4,4 +4,5 @@ dist_noinst_SCRIPTS += \
 	utilities/build-ovs.sh \
 	utilities/build.sh \
 	utilities/run-tests \
-	utilities/ovs-balancer-demo
+	utilities/ovs-balancer-demo \
+	utilities/ovs-balancer-mininet
