@@ -262,8 +262,8 @@ switch_ready(struct swconn *swconn, void *sn_)
     sn->balancer = b;
 
     struct ovs_list msgs = OVS_LIST_INITIALIZER(&msgs);
-    lb_switch_connected(b->lb, swconn_get_protocol(swconn), time_msec(),
-                        &msgs);
+    lb_switch_connected(b->lb, swconn_get_protocol(swconn),
+                        swconn_get_ports(swconn), time_msec(), &msgs);
     balancer_send(b, &msgs);
 }
 
@@ -282,6 +282,8 @@ switch_message(struct swconn *swconn OVS_UNUSED, enum ofptype type,
         lb_switch_packet_in(b->lb, oh, time_msec(), &msgs);
     } else if (type == OFPTYPE_FLOW_REMOVED) {
         lb_switch_flow_removed(b->lb, oh, time_msec());
+    } else if (type == OFPTYPE_FLOW_STATS_REPLY) {
+        lb_switch_flow_stats_reply(b->lb, oh, time_msec(), &msgs);
     }
     balancer_send(b, &msgs);
 }
@@ -443,17 +445,30 @@ ovs_balancer_exit(struct unixctl_conn *conn, int argc OVS_UNUSED,
     unixctl_command_reply(conn, NULL);
 }
 
-/* Parses a whole number of seconds in [min, max] for 'option' or exits. */
+/* Parses a whole number in [min, max] of 'what' for 'option' or exits. */
 static int
-parse_seconds(const char *option, const char *arg, int min, int max)
+parse_int(const char *option, const char *arg, int min, int max,
+          const char *what)
 {
     int value;
 
     if (!str_to_int(arg, 10, &value) || value < min || value > max) {
-        ovs_fatal(0, "--%s: \"%s\" is not a number of seconds between %d "
-                  "and %d", option, arg, min, max);
+        ovs_fatal(0, "--%s: \"%s\" is not a number%s between %d and %d",
+                  option, arg, what, min, max);
     }
     return value;
+}
+
+static int
+parse_seconds(const char *option, const char *arg, int min, int max)
+{
+    return parse_int(option, arg, min, max, " of seconds");
+}
+
+static int
+parse_number(const char *option, const char *arg, int min, int max)
+{
+    return parse_int(option, arg, min, max, "");
 }
 
 static void
@@ -467,8 +482,12 @@ parse_options(int argc, char *argv[])
         OPT_IDLE_TIMEOUT,
         OPT_HARD_TIMEOUT,
         OPT_CLIENT_TIMEOUT,
-        OPT_ARP_RETRY,
+        OPT_PROBE_INTERVAL,
+        OPT_PROBE_MISSES,
+        OPT_MAX_CLIENTS,
+        OPT_CLIENT_OVERFLOW,
         OPT_FALLBACK,
+        OPT_NO_BACKEND,
         OPT_INACTIVITY_PROBE,
         OPT_MAX_BACKOFF,
         OPT_PEER_CA_CERT,
@@ -483,8 +502,12 @@ parse_options(int argc, char *argv[])
         {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
         {"hard-timeout", required_argument, NULL, OPT_HARD_TIMEOUT},
         {"client-timeout", required_argument, NULL, OPT_CLIENT_TIMEOUT},
-        {"arp-retry", required_argument, NULL, OPT_ARP_RETRY},
+        {"probe-interval", required_argument, NULL, OPT_PROBE_INTERVAL},
+        {"probe-misses", required_argument, NULL, OPT_PROBE_MISSES},
+        {"max-clients", required_argument, NULL, OPT_MAX_CLIENTS},
+        {"client-overflow", required_argument, NULL, OPT_CLIENT_OVERFLOW},
         {"fallback", required_argument, NULL, OPT_FALLBACK},
+        {"no-backend", required_argument, NULL, OPT_NO_BACKEND},
         {"inactivity-probe", required_argument, NULL, OPT_INACTIVITY_PROBE},
         {"max-backoff", required_argument, NULL, OPT_MAX_BACKOFF},
         {"unixctl", required_argument, NULL, OPT_UNIXCTL},
@@ -537,8 +560,33 @@ parse_options(int argc, char *argv[])
                                                   1, 30 * 24 * 3600);
             break;
 
-        case OPT_ARP_RETRY:
-            config.arp_retry = parse_seconds("arp-retry", optarg, 1, 3600);
+        case OPT_PROBE_INTERVAL:
+            config.probe_interval = parse_seconds("probe-interval", optarg,
+                                                  1, 3600);
+            break;
+
+        case OPT_PROBE_MISSES:
+            config.probe_misses = parse_number("probe-misses", optarg, 1,
+                                               100);
+            break;
+
+        case OPT_MAX_CLIENTS:
+            config.max_clients = parse_number("max-clients", optarg, 1,
+                                              100000000);
+            break;
+
+        case OPT_CLIENT_OVERFLOW:
+            error = lb_config_set_overflow(&config, optarg);
+            if (error) {
+                ovs_fatal(0, "--client-overflow: %s", error);
+            }
+            break;
+
+        case OPT_NO_BACKEND:
+            error = lb_config_set_no_backend(&config, optarg);
+            if (error) {
+                ovs_fatal(0, "--no-backend: %s", error);
+            }
             break;
 
         case OPT_FALLBACK:
@@ -620,12 +668,22 @@ usage(void)
            "0 for none (0)\n"
            "  --client-timeout=SECS   forget a client's server after SECS "
            "without flows (%d)\n"
-           "  --arp-retry=SECS        ask unknown servers again every SECS "
-           "(%d)\n"
+           "  --probe-interval=SECS   ARP-probe the servers every SECS (%d)\n"
+           "  --probe-misses=N        a server is down after N probes "
+           "unanswered (%d)\n"
+           "  --no-backend=drop|reject  with no server up, drop the "
+           "service's traffic\n"
+           "                          or answer ICMP unreachable (drop)\n"
+           "  --max-clients=N         most clients per switch (%d)\n"
+           "  --client-overflow=refuse|evict  past that, refuse new "
+           "clients or evict\n"
+           "                          the least recently used idle "
+           "ones (refuse)\n"
            "  --fallback=normal|drop  what the switch does with other "
            "traffic (normal)\n",
            LB_DEFAULT_MAC, LB_DEFAULT_IDLE_TIMEOUT, LB_DEFAULT_CLIENT_TIMEOUT,
-           LB_DEFAULT_ARP_RETRY);
+           LB_DEFAULT_PROBE_INTERVAL, LB_DEFAULT_PROBE_MISSES,
+           LB_DEFAULT_MAX_CLIENTS);
     printf("\nConnection options:\n"
            "  --inactivity-probe=SECS  send an echo request after SECS of "
            "silence (5)\n"

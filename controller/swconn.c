@@ -23,8 +23,8 @@
 
 #include "flow.h"
 #include "hash.h"
+#include "hmapx.h"
 #include "openflow/openflow.h"
-#include "openvswitch/hmap.h"
 #include "openvswitch/ofp-errors.h"
 #include "openvswitch/ofp-msgs.h"
 #include "openvswitch/ofp-port.h"
@@ -57,11 +57,6 @@ enum swconn_state {
     SWCONN_READY,               /* Handshake done. */
 };
 
-struct swconn_port {
-    struct hmap_node node;      /* In swconn's 'ports'. */
-    ofp_port_t port_no;
-};
-
 struct swconn {
     struct rconn *rconn;
     unsigned int seqno;         /* rconn's connection seqno we last saw. */
@@ -69,7 +64,7 @@ struct swconn {
     uint64_t dpid;
     enum ofp_version version;
     enum ofputil_protocol protocol;
-    struct hmap ports;          /* Contains "struct swconn_port"s. */
+    struct hmapx ports;         /* Port numbers, cast to pointers. */
     struct rconn_packet_counter *txq;
 
     const struct swconn_handler *handler;
@@ -87,7 +82,7 @@ swconn_create__(struct rconn *rconn, const struct swconn_handler *handler,
     sw->rconn = rconn;
     sw->seqno = rconn_get_connection_seqno(rconn);
     sw->state = SWCONN_CONNECTING;
-    hmap_init(&sw->ports);
+    hmapx_init(&sw->ports);
     sw->txq = rconn_packet_counter_create();
     sw->handler = handler;
     sw->aux = aux;
@@ -119,23 +114,12 @@ swconn_create_active(const char *target, int probe_interval, int max_backoff,
     return swconn_create__(rconn, handler, aux);
 }
 
-static void
-swconn_clear_ports(struct swconn *sw)
-{
-    struct swconn_port *port;
-
-    HMAP_FOR_EACH_POP (port, node, &sw->ports) {
-        free(port);
-    }
-}
-
 void
 swconn_destroy(struct swconn *sw)
 {
     if (sw) {
         rconn_destroy(sw->rconn);
-        swconn_clear_ports(sw);
-        hmap_destroy(&sw->ports);
+        hmapx_destroy(&sw->ports);
         rconn_packet_counter_destroy(sw->txq);
         free(sw);
     }
@@ -151,7 +135,7 @@ swconn_lost(struct swconn *sw)
         sw->handler->disconnected(sw, sw->aux);
     }
     sw->state = SWCONN_CONNECTING;
-    swconn_clear_ports(sw);
+    hmapx_clear(&sw->ports);
 }
 
 void
@@ -242,31 +226,12 @@ swconn_get_protocol(const struct swconn *sw)
     return sw->protocol;
 }
 
-static struct swconn_port *
-swconn_find_port(const struct swconn *sw, ofp_port_t port_no)
+/* Returns the switch's ports, as port numbers cast to pointers.  The set
+ * changes as the switch reports ports coming and going. */
+const struct hmapx *
+swconn_get_ports(const struct swconn *sw)
 {
-    struct swconn_port *port;
-
-    HMAP_FOR_EACH_WITH_HASH (port, node, hash_ofp_port(port_no),
-                             &sw->ports) {
-        if (port->port_no == port_no) {
-            return port;
-        }
-    }
-    return NULL;
-}
-
-/* Returns true if the switch has reported port 'port_no'. */
-bool
-swconn_has_port(const struct swconn *sw, ofp_port_t port_no)
-{
-    return swconn_find_port(sw, port_no) != NULL;
-}
-
-size_t
-swconn_count_ports(const struct swconn *sw)
-{
-    return hmap_count(&sw->ports);
+    return &sw->ports;
 }
 
 /* Returns the number of messages queued toward the switch. */
@@ -291,22 +256,15 @@ swconn_get_aux(const struct swconn *sw)
 static void
 swconn_add_port(struct swconn *sw, ofp_port_t port_no)
 {
-    if (ofp_to_u16(port_no) < ofp_to_u16(OFPP_MAX)
-        && !swconn_find_port(sw, port_no)) {
-        struct swconn_port *port = xmalloc(sizeof *port);
-        port->port_no = port_no;
-        hmap_insert(&sw->ports, &port->node, hash_ofp_port(port_no));
+    if (ofp_to_u16(port_no) < ofp_to_u16(OFPP_MAX) || port_no == OFPP_LOCAL) {
+        hmapx_add(&sw->ports, (void *) (uintptr_t) port_no);
     }
 }
 
 static void
 swconn_remove_port(struct swconn *sw, ofp_port_t port_no)
 {
-    struct swconn_port *port = swconn_find_port(sw, port_no);
-    if (port) {
-        hmap_remove(&sw->ports, &port->node);
-        free(port);
-    }
+    hmapx_find_and_delete(&sw->ports, (void *) (uintptr_t) port_no);
 }
 
 static void
@@ -335,7 +293,7 @@ swconn_set_ready(struct swconn *sw)
     VLOG_INFO("%s: switch %016"PRIx64" connected (%s, %"PRIuSIZE" ports)",
               swconn_get_name(sw), sw->dpid,
               ofputil_version_to_string(sw->version),
-              hmap_count(&sw->ports));
+              hmapx_count(&sw->ports));
     sw->handler->ready(sw, sw->aux);
 }
 

@@ -32,6 +32,7 @@
 #include "openvswitch/ofp-protocol.h"
 #include "openvswitch/types.h"
 
+struct hmapx;
 struct ofpbuf;
 struct ofp_header;
 struct swconn;
@@ -75,8 +76,7 @@ const char *swconn_get_name(const struct swconn *);
 uint64_t swconn_get_dpid(const struct swconn *);
 enum ofp_version swconn_get_version(const struct swconn *);
 enum ofputil_protocol swconn_get_protocol(const struct swconn *);
-bool swconn_has_port(const struct swconn *, ofp_port_t);
-size_t swconn_count_ports(const struct swconn *);
+const struct hmapx *swconn_get_ports(const struct swconn *);
 unsigned int swconn_get_txqlen(const struct swconn *);
 
 void swconn_set_aux(struct swconn *, void *aux);

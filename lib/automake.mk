@@ -9,7 +9,9 @@ lib_libovsbalancer_la_SOURCES = \
 	lib/lb-ofp.h \
 	lib/lb-packet.c \
 	lib/lb-packet.h \
+	lib/lb-resync.c \
 	lib/lb-scheduler.c \
 	lib/lb-scheduler.h \
 	lib/lb-switch.c \
-	lib/lb-switch.h
+	lib/lb-switch.h \
+	lib/lb-switch-private.h

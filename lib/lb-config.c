@@ -32,8 +32,12 @@ lb_config_init(struct lb_config *cfg)
     cfg->idle_timeout = LB_DEFAULT_IDLE_TIMEOUT;
     cfg->hard_timeout = 0;
     cfg->client_timeout = LB_DEFAULT_CLIENT_TIMEOUT;
-    cfg->arp_retry = LB_DEFAULT_ARP_RETRY;
+    cfg->probe_interval = LB_DEFAULT_PROBE_INTERVAL;
+    cfg->probe_misses = LB_DEFAULT_PROBE_MISSES;
+    cfg->max_clients = LB_DEFAULT_MAX_CLIENTS;
+    cfg->overflow = LB_OVERFLOW_REFUSE;
     cfg->fallback = LB_FALLBACK_NORMAL;
+    cfg->no_backend = LB_NO_BACKEND_DROP;
 }
 
 void
@@ -169,6 +173,32 @@ lb_config_set_fallback(struct lb_config *cfg, const char *s)
         cfg->fallback = LB_FALLBACK_DROP;
     } else {
         return xasprintf("\"%s\" is not a fallback (use normal or drop)", s);
+    }
+    return NULL;
+}
+
+char *
+lb_config_set_no_backend(struct lb_config *cfg, const char *s)
+{
+    if (!strcmp(s, "drop")) {
+        cfg->no_backend = LB_NO_BACKEND_DROP;
+    } else if (!strcmp(s, "reject")) {
+        cfg->no_backend = LB_NO_BACKEND_REJECT;
+    } else {
+        return xasprintf("\"%s\" is not a choice (use drop or reject)", s);
+    }
+    return NULL;
+}
+
+char *
+lb_config_set_overflow(struct lb_config *cfg, const char *s)
+{
+    if (!strcmp(s, "refuse")) {
+        cfg->overflow = LB_OVERFLOW_REFUSE;
+    } else if (!strcmp(s, "evict")) {
+        cfg->overflow = LB_OVERFLOW_EVICT;
+    } else {
+        return xasprintf("\"%s\" is not a choice (use refuse or evict)", s);
     }
     return NULL;
 }

@@ -36,6 +36,18 @@ enum lb_fallback {
     LB_FALLBACK_DROP,           /* Drop it. */
 };
 
+/* What happens to a service's traffic while none of its servers is up. */
+enum lb_no_backend {
+    LB_NO_BACKEND_DROP,         /* Drop it. */
+    LB_NO_BACKEND_REJECT,       /* Answer with ICMP host unreachable. */
+};
+
+/* What happens to a new client when the client table is full. */
+enum lb_overflow {
+    LB_OVERFLOW_REFUSE,         /* It is not served. */
+    LB_OVERFLOW_EVICT,          /* The least recently used idle entry goes. */
+};
+
 /* One balanced service: a virtual IP and the backends behind it. */
 struct lb_service_config {
     char *name;
@@ -51,8 +63,13 @@ struct lb_config {
     int idle_timeout;           /* Per-client flows, in seconds (0: none). */
     int hard_timeout;           /* Per-client flows, in seconds (0: none). */
     int client_timeout;         /* Keep a mapping this long with no flows. */
-    int arp_retry;              /* Re-ask unknown backends, in seconds. */
+    int probe_interval;         /* Seconds between ARP probes of backends. */
+    int probe_misses;           /* Unanswered probes before a backend is
+                                 * down. */
+    size_t max_clients;         /* Per switch. */
+    enum lb_overflow overflow;
     enum lb_fallback fallback;
+    enum lb_no_backend no_backend;
 
     struct lb_service_config *services;
     size_t n_services;
@@ -63,7 +80,9 @@ struct lb_config {
 #define LB_DEFAULT_COOKIE UINT64_C(0x6f76736c62)  /* "ovslb" */
 #define LB_DEFAULT_IDLE_TIMEOUT 10
 #define LB_DEFAULT_CLIENT_TIMEOUT 300
-#define LB_DEFAULT_ARP_RETRY 3
+#define LB_DEFAULT_PROBE_INTERVAL 2
+#define LB_DEFAULT_PROBE_MISSES 3
+#define LB_DEFAULT_MAX_CLIENTS 1000000
 
 void lb_config_init(struct lb_config *);
 void lb_config_destroy(struct lb_config *);
@@ -75,6 +94,10 @@ char *lb_config_add_service(struct lb_config *, const char *name,
 char *lb_config_set_mac(struct lb_config *, const char *)
     OVS_WARN_UNUSED_RESULT;
 char *lb_config_set_fallback(struct lb_config *, const char *)
+    OVS_WARN_UNUSED_RESULT;
+char *lb_config_set_no_backend(struct lb_config *, const char *)
+    OVS_WARN_UNUSED_RESULT;
+char *lb_config_set_overflow(struct lb_config *, const char *)
     OVS_WARN_UNUSED_RESULT;
 char *lb_config_check(const struct lb_config *) OVS_WARN_UNUSED_RESULT;
 

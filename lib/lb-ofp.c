@@ -17,6 +17,7 @@
 #include <config.h>
 #include "lib/lb-ofp.h"
 
+#include "csum.h"
 #include "dp-packet.h"
 #include "openvswitch/list.h"
 #include "openvswitch/match.h"
@@ -58,24 +59,42 @@ lb_ofp_flow_add(const struct lb_ofp *ofp, const struct match *match,
     minimatch_destroy(&fm.match);
 }
 
-/* Deletes every flow in table 0 that carries the balancer's cookie, and no
- * other. */
+/* Deletes the balancer's flow that matches 'match' at 'priority'
+ * exactly. */
 void
-lb_ofp_flow_delete_all(const struct lb_ofp *ofp)
+lb_ofp_flow_delete_strict(const struct lb_ofp *ofp, const struct match *match,
+                          int priority)
 {
     struct ofputil_flow_mod fm = {
+        .priority = priority,
         .cookie = ofp->cookie,
         .cookie_mask = OVS_BE64_MAX,
         .new_cookie = OVS_BE64_MAX,
         .table_id = 0,
-        .command = OFPFC_DELETE,
+        .command = OFPFC_DELETE_STRICT,
         .buffer_id = UINT32_MAX,
         .out_port = OFPP_ANY,
         .out_group = OFPG_ANY,
     };
-    minimatch_init_catchall(&fm.match);
+    minimatch_init(&fm.match, match);
     lb_ofp_queue(ofp, ofputil_encode_flow_mod(&fm, ofp->protocol));
     minimatch_destroy(&fm.match);
+}
+
+/* Asks for every flow in table 0 that carries the balancer's cookie. */
+void
+lb_ofp_flow_stats_request(const struct lb_ofp *ofp)
+{
+    struct ofputil_flow_stats_request fsr = {
+        .cookie = ofp->cookie,
+        .cookie_mask = OVS_BE64_MAX,
+        .out_port = OFPP_ANY,
+        .out_group = OFPG_ANY,
+        .table_id = 0,
+    };
+    match_init_catchall(&fsr.match);
+    lb_ofp_queue(ofp, ofputil_encode_flow_stats_request(&fsr,
+                                                        ofp->protocol));
 }
 
 /* Has the switch apply 'ofpacts' to the 'size' bytes of 'packet', as if it
@@ -117,6 +136,52 @@ lb_ofp_arp(const struct lb_ofp *ofp, uint16_t op, struct eth_addr eth_dst,
     ofpbuf_use_stub(&ofpacts, ofpacts_stub, sizeof ofpacts_stub);
     lb_ofp_put_output(&ofpacts, out_port, in_port);
     lb_ofp_packet_out(ofp, in_port, dp_packet_data(&packet),
+                      dp_packet_size(&packet), &ofpacts);
+    ofpbuf_uninit(&ofpacts);
+    dp_packet_uninit(&packet);
+}
+
+/* Sends out 'port' an ICMP host unreachable from 'ip_src' to 'ip_dst' about
+ * the 'l3_size' bytes of IPv4 packet at 'l3' (of which it quotes the header
+ * and 8 bytes, as RFC 792 asks). */
+void
+lb_ofp_icmp_unreachable(const struct lb_ofp *ofp, struct eth_addr eth_src,
+                        struct eth_addr eth_dst, ovs_be32 ip_src,
+                        ovs_be32 ip_dst, const void *l3, size_t l3_size,
+                        ofp_port_t port)
+{
+    const struct ip_header *orig = l3;
+    size_t quote = MIN(l3_size, IP_IHL(orig->ip_ihl_ver) * 4 + 8);
+    uint64_t packet_stub[256 / 8];
+    uint64_t ofpacts_stub[64 / 8];
+    struct dp_packet packet;
+    struct ofpbuf ofpacts;
+
+    dp_packet_use_stub(&packet, packet_stub, sizeof packet_stub);
+    struct eth_header *eth = dp_packet_put_zeros(&packet, sizeof *eth);
+    eth->eth_dst = eth_dst;
+    eth->eth_src = eth_src;
+    eth->eth_type = htons(ETH_TYPE_IP);
+
+    struct ip_header *ip = dp_packet_put_zeros(&packet, sizeof *ip);
+    struct icmp_header *icmp = dp_packet_put_zeros(&packet, sizeof *icmp);
+    dp_packet_put(&packet, l3, quote);
+
+    ip->ip_ihl_ver = IP_IHL_VER(5, 4);
+    ip->ip_tot_len = htons(sizeof *ip + sizeof *icmp + quote);
+    ip->ip_ttl = 64;
+    ip->ip_proto = IPPROTO_ICMP;
+    put_16aligned_be32(&ip->ip_src, ip_src);
+    put_16aligned_be32(&ip->ip_dst, ip_dst);
+    ip->ip_csum = csum(ip, sizeof *ip);
+
+    icmp->icmp_type = ICMP4_DST_UNREACH;
+    icmp->icmp_code = 1;        /* Host unreachable. */
+    icmp->icmp_csum = csum(icmp, sizeof *icmp + quote);
+
+    ofpbuf_use_stub(&ofpacts, ofpacts_stub, sizeof ofpacts_stub);
+    lb_ofp_put_output(&ofpacts, port, port);
+    lb_ofp_packet_out(ofp, port, dp_packet_data(&packet),
                       dp_packet_size(&packet), &ofpacts);
     ofpbuf_uninit(&ofpacts);
     dp_packet_uninit(&packet);

@@ -46,13 +46,20 @@ struct lb_ofp {
 void lb_ofp_flow_add(const struct lb_ofp *, const struct match *,
                      int priority, int idle_timeout, int hard_timeout,
                      bool send_flow_rem, const struct ofpbuf *ofpacts);
-void lb_ofp_flow_delete_all(const struct lb_ofp *);
+void lb_ofp_flow_delete_strict(const struct lb_ofp *, const struct match *,
+                               int priority);
+void lb_ofp_flow_stats_request(const struct lb_ofp *);
 void lb_ofp_packet_out(const struct lb_ofp *, ofp_port_t in_port,
                        const void *packet, size_t size,
                        const struct ofpbuf *ofpacts);
 void lb_ofp_arp(const struct lb_ofp *, uint16_t op, struct eth_addr eth_dst,
                 struct eth_addr sha, ovs_be32 spa, struct eth_addr tha,
                 ovs_be32 tpa, ofp_port_t in_port, ofp_port_t out_port);
+
+void lb_ofp_icmp_unreachable(const struct lb_ofp *, struct eth_addr eth_src,
+                             struct eth_addr eth_dst, ovs_be32 ip_src,
+                             ovs_be32 ip_dst, const void *l3, size_t l3_size,
+                             ofp_port_t port);
 
 void lb_ofp_put_output(struct ofpbuf *ofpacts, ofp_port_t out_port,
                        ofp_port_t in_port);

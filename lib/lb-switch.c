@@ -23,10 +23,12 @@
 
 #include "flow.h"
 #include "hash.h"
+#include "hmapx.h"
 #include "lib/lb-config.h"
 #include "lib/lb-ofp.h"
 #include "lib/lb-packet.h"
 #include "lib/lb-scheduler.h"
+#include "lib/lb-switch-private.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/hmap.h"
 #include "openvswitch/list.h"
@@ -46,98 +48,22 @@ VLOG_DEFINE_THIS_MODULE(lb_switch);
 static struct vlog_rate_limit bad_rl = VLOG_RATE_LIMIT_INIT(5, 20);
 static struct vlog_rate_limit dbg_rl = VLOG_RATE_LIMIT_INIT(60, 600);
 
-/* A backend server, as the balancer knows it on this switch.  A backend of
- * several services is one lb_backend shared by their lb_members. */
-enum lb_backend_state {
-    LB_BACKEND_UNKNOWN,         /* Has never answered a probe. */
-    LB_BACKEND_UP,              /* Answers; takes clients. */
-};
-
-struct lb_backend {
-    struct hmap_node node;      /* In lb_switch's 'backends', by IP. */
-    ovs_be32 ip;
-    ovs_be32 probe_spa;         /* The VIP its probes come from. */
-    enum lb_backend_state state;
-    struct eth_addr mac;        /* Valid unless LB_BACKEND_UNKNOWN. */
-    ofp_port_t port;            /* Valid unless LB_BACKEND_UNKNOWN. */
-};
-
-/* A backend as a part of one service. */
-struct lb_member {
-    struct lb_backend *backend;
-    size_t n_clients;           /* Mappings to this member. */
-};
-
-/* A service on this switch. */
-struct lb_service {
-    const struct lb_service_config *cfg;
-    struct lb_member *members;  /* One per cfg->backends, in order. */
-    struct lb_candidate *candidates;    /* Scratch space for scheduling. */
-    struct lb_scheduler *scheduler;
-    struct hmap mappings;       /* "struct lb_mapping"s by client IP. */
-};
-
-/* A host that sent traffic to a VIP or asked for one. */
-struct lb_client {
-    struct hmap_node node;      /* In lb_switch's 'clients', by IP. */
-    struct ovs_list idle_node;  /* In 'idle_clients' if no mappings. */
-    ovs_be32 ip;
-    struct eth_addr mac;
-    ofp_port_t port;
-    long long int last_seen;
-    size_t n_mappings;
-};
-
-/* Which of a mapping's two flows the switch has. */
-enum lb_flow_dir {
-    LB_C2S,                     /* Client to VIP, rewritten to the server. */
-    LB_S2C,                     /* Server to client, rewritten from VIP. */
-};
-#define LB_FLOW_BIT(DIR) (1u << (DIR))
-#define LB_FLOWS_BOTH (LB_FLOW_BIT(LB_C2S) | LB_FLOW_BIT(LB_S2C))
-
-/* A client's assignment to a server within one service.  It outlives its
- * flows by the configured client timeout, so a client that comes back goes
- * to the same server. */
-struct lb_mapping {
-    struct hmap_node node;      /* In lb_service's 'mappings', by IP. */
-    struct ovs_list idle_node;  /* In 'idle_mappings' if no flows. */
-    struct lb_service *service;
-    struct lb_client *client;
-    struct lb_member *member;
-    unsigned int flows;         /* LB_FLOW_BIT()s of flows believed in. */
-    long long int installed_at; /* When the flows were last sent. */
-    long long int idle_since;   /* When 'flows' became 0. */
-};
-
-struct lb_switch {
-    const struct lb_config *cfg;
-    uint64_t dpid;
-    char name[17];              /* 'dpid' in hex, for logging. */
-
-    bool connected;
-    struct lb_ofp ofp;          /* How to talk to the switch. */
-
-    struct hmap backends;       /* "struct lb_backend"s by IP. */
-    struct lb_service *services;
-    size_t n_services;
-    struct hmap clients;        /* "struct lb_client"s by IP. */
-
-    /* Oldest first, so that expiry looks only at the front. */
-    struct ovs_list idle_clients;       /* Clients with no mapping. */
-    struct ovs_list idle_mappings;      /* Mappings with no flows. */
-
-    long long int next_probe;   /* When to ask unknown backends again. */
-};
-
 /* A flow the switch removed within this long after the balancer last sent
  * its replacement is the old one: the replacement is in place. */
 #define LB_REINSTALL_MS 1000
 
-static void lb_switch_probe(struct lb_switch *, bool all);
+/* Most packet-ins held while the balancer reads back its flows. */
+#define LB_MAX_HELD 256
 
-static uint32_t
-hash_ip(ovs_be32 ip)
+/* Most ICMP unreachables a service sends per second. */
+#define LB_MAX_REJECTS 100
+
+static void lb_switch_probe(struct lb_switch *);
+static void handle_packet_in(struct lb_switch *, const struct ofp_header *,
+                             long long int now);
+
+uint32_t
+lb_hash_ip(ovs_be32 ip)
 {
     return hash_int((OVS_FORCE uint32_t) ip, 0);
 }
@@ -155,6 +81,8 @@ lb_switch_create(const struct lb_config *cfg, uint64_t dpid)
     hmap_init(&sw->clients);
     ovs_list_init(&sw->idle_clients);
     ovs_list_init(&sw->idle_mappings);
+    ovs_list_init(&sw->held);
+    ovs_list_init(&sw->resync_later);
 
     sw->n_services = cfg->n_services;
     sw->services = xcalloc(cfg->n_services, sizeof *sw->services);
@@ -169,21 +97,13 @@ lb_switch_create(const struct lb_config *cfg, uint64_t dpid)
         hmap_init(&svc->mappings);
 
         for (size_t j = 0; j < sc->n_backends; j++) {
-            ovs_be32 ip = sc->backends[j];
-            struct lb_backend *b = NULL, *iter;
-
-            HMAP_FOR_EACH_WITH_HASH (iter, node, hash_ip(ip), &sw->backends) {
-                if (iter->ip == ip) {
-                    b = iter;
-                    break;
-                }
-            }
+            struct lb_backend *b = lb_find_backend(sw, sc->backends[j]);
             if (!b) {
                 b = xzalloc(sizeof *b);
-                b->ip = ip;
+                b->ip = sc->backends[j];
                 b->probe_spa = sc->vip;
                 b->state = LB_BACKEND_UNKNOWN;
-                hmap_insert(&sw->backends, &b->node, hash_ip(ip));
+                hmap_insert(&sw->backends, &b->node, lb_hash_ip(b->ip));
             }
             svc->members[j].backend = b;
         }
@@ -192,13 +112,14 @@ lb_switch_create(const struct lb_config *cfg, uint64_t dpid)
 }
 
 static void
-lb_client_destroy(struct lb_switch *sw, struct lb_client *client)
+lb_switch_drop_held(struct lb_switch *sw)
 {
-    hmap_remove(&sw->clients, &client->node);
-    if (!client->n_mappings) {
-        ovs_list_remove(&client->idle_node);
+    struct ofpbuf *msg;
+
+    LIST_FOR_EACH_POP (msg, list_node, &sw->held) {
+        ofpbuf_delete(msg);
     }
-    free(client);
+    sw->n_held = 0;
 }
 
 void
@@ -232,6 +153,8 @@ lb_switch_destroy(struct lb_switch *sw)
         free(b);
     }
     hmap_destroy(&sw->backends);
+    lb_switch_drop_held(sw);
+    lb_resync_abort(sw);
     free(sw);
 }
 
@@ -247,14 +170,20 @@ lb_switch_is_connected(const struct lb_switch *sw)
     return sw->connected;
 }
 
+size_t
+lb_switch_count_clients(const struct lb_switch *sw)
+{
+    return hmap_count(&sw->clients);
+}
+
 /* Lookups. */
 
-static struct lb_backend *
-find_backend(const struct lb_switch *sw, ovs_be32 ip)
+struct lb_backend *
+lb_find_backend(const struct lb_switch *sw, ovs_be32 ip)
 {
     struct lb_backend *b;
 
-    HMAP_FOR_EACH_WITH_HASH (b, node, hash_ip(ip), &sw->backends) {
+    HMAP_FOR_EACH_WITH_HASH (b, node, lb_hash_ip(ip), &sw->backends) {
         if (b->ip == ip) {
             return b;
         }
@@ -262,8 +191,8 @@ find_backend(const struct lb_switch *sw, ovs_be32 ip)
     return NULL;
 }
 
-static struct lb_service *
-find_service(const struct lb_switch *sw, ovs_be32 vip)
+struct lb_service *
+lb_find_service(const struct lb_switch *sw, ovs_be32 vip)
 {
     for (size_t i = 0; i < sw->n_services; i++) {
         if (sw->services[i].cfg->vip == vip) {
@@ -273,12 +202,12 @@ find_service(const struct lb_switch *sw, ovs_be32 vip)
     return NULL;
 }
 
-static struct lb_client *
-find_client(const struct lb_switch *sw, ovs_be32 ip)
+struct lb_client *
+lb_find_client(const struct lb_switch *sw, ovs_be32 ip)
 {
     struct lb_client *client;
 
-    HMAP_FOR_EACH_WITH_HASH (client, node, hash_ip(ip), &sw->clients) {
+    HMAP_FOR_EACH_WITH_HASH (client, node, lb_hash_ip(ip), &sw->clients) {
         if (client->ip == ip) {
             return client;
         }
@@ -286,12 +215,13 @@ find_client(const struct lb_switch *sw, ovs_be32 ip)
     return NULL;
 }
 
-static struct lb_mapping *
-find_mapping(const struct lb_service *svc, ovs_be32 client_ip)
+struct lb_mapping *
+lb_find_mapping(const struct lb_service *svc, ovs_be32 client_ip)
 {
     struct lb_mapping *m;
 
-    HMAP_FOR_EACH_WITH_HASH (m, node, hash_ip(client_ip), &svc->mappings) {
+    HMAP_FOR_EACH_WITH_HASH (m, node, lb_hash_ip(client_ip),
+                             &svc->mappings) {
         if (m->client->ip == client_ip) {
             return m;
         }
@@ -299,10 +229,39 @@ find_mapping(const struct lb_service *svc, ovs_be32 client_ip)
     return NULL;
 }
 
+struct lb_member *
+lb_service_find_member(struct lb_service *svc, const struct lb_backend *b)
+{
+    for (size_t i = 0; i < svc->cfg->n_backends; i++) {
+        if (svc->members[i].backend == b) {
+            return &svc->members[i];
+        }
+    }
+    return NULL;
+}
+
 /* Connection. */
 
+static void
+put_punt_flow(struct lb_switch *sw, uint16_t dl_type, ovs_be32 nw_src,
+              ovs_be32 nw_dst, const struct ofpbuf *ofpacts)
+{
+    struct match match;
+
+    match_init_catchall(&match);
+    match_set_dl_type(&match, htons(dl_type));
+    if (nw_src) {
+        match_set_nw_src(&match, nw_src);
+    }
+    if (nw_dst) {
+        match_set_nw_dst(&match, nw_dst);
+    }
+    lb_ofp_flow_add(&sw->ofp, &match, LB_PRIO_PUNT, 0, 0, false, ofpacts);
+}
+
 /* Installs the flows that do not depend on clients: the fallback for other
- * traffic, and the rules that send the balancer what it must see. */
+ * traffic, and the rules that send the balancer what it must see.  Adding
+ * a flow that is already there only replaces it. */
 static void
 install_base_flows(struct lb_switch *sw)
 {
@@ -327,43 +286,25 @@ install_base_flows(struct lb_switch *sw)
     for (size_t i = 0; i < sw->n_services; i++) {
         ovs_be32 vip = sw->services[i].cfg->vip;
 
-        /* ARP for the VIP: clients asking, backends answering probes. */
-        match_init_catchall(&match);
-        match_set_dl_type(&match, htons(ETH_TYPE_ARP));
-        match_set_nw_dst(&match, vip);
-        lb_ofp_flow_add(&sw->ofp, &match, LB_PRIO_PUNT, 0, 0, false,
-                        &ofpacts);
-
-        /* A client's first packets, and any whose flows are gone. */
-        match_init_catchall(&match);
-        match_set_dl_type(&match, htons(ETH_TYPE_IP));
-        match_set_nw_dst(&match, vip);
-        lb_ofp_flow_add(&sw->ofp, &match, LB_PRIO_PUNT, 0, 0, false,
-                        &ofpacts);
+        /* ARP for the VIP (clients asking, backends answering probes), ARP
+         * from anyone claiming it, and clients' packets without flows. */
+        put_punt_flow(sw, ETH_TYPE_ARP, 0, vip, &ofpacts);
+        put_punt_flow(sw, ETH_TYPE_ARP, vip, 0, &ofpacts);
+        put_punt_flow(sw, ETH_TYPE_IP, 0, vip, &ofpacts);
     }
 
     struct lb_backend *b;
     HMAP_FOR_EACH (b, node, &sw->backends) {
-        /* The backends' ARP requests, answered for clients. */
-        match_init_catchall(&match);
-        match_set_dl_type(&match, htons(ETH_TYPE_ARP));
-        match_set_nw_src(&match, b->ip);
-        lb_ofp_flow_add(&sw->ofp, &match, LB_PRIO_PUNT, 0, 0, false,
-                        &ofpacts);
-
-        /* The backends' packets that no client flow covers. */
-        match_init_catchall(&match);
-        match_set_dl_type(&match, htons(ETH_TYPE_IP));
-        match_set_nw_src(&match, b->ip);
-        lb_ofp_flow_add(&sw->ofp, &match, LB_PRIO_PUNT, 0, 0, false,
-                        &ofpacts);
+        /* The backends' ARP, and their packets no client flow covers. */
+        put_punt_flow(sw, ETH_TYPE_ARP, b->ip, 0, &ofpacts);
+        put_punt_flow(sw, ETH_TYPE_IP, b->ip, 0, &ofpacts);
     }
     ofpbuf_uninit(&ofpacts);
 }
 
-static void
-mapping_set_flows(struct lb_switch *sw, struct lb_mapping *m,
-                  unsigned int flows, long long int now)
+void
+lb_mapping_set_flows(struct lb_switch *sw, struct lb_mapping *m,
+                     unsigned int flows, long long int now)
 {
     if (m->flows && !flows) {
         m->idle_since = now;
@@ -374,105 +315,190 @@ mapping_set_flows(struct lb_switch *sw, struct lb_mapping *m,
     m->flows = flows;
 }
 
-/* The switch has connected (or reconnected) and speaks 'protocol'.  Starts
- * from a clean flow table: the balancer's old flows are deleted, the base
- * flows installed and the backends asked for.  Clients keep their servers;
- * their flows come back with their next packets. */
+/* The switch has connected (or reconnected) and speaks 'protocol'.  The
+ * base flows go in, the backends are asked for, and the balancer reads back
+ * the flows it finds there with its cookie, so that clients keep their
+ * servers across a reconnection of the switch or a restart of the
+ * balancer. */
 void
 lb_switch_connected(struct lb_switch *sw, enum ofputil_protocol protocol,
-                    long long int now, struct ovs_list *out)
+                    const struct hmapx *ports, long long int now,
+                    struct ovs_list *out)
 {
     sw->connected = true;
+    sw->ports = ports;
     sw->ofp.protocol = protocol;
     sw->ofp.out = out;
 
-    lb_ofp_flow_delete_all(&sw->ofp);
     install_base_flows(sw);
+    lb_resync_start(sw);
 
-    for (size_t i = 0; i < sw->n_services; i++) {
-        struct lb_mapping *m;
-
-        HMAP_FOR_EACH (m, node, &sw->services[i].mappings) {
-            mapping_set_flows(sw, m, 0, now);
-        }
+    struct lb_backend *b;
+    HMAP_FOR_EACH (b, node, &sw->backends) {
+        b->answered = false;
+        b->misses = 0;
     }
-
-    lb_switch_probe(sw, true);
-    sw->next_probe = now + sw->cfg->arp_retry * 1000LL;
+    lb_switch_probe(sw);
+    sw->next_probe = now + sw->cfg->probe_interval * 1000LL;
 }
 
 void
 lb_switch_disconnected(struct lb_switch *sw, long long int now OVS_UNUSED)
 {
     sw->connected = false;
+    sw->ports = NULL;
     sw->ofp.out = NULL;
+    lb_resync_abort(sw);
+    lb_switch_drop_held(sw);
 }
 
-/* Backends. */
-
-/* Asks for every backend ('all') or those not known yet, with a flooded
- * ARP request from the LB MAC and the VIP. */
-static void
-lb_switch_probe(struct lb_switch *sw, bool all)
+/* The last part of the flow stats the resync asked for has come: the
+ * packets that waited for it can be handled now. */
+void
+lb_switch_flow_stats_reply(struct lb_switch *sw, const struct ofp_header *oh,
+                           long long int now, struct ovs_list *out)
 {
-    struct ds names = DS_EMPTY_INITIALIZER;
-    struct lb_backend *b;
+    sw->ofp.out = out;
+    if (!sw->resyncing) {
+        return;
+    }
+    lb_resync_reply(sw, oh, now);
+    if (!sw->resyncing) {
+        struct ovs_list held;
+        struct ofpbuf *msg;
 
-    HMAP_FOR_EACH (b, node, &sw->backends) {
-        if (all || b->state == LB_BACKEND_UNKNOWN) {
-            lb_ofp_arp(&sw->ofp, ARP_OP_REQUEST, eth_addr_broadcast,
-                       sw->cfg->lb_mac, b->probe_spa, eth_addr_zero, b->ip,
-                       OFPP_CONTROLLER, OFPP_FLOOD);
-            ds_put_format(&names, "%s"IP_FMT, names.length ? ", " : "",
-                          IP_ARGS(b->ip));
+        ovs_list_move(&held, &sw->held);
+        sw->n_held = 0;
+        LIST_FOR_EACH_POP (msg, list_node, &held) {
+            handle_packet_in(sw, msg->data, now);
+            ofpbuf_delete(msg);
         }
     }
-    if (names.length) {
-        VLOG_DBG("%s: asked for server(s) %s", sw->name, ds_cstr(&names));
-    }
-    ds_destroy(&names);
+}
+
+/* Clients and mappings. */
+
+struct lb_client *
+lb_add_client(struct lb_switch *sw, ovs_be32 ip, struct eth_addr mac,
+              ofp_port_t port, long long int now)
+{
+    struct lb_client *client = xzalloc(sizeof *client);
+
+    client->ip = ip;
+    client->mac = mac;
+    client->port = port;
+    client->last_seen = now;
+    hmap_insert(&sw->clients, &client->node, lb_hash_ip(ip));
+    ovs_list_push_back(&sw->idle_clients, &client->idle_node);
+    return client;
 }
 
 static void
-learn_backend(struct lb_switch *sw, struct lb_backend *b,
-              struct eth_addr mac, ofp_port_t port)
+destroy_client(struct lb_switch *sw, struct lb_client *client)
 {
-    if (b->state == LB_BACKEND_UNKNOWN) {
-        b->state = LB_BACKEND_UP;
-        b->mac = mac;
-        b->port = port;
-        VLOG_INFO("%s: server "IP_FMT" is at "ETH_ADDR_FMT" on port %"PRIu16,
-                  sw->name, IP_ARGS(b->ip), ETH_ADDR_ARGS(mac),
-                  ofp_to_u16(port));
-    } else if (!eth_addr_equals(mac, b->mac) || port != b->port) {
-        /* The first answer to a probe stands: another host claiming the
-         * server's address must not take its traffic. */
-        VLOG_WARN_RL(&bad_rl, "%s: ignored ARP reply claiming server "IP_FMT
-                     " for "ETH_ADDR_FMT" on port %"PRIu16" (it is "
-                     ETH_ADDR_FMT" on port %"PRIu16")", sw->name,
-                     IP_ARGS(b->ip), ETH_ADDR_ARGS(mac), ofp_to_u16(port),
-                     ETH_ADDR_ARGS(b->mac), ofp_to_u16(b->port));
+    hmap_remove(&sw->clients, &client->node);
+    if (!client->n_mappings) {
+        ovs_list_remove(&client->idle_node);
+    }
+    free(client);
+}
+
+struct lb_mapping *
+lb_add_mapping(struct lb_switch *sw, struct lb_service *svc,
+               struct lb_client *client, struct lb_member *member,
+               long long int now)
+{
+    struct lb_mapping *m = xzalloc(sizeof *m);
+
+    m->service = svc;
+    m->client = client;
+    m->member = member;
+    member->n_clients++;
+    hmap_insert(&svc->mappings, &m->node, lb_hash_ip(client->ip));
+    if (!client->n_mappings++) {
+        ovs_list_remove(&client->idle_node);
+    }
+    /* A new mapping has no flows yet. */
+    m->idle_since = now;
+    ovs_list_push_back(&sw->idle_mappings, &m->idle_node);
+    return m;
+}
+
+/* Forgets 'm'.  Its client goes too if it has no other mapping and has not
+ * been heard from for the client timeout ('force' makes it go anyway). */
+static void
+destroy_mapping(struct lb_switch *sw, struct lb_mapping *m, bool force,
+                long long int now)
+{
+    struct lb_client *client = m->client;
+
+    hmap_remove(&m->service->mappings, &m->node);
+    if (!m->flows) {
+        ovs_list_remove(&m->idle_node);
+    }
+    m->member->n_clients--;
+    free(m);
+
+    if (!--client->n_mappings) {
+        if (force
+            || client->last_seen + sw->cfg->client_timeout * 1000LL <= now) {
+            hmap_remove(&sw->clients, &client->node);
+            free(client);
+        } else {
+            ovs_list_push_back(&sw->idle_clients, &client->idle_node);
+        }
     }
 }
 
-/* Clients. */
+/* Frees a client entry for a new client, by the configured overflow
+ * policy: the idle client or idle mapping least recently used goes; clients
+ * whose flows are in use never do.  Returns false if nothing can go. */
+static bool
+make_room(struct lb_switch *sw, long long int now)
+{
+    if (sw->cfg->overflow != LB_OVERFLOW_EVICT) {
+        return false;
+    }
+    if (!ovs_list_is_empty(&sw->idle_clients)) {
+        struct lb_client *c = CONTAINER_OF(ovs_list_front(&sw->idle_clients),
+                                           struct lb_client, idle_node);
+        VLOG_DBG("%s: evicted client "IP_FMT, sw->name, IP_ARGS(c->ip));
+        destroy_client(sw, c);
+        return true;
+    }
+    while (!ovs_list_is_empty(&sw->idle_mappings)) {
+        struct lb_mapping *m = CONTAINER_OF(
+            ovs_list_front(&sw->idle_mappings), struct lb_mapping, idle_node);
+        bool last = m->client->n_mappings == 1;
+
+        VLOG_DBG("%s: evicted client "IP_FMT" of server "IP_FMT, sw->name,
+                 IP_ARGS(m->client->ip), IP_ARGS(m->member->backend->ip));
+        destroy_mapping(sw, m, true, now);
+        if (last) {
+            return true;
+        }
+    }
+    return false;
+}
 
 /* Returns the client with 'ip', learning it as being at 'mac' on 'port' if
- * it is new.  Returns NULL, and warns, if 'ip' is already known elsewhere:
- * a client cannot take over another's address. */
+ * it is new.  Returns NULL, and warns, if 'ip' is already known elsewhere
+ * (a client cannot take over another's address) or there is no room. */
 static struct lb_client *
 learn_client(struct lb_switch *sw, ovs_be32 ip, struct eth_addr mac,
              ofp_port_t port, long long int now)
 {
-    struct lb_client *client = find_client(sw, ip);
+    struct lb_client *client = lb_find_client(sw, ip);
 
     if (!client) {
-        client = xzalloc(sizeof *client);
-        client->ip = ip;
-        client->mac = mac;
-        client->port = port;
-        hmap_insert(&sw->clients, &client->node, hash_ip(ip));
-        ovs_list_push_back(&sw->idle_clients, &client->idle_node);
+        if (hmap_count(&sw->clients) >= sw->cfg->max_clients
+            && !make_room(sw, now)) {
+            VLOG_WARN_RL(&bad_rl, "%s: client table full (%"PRIuSIZE
+                         " clients), refused new client "IP_FMT, sw->name,
+                         hmap_count(&sw->clients), IP_ARGS(ip));
+            return NULL;
+        }
+        client = lb_add_client(sw, ip, mac, port, now);
         VLOG_INFO("%s: client "IP_FMT" is at "ETH_ADDR_FMT" on port %"PRIu16,
                   sw->name, IP_ARGS(ip), ETH_ADDR_ARGS(mac),
                   ofp_to_u16(port));
@@ -492,7 +518,25 @@ learn_client(struct lb_switch *sw, ovs_be32 ip, struct eth_addr mac,
     return client;
 }
 
-/* Mappings. */
+/* Says, once, whether 'svc' has a server up. */
+static void
+service_set_available(struct lb_switch *sw, struct lb_service *svc,
+                      bool available)
+{
+    if (svc->unavailable == !available) {
+        return;
+    }
+    svc->unavailable = !available;
+    if (available) {
+        VLOG_INFO("%s: service %s has a server up again", sw->name,
+                  svc->cfg->name);
+    } else {
+        VLOG_WARN("%s: service %s has no server up, %s its traffic",
+                  sw->name, svc->cfg->name,
+                  sw->cfg->no_backend == LB_NO_BACKEND_REJECT
+                  ? "rejecting" : "dropping");
+    }
+}
 
 static struct lb_mapping *
 create_mapping(struct lb_switch *sw, struct lb_service *svc,
@@ -510,49 +554,39 @@ create_mapping(struct lb_switch *sw, struct lb_service *svc,
     }
     size_t idx = lb_scheduler_pick(svc->scheduler, svc->candidates, n,
                                    client->ip);
+    service_set_available(sw, svc, idx != SIZE_MAX);
     if (idx == SIZE_MAX) {
         return NULL;
     }
 
-    struct lb_mapping *m = xzalloc(sizeof *m);
-    m->service = svc;
-    m->client = client;
-    m->member = &svc->members[idx];
-    m->member->n_clients++;
-    hmap_insert(&svc->mappings, &m->node, hash_ip(client->ip));
-    if (!client->n_mappings++) {
-        ovs_list_remove(&client->idle_node);
-    }
-    /* A new mapping has no flows yet. */
-    m->idle_since = now;
-    ovs_list_push_back(&sw->idle_mappings, &m->idle_node);
-
+    struct lb_mapping *m = lb_add_mapping(sw, svc, client, &svc->members[idx],
+                                          now);
     VLOG_INFO("%s: client "IP_FMT" -> server "IP_FMT" (%s)", sw->name,
               IP_ARGS(client->ip), IP_ARGS(m->member->backend->ip),
               svc->cfg->scheduler->description);
     return m;
 }
 
+/* The match of 'm''s flow in direction 'dir'. */
 static void
-destroy_mapping(struct lb_switch *sw, struct lb_mapping *m,
-                long long int now)
+mapping_match(const struct lb_mapping *m, enum lb_flow_dir dir,
+              struct match *match)
 {
-    struct lb_client *client = m->client;
+    const struct lb_backend *b = m->member->backend;
+    const struct lb_client *client = m->client;
 
-    hmap_remove(&m->service->mappings, &m->node);
-    if (!m->flows) {
-        ovs_list_remove(&m->idle_node);
+    match_init_catchall(match);
+    match_set_dl_type(match, htons(ETH_TYPE_IP));
+    if (dir == LB_C2S) {
+        match_set_in_port(match, client->port);
+        match_set_dl_src(match, client->mac);
+        match_set_nw_src(match, client->ip);
+        match_set_nw_dst(match, m->service->cfg->vip);
+    } else {
+        match_set_in_port(match, b->port);
+        match_set_nw_src(match, b->ip);
+        match_set_nw_dst(match, client->ip);
     }
-    m->member->n_clients--;
-    if (!--client->n_mappings) {
-        if (client->last_seen + sw->cfg->client_timeout * 1000LL <= now) {
-            hmap_remove(&sw->clients, &client->node);
-            free(client);
-        } else {
-            ovs_list_push_back(&sw->idle_clients, &client->idle_node);
-        }
-    }
-    free(m);
 }
 
 /* The actions that take a client's packet to its server. */
@@ -588,8 +622,6 @@ install_mapping(struct lb_switch *sw, struct lb_mapping *m, long long int now)
         return;
     }
 
-    const struct lb_backend *b = m->member->backend;
-    const struct lb_client *client = m->client;
     int idle = sw->cfg->idle_timeout;
     int hard = sw->cfg->hard_timeout;
     uint64_t stub[128 / 8];
@@ -597,31 +629,131 @@ install_mapping(struct lb_switch *sw, struct lb_mapping *m, long long int now)
     struct match match;
 
     ofpbuf_use_stub(&ofpacts, stub, sizeof stub);
-
-    match_init_catchall(&match);
-    match_set_in_port(&match, client->port);
-    match_set_dl_type(&match, htons(ETH_TYPE_IP));
-    match_set_nw_src(&match, client->ip);
-    match_set_nw_dst(&match, m->service->cfg->vip);
+    mapping_match(m, LB_C2S, &match);
     put_c2s_actions(sw, m, &ofpacts);
     lb_ofp_flow_add(&sw->ofp, &match, LB_PRIO_CLIENT, idle, hard, true,
                     &ofpacts);
 
     ofpbuf_clear(&ofpacts);
-    match_init_catchall(&match);
-    match_set_in_port(&match, b->port);
-    match_set_dl_type(&match, htons(ETH_TYPE_IP));
-    match_set_nw_src(&match, b->ip);
-    match_set_nw_dst(&match, client->ip);
+    mapping_match(m, LB_S2C, &match);
     put_s2c_actions(sw, m, &ofpacts);
     lb_ofp_flow_add(&sw->ofp, &match, LB_PRIO_CLIENT, idle, hard, true,
                     &ofpacts);
     ofpbuf_uninit(&ofpacts);
 
     m->installed_at = now;
-    mapping_set_flows(sw, m, LB_FLOWS_BOTH, now);
+    lb_mapping_set_flows(sw, m, LB_FLOWS_BOTH, now);
     VLOG_DBG("%s: installed flows "IP_FMT" <-> "IP_FMT, sw->name,
-             IP_ARGS(client->ip), IP_ARGS(b->ip));
+             IP_ARGS(m->client->ip), IP_ARGS(m->member->backend->ip));
+}
+
+/* Deletes 'm''s flows from the switch and forgets 'm'. */
+static void
+uninstall_mapping(struct lb_switch *sw, struct lb_mapping *m,
+                  long long int now)
+{
+    if (m->flows && sw->connected) {
+        for (int dir = LB_C2S; dir <= LB_S2C; dir++) {
+            struct match match;
+
+            mapping_match(m, dir, &match);
+            lb_ofp_flow_delete_strict(&sw->ofp, &match, LB_PRIO_CLIENT);
+        }
+    }
+    destroy_mapping(sw, m, false, now);
+}
+
+/* Backends. */
+
+/* Asks every backend who it is, with a flooded ARP request from the LB MAC
+ * and the VIP.  Those that were up and did not answer the last probe count
+ * a miss. */
+static void
+lb_switch_probe(struct lb_switch *sw)
+{
+    struct lb_backend *b;
+
+    HMAP_FOR_EACH (b, node, &sw->backends) {
+        lb_ofp_arp(&sw->ofp, ARP_OP_REQUEST, eth_addr_broadcast,
+                   sw->cfg->lb_mac, b->probe_spa, eth_addr_zero, b->ip,
+                   OFPP_CONTROLLER, OFPP_FLOOD);
+        b->answered = false;
+    }
+}
+
+static void
+backend_down(struct lb_switch *sw, struct lb_backend *b, long long int now)
+{
+    size_t n_moved = 0;
+
+    b->state = LB_BACKEND_DOWN;
+    for (size_t i = 0; i < sw->n_services; i++) {
+        struct lb_service *svc = &sw->services[i];
+        struct lb_mapping *m;
+
+        HMAP_FOR_EACH_SAFE (m, node, &svc->mappings) {
+            if (m->member->backend == b) {
+                uninstall_mapping(sw, m, now);
+                n_moved++;
+            }
+        }
+    }
+    VLOG_WARN("%s: server "IP_FMT" is down (%d probes unanswered), "
+              "%"PRIuSIZE" client%s will go to other servers", sw->name,
+              IP_ARGS(b->ip), b->misses, n_moved, n_moved == 1 ? "" : "s");
+}
+
+/* Counts a miss for each backend that was up and did not answer the last
+ * probe, and takes down those that have missed too many. */
+static void
+count_misses(struct lb_switch *sw, long long int now)
+{
+    struct lb_backend *b;
+
+    HMAP_FOR_EACH (b, node, &sw->backends) {
+        if (b->state == LB_BACKEND_UP && !b->answered
+            && ++b->misses >= sw->cfg->probe_misses) {
+            backend_down(sw, b, now);
+        }
+    }
+}
+
+static void
+learn_backend(struct lb_switch *sw, struct lb_backend *b,
+              struct eth_addr mac, ofp_port_t port)
+{
+    if (b->state == LB_BACKEND_UP) {
+        if (eth_addr_equals(mac, b->mac) && port == b->port) {
+            b->answered = true;
+            b->misses = 0;
+        } else {
+            /* The identity a server answered with stands while it answers:
+             * another host claiming its address must not take its traffic.
+             * The server may come back as someone else only after it was
+             * down. */
+            VLOG_WARN_RL(&bad_rl, "%s: ignored ARP reply claiming server "
+                         IP_FMT" for "ETH_ADDR_FMT" on port %"PRIu16" (it is "
+                         ETH_ADDR_FMT" on port %"PRIu16")", sw->name,
+                         IP_ARGS(b->ip), ETH_ADDR_ARGS(mac), ofp_to_u16(port),
+                         ETH_ADDR_ARGS(b->mac), ofp_to_u16(b->port));
+        }
+        return;
+    }
+
+    if (b->state == LB_BACKEND_DOWN) {
+        VLOG_INFO("%s: server "IP_FMT" is up again, at "ETH_ADDR_FMT
+                  " on port %"PRIu16, sw->name, IP_ARGS(b->ip),
+                  ETH_ADDR_ARGS(mac), ofp_to_u16(port));
+    } else {
+        VLOG_INFO("%s: server "IP_FMT" is at "ETH_ADDR_FMT" on port %"PRIu16,
+                  sw->name, IP_ARGS(b->ip), ETH_ADDR_ARGS(mac),
+                  ofp_to_u16(port));
+    }
+    b->state = LB_BACKEND_UP;
+    b->mac = mac;
+    b->port = port;
+    b->answered = true;
+    b->misses = 0;
 }
 
 /* Forwarding. */
@@ -655,15 +787,26 @@ reply_arp(struct lb_switch *sw, const struct lb_packet *pkt,
              ETH_ADDR_ARGS(sw->cfg->lb_mac));
 }
 
+/* Is 'pkt' an answer to one of the balancer's probes of 'b'? */
+static bool
+is_probe_reply(const struct lb_switch *sw, const struct lb_backend *b,
+               const struct lb_packet *pkt)
+{
+    return (pkt->arp_op == ARP_OP_REPLY
+            && pkt->arp_tpa == b->probe_spa
+            && eth_addr_equals(pkt->arp_tha, sw->cfg->lb_mac)
+            && eth_addr_equals(pkt->eth_dst, sw->cfg->lb_mac));
+}
+
 static void
 handle_arp(struct lb_switch *sw, const struct lb_packet *pkt,
            ofp_port_t in_port, const void *packet, size_t size,
            long long int now)
 {
-    struct lb_backend *backend = find_backend(sw, pkt->arp_spa);
-    struct lb_service *svc = find_service(sw, pkt->arp_tpa);
+    struct lb_backend *backend = lb_find_backend(sw, pkt->arp_spa);
+    struct lb_service *svc = lb_find_service(sw, pkt->arp_tpa);
 
-    if (find_service(sw, pkt->arp_spa)) {
+    if (lb_find_service(sw, pkt->arp_spa)) {
         VLOG_WARN_RL(&bad_rl, "%s: dropped ARP from "ETH_ADDR_FMT" on port "
                      "%"PRIu16" claiming the VIP "IP_FMT, sw->name,
                      ETH_ADDR_ARGS(pkt->arp_sha), ofp_to_u16(in_port),
@@ -677,10 +820,19 @@ handle_arp(struct lb_switch *sw, const struct lb_packet *pkt,
                      ETH_ADDR_ARGS(pkt->arp_sha), ETH_ADDR_ARGS(pkt->eth_src));
         return;
     }
+    if (backend && backend->state == LB_BACKEND_UP
+        && (!eth_addr_equals(pkt->arp_sha, backend->mac)
+            || in_port != backend->port)
+        && !is_probe_reply(sw, backend, pkt)) {
+        VLOG_WARN_RL(&bad_rl, "%s: dropped ARP from "ETH_ADDR_FMT" on port "
+                     "%"PRIu16" claiming server "IP_FMT, sw->name,
+                     ETH_ADDR_ARGS(pkt->arp_sha), ofp_to_u16(in_port),
+                     IP_ARGS(pkt->arp_spa));
+        return;
+    }
 
     if (pkt->arp_op == ARP_OP_REPLY) {
-        if (backend && svc) {
-            /* An answer to a probe. */
+        if (backend && is_probe_reply(sw, backend, pkt)) {
             learn_backend(sw, backend, pkt->arp_sha, in_port);
         } else {
             pass_packet(sw, in_port, packet, size);
@@ -696,12 +848,32 @@ handle_arp(struct lb_switch *sw, const struct lb_packet *pkt,
             }
         }
         reply_arp(sw, pkt, in_port);
-    } else if (backend && find_client(sw, pkt->arp_tpa)) {
+    } else if (backend && pkt->arp_spa != pkt->arp_tpa
+               && lb_find_client(sw, pkt->arp_tpa)) {
         /* A server looks for a client: its replies must come through the
          * balancer, so the balancer answers for the client. */
         reply_arp(sw, pkt, in_port);
     } else {
         pass_packet(sw, in_port, packet, size);
+    }
+}
+
+/* Answers a packet to a VIP that has no server up with ICMP host
+ * unreachable, from the VIP, at most LB_MAX_REJECTS times a second. */
+static void
+reject(struct lb_switch *sw, struct lb_service *svc,
+       const struct lb_packet *pkt, ofp_port_t in_port, const void *packet,
+       size_t size, long long int now)
+{
+    if (now / 1000 != svc->reject_second) {
+        svc->reject_second = now / 1000;
+        svc->n_rejects = 0;
+    }
+    if (svc->n_rejects++ < LB_MAX_REJECTS && !pkt->ip_is_fragment) {
+        lb_ofp_icmp_unreachable(&sw->ofp, sw->cfg->lb_mac, pkt->eth_src,
+                                svc->cfg->vip, pkt->ip_src,
+                                (const uint8_t *) packet + ETH_HEADER_LEN,
+                                size - ETH_HEADER_LEN, in_port);
     }
 }
 
@@ -717,13 +889,13 @@ balance(struct lb_switch *sw, struct lb_service *svc,
         return;
     }
 
-    struct lb_mapping *m = find_mapping(svc, client->ip);
+    struct lb_mapping *m = lb_find_mapping(svc, client->ip);
     if (!m) {
         m = create_mapping(sw, svc, client, now);
         if (!m) {
-            VLOG_WARN_RL(&bad_rl, "%s: no server available for VIP "IP_FMT
-                         ", dropped packet from client "IP_FMT, sw->name,
-                         IP_ARGS(svc->cfg->vip), IP_ARGS(client->ip));
+            if (sw->cfg->no_backend == LB_NO_BACKEND_REJECT) {
+                reject(sw, svc, pkt, in_port, packet, size, now);
+            }
             return;
         }
     }
@@ -747,14 +919,24 @@ handle_backend_packet(struct lb_switch *sw, struct lb_backend *backend,
                       const struct lb_packet *pkt, ofp_port_t in_port,
                       const void *packet, size_t size, long long int now)
 {
-    struct lb_client *client = find_client(sw, pkt->ip_dst);
+    struct lb_client *client = lb_find_client(sw, pkt->ip_dst);
     uint64_t stub[128 / 8];
     struct ofpbuf ofpacts;
 
-    if (client && backend->state == LB_BACKEND_UP
-        && in_port == backend->port) {
+    if (backend->state == LB_BACKEND_UP
+        && (in_port != backend->port
+            || !eth_addr_equals(pkt->eth_src, backend->mac))) {
+        VLOG_WARN_RL(&bad_rl, "%s: dropped packet from "ETH_ADDR_FMT" on "
+                     "port %"PRIu16" claiming server "IP_FMT, sw->name,
+                     ETH_ADDR_ARGS(pkt->eth_src), ofp_to_u16(in_port),
+                     IP_ARGS(backend->ip));
+        return;
+    }
+
+    if (client && backend->state == LB_BACKEND_UP) {
         for (size_t i = 0; i < sw->n_services; i++) {
-            struct lb_mapping *m = find_mapping(&sw->services[i], client->ip);
+            struct lb_mapping *m = lb_find_mapping(&sw->services[i],
+                                                   client->ip);
 
             if (m && m->member->backend == backend) {
                 install_mapping(sw, m, now);
@@ -800,8 +982,8 @@ handle_ipv4(struct lb_switch *sw, const struct lb_packet *pkt,
             ofp_port_t in_port, const void *packet, size_t size,
             long long int now)
 {
-    struct lb_service *svc = find_service(sw, pkt->ip_dst);
-    struct lb_backend *backend = find_backend(sw, pkt->ip_src);
+    struct lb_service *svc = lb_find_service(sw, pkt->ip_dst);
+    struct lb_backend *backend = lb_find_backend(sw, pkt->ip_src);
 
     if (svc) {
         ovs_be32 src = pkt->ip_src;
@@ -810,7 +992,7 @@ handle_ipv4(struct lb_switch *sw, const struct lb_packet *pkt,
                          " to the VIP "IP_FMT" (servers are not balanced)",
                          sw->name, IP_ARGS(src), IP_ARGS(pkt->ip_dst));
         } else if (!src || ip_is_multicast(src) || src == OVS_BE32_MAX
-                   || find_service(sw, src)) {
+                   || lb_find_service(sw, src)) {
             VLOG_WARN_RL(&bad_rl, "%s: dropped packet to the VIP from "
                          "invalid source "IP_FMT, sw->name, IP_ARGS(src));
         } else {
@@ -823,15 +1005,14 @@ handle_ipv4(struct lb_switch *sw, const struct lb_packet *pkt,
     }
 }
 
-void
-lb_switch_packet_in(struct lb_switch *sw, const struct ofp_header *oh,
-                    long long int now, struct ovs_list *out)
+static void
+handle_packet_in(struct lb_switch *sw, const struct ofp_header *oh,
+                 long long int now)
 {
     struct ofputil_packet_in pi;
     size_t total_len;
     enum ofperr error;
 
-    sw->ofp.out = out;
     error = ofputil_decode_packet_in(oh, true, NULL, NULL, &pi, &total_len,
                                      NULL, NULL);
     if (error) {
@@ -841,6 +1022,13 @@ lb_switch_packet_in(struct lb_switch *sw, const struct ofp_header *oh,
     }
 
     ofp_port_t in_port = pi.flow_metadata.flow.in_port.ofp_port;
+    if (!sw->ports
+        || !hmapx_contains(sw->ports, (void *) (uintptr_t) in_port)) {
+        VLOG_WARN_RL(&bad_rl, "%s: dropped packet from port %"PRIu16
+                     ", which the switch has not reported", sw->name,
+                     ofp_to_u16(in_port));
+        return;
+    }
     if (pi.packet_len < total_len) {
         VLOG_WARN_RL(&bad_rl, "%s: dropped packet from port %"PRIu16
                      " that the switch truncated to %"PRIuSIZE" of %"PRIuSIZE
@@ -875,6 +1063,23 @@ lb_switch_packet_in(struct lb_switch *sw, const struct ofp_header *oh,
     }
 }
 
+void
+lb_switch_packet_in(struct lb_switch *sw, const struct ofp_header *oh,
+                    long long int now, struct ovs_list *out)
+{
+    sw->ofp.out = out;
+    if (!sw->resyncing) {
+        handle_packet_in(sw, oh, now);
+    } else if (sw->n_held < LB_MAX_HELD) {
+        struct ofpbuf *copy = ofpbuf_clone_data(oh, ntohs(oh->length));
+        ovs_list_push_back(&sw->held, &copy->list_node);
+        sw->n_held++;
+    } else {
+        VLOG_WARN_RL(&bad_rl, "%s: dropped packet-in while reading back "
+                     "flows (%d already waiting)", sw->name, LB_MAX_HELD);
+    }
+}
+
 /* The switch removed one of a mapping's flows: idle or hard timeout, or
  * deleted. */
 void
@@ -898,20 +1103,24 @@ lb_switch_flow_removed(struct lb_switch *sw, const struct ofp_header *oh,
     struct lb_mapping *m = NULL;
     enum lb_flow_dir dir;
 
-    struct lb_service *svc = find_service(sw, dst);
+    struct lb_service *svc = lb_find_service(sw, dst);
     if (svc) {
-        m = find_mapping(svc, src);
+        m = lb_find_mapping(svc, src);
         dir = LB_C2S;
     } else {
         for (size_t i = 0; i < sw->n_services && !m; i++) {
-            m = find_mapping(&sw->services[i], dst);
+            m = lb_find_mapping(&sw->services[i], dst);
             if (m && m->member->backend->ip != src) {
                 m = NULL;
             }
         }
         dir = LB_S2C;
     }
-    if (!m || !(m->flows & LB_FLOW_BIT(dir))) {
+    if (!m) {
+        return;
+    }
+    m->seen &= ~LB_FLOW_BIT(dir);
+    if (!(m->flows & LB_FLOW_BIT(dir))) {
         return;
     }
 
@@ -924,7 +1133,7 @@ lb_switch_flow_removed(struct lb_switch *sw, const struct ofp_header *oh,
         return;
     }
 
-    mapping_set_flows(sw, m, m->flows & ~LB_FLOW_BIT(dir), now);
+    lb_mapping_set_flows(sw, m, m->flows & ~LB_FLOW_BIT(dir), now);
     VLOG_DBG("%s: switch removed flow "IP_FMT" -> "IP_FMT" (reason %d)",
              sw->name, IP_ARGS(src), IP_ARGS(dst), fr.reason);
 }
@@ -936,8 +1145,9 @@ lb_switch_run(struct lb_switch *sw, long long int now, struct ovs_list *out)
 {
     sw->ofp.out = out;
     if (sw->connected && now >= sw->next_probe) {
-        lb_switch_probe(sw, false);
-        sw->next_probe = now + sw->cfg->arp_retry * 1000LL;
+        count_misses(sw, now);
+        lb_switch_probe(sw);
+        sw->next_probe = now + sw->cfg->probe_interval * 1000LL;
     }
 
     long long int timeout = sw->cfg->client_timeout * 1000LL;
@@ -949,7 +1159,7 @@ lb_switch_run(struct lb_switch *sw, long long int now, struct ovs_list *out)
         VLOG_INFO("%s: forgot that client "IP_FMT" is on server "IP_FMT
                   " (no flows for %d s)", sw->name, IP_ARGS(m->client->ip),
                   IP_ARGS(m->member->backend->ip), sw->cfg->client_timeout);
-        destroy_mapping(sw, m, now);
+        destroy_mapping(sw, m, false, now);
     }
 
     struct lb_client *client;
@@ -958,7 +1168,7 @@ lb_switch_run(struct lb_switch *sw, long long int now, struct ovs_list *out)
             break;
         }
         VLOG_DBG("%s: forgot client "IP_FMT, sw->name, IP_ARGS(client->ip));
-        lb_client_destroy(sw, client);
+        destroy_client(sw, client);
     }
 }
 
@@ -994,33 +1204,41 @@ compare_clients(const void *a_, const void *b_)
     return a_ip < b_ip ? -1 : a_ip > b_ip;
 }
 
+static const char *
+backend_state_name(enum lb_backend_state state)
+{
+    return (state == LB_BACKEND_UP ? "up"
+            : state == LB_BACKEND_DOWN ? "down"
+            : "unknown");
+}
+
 static void
 format_service(const struct lb_switch *sw, const struct lb_service *svc,
                const struct lb_client **clients, size_t n_clients,
                struct ds *s)
 {
-    ds_put_format(s, "  service %s: VIP "IP_FMT", LB MAC "ETH_ADDR_FMT", %s\n",
+    ds_put_format(s, "  service %s: VIP "IP_FMT", LB MAC "ETH_ADDR_FMT", %s%s\n",
                   svc->cfg->name, IP_ARGS(svc->cfg->vip),
-                  ETH_ADDR_ARGS(sw->cfg->lb_mac), svc->cfg->scheduler->name);
+                  ETH_ADDR_ARGS(sw->cfg->lb_mac), svc->cfg->scheduler->name,
+                  svc->unavailable ? ", no server up" : "");
 
     for (size_t i = 0; i < svc->cfg->n_backends; i++) {
         const struct lb_member *member = &svc->members[i];
         const struct lb_backend *b = member->backend;
 
         ds_put_format(s, "    server "IP_FMT": ", IP_ARGS(b->ip));
-        if (b->state == LB_BACKEND_UNKNOWN) {
-            ds_put_cstr(s, "unknown");
-        } else {
-            ds_put_format(s, ETH_ADDR_FMT" port %"PRIu16", up",
+        if (b->state != LB_BACKEND_UNKNOWN) {
+            ds_put_format(s, ETH_ADDR_FMT" port %"PRIu16", ",
                           ETH_ADDR_ARGS(b->mac), ofp_to_u16(b->port));
         }
-        ds_put_format(s, ", %"PRIuSIZE" client%s\n", member->n_clients,
+        ds_put_format(s, "%s, %"PRIuSIZE" client%s\n",
+                      backend_state_name(b->state), member->n_clients,
                       member->n_clients == 1 ? "" : "s");
     }
 
     for (size_t i = 0; i < n_clients; i++) {
         const struct lb_client *c = clients[i];
-        const struct lb_mapping *m = find_mapping(svc, c->ip);
+        const struct lb_mapping *m = lb_find_mapping(svc, c->ip);
 
         ds_put_format(s, "    client "IP_FMT": "ETH_ADDR_FMT" port %"PRIu16,
                       IP_ARGS(c->ip), ETH_ADDR_ARGS(c->mac),

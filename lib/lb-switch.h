@@ -25,7 +25,11 @@
  * server each client is assigned to.  It turns packet-ins, flow-removed
  * messages and the passing of time into OpenFlow messages, appended to a
  * list for the caller to send.  It does no I/O and reads no clock: the
- * caller passes the time, in milliseconds, to every call. */
+ * caller passes the time, in milliseconds, to every call.
+ *
+ * 'ports' given to lb_switch_connected() is the set of the switch's port
+ * numbers (each cast to a pointer), which the caller keeps up to date while
+ * the switch is connected; packets from other ports are refused. */
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -33,6 +37,7 @@
 #include "openvswitch/types.h"
 
 struct ds;
+struct hmapx;
 struct lb_config;
 struct ofp_header;
 struct ovs_list;
@@ -41,7 +46,8 @@ struct lb_switch *lb_switch_create(const struct lb_config *, uint64_t dpid);
 void lb_switch_destroy(struct lb_switch *);
 
 void lb_switch_connected(struct lb_switch *, enum ofputil_protocol,
-                         long long int now, struct ovs_list *out);
+                         const struct hmapx *ports, long long int now,
+                         struct ovs_list *out);
 void lb_switch_disconnected(struct lb_switch *, long long int now);
 bool lb_switch_is_connected(const struct lb_switch *);
 
@@ -49,11 +55,14 @@ void lb_switch_packet_in(struct lb_switch *, const struct ofp_header *,
                          long long int now, struct ovs_list *out);
 void lb_switch_flow_removed(struct lb_switch *, const struct ofp_header *,
                             long long int now);
+void lb_switch_flow_stats_reply(struct lb_switch *, const struct ofp_header *,
+                                long long int now, struct ovs_list *out);
 void lb_switch_run(struct lb_switch *, long long int now,
                    struct ovs_list *out);
 long long int lb_switch_next_timer(const struct lb_switch *);
 
 uint64_t lb_switch_get_dpid(const struct lb_switch *);
+size_t lb_switch_count_clients(const struct lb_switch *);
 void lb_switch_format(const struct lb_switch *, struct ds *);
 
 #endif /* lb-switch.h */
