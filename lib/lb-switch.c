@@ -48,6 +48,10 @@ VLOG_DEFINE_THIS_MODULE(lb_switch);
 static struct vlog_rate_limit bad_rl = VLOG_RATE_LIMIT_INIT(5, 20);
 static struct vlog_rate_limit dbg_rl = VLOG_RATE_LIMIT_INIT(60, 600);
 
+/* One line per decision, but a flood of new clients must not become a
+ * flood of log lines. */
+static struct vlog_rate_limit decision_rl = VLOG_RATE_LIMIT_INIT(600, 600);
+
 /* A flow the switch removed within this long after the balancer last sent
  * its replacement is the old one: the replacement is in place. */
 #define LB_REINSTALL_MS 1000
@@ -499,9 +503,8 @@ learn_client(struct lb_switch *sw, ovs_be32 ip, struct eth_addr mac,
             return NULL;
         }
         client = lb_add_client(sw, ip, mac, port, now);
-        VLOG_INFO("%s: client "IP_FMT" is at "ETH_ADDR_FMT" on port %"PRIu16,
-                  sw->name, IP_ARGS(ip), ETH_ADDR_ARGS(mac),
-                  ofp_to_u16(port));
+        VLOG_DBG("%s: client "IP_FMT" is at "ETH_ADDR_FMT" on port %"PRIu16,
+                 sw->name, IP_ARGS(ip), ETH_ADDR_ARGS(mac), ofp_to_u16(port));
     } else if (!eth_addr_equals(mac, client->mac) || port != client->port) {
         VLOG_WARN_RL(&bad_rl, "%s: ignored packet from "ETH_ADDR_FMT" on "
                      "port %"PRIu16" claiming client "IP_FMT" (it is "
@@ -561,9 +564,10 @@ create_mapping(struct lb_switch *sw, struct lb_service *svc,
 
     struct lb_mapping *m = lb_add_mapping(sw, svc, client, &svc->members[idx],
                                           now);
-    VLOG_INFO("%s: client "IP_FMT" -> server "IP_FMT" (%s)", sw->name,
-              IP_ARGS(client->ip), IP_ARGS(m->member->backend->ip),
-              svc->cfg->scheduler->description);
+    VLOG_INFO_RL(&decision_rl, "%s: client "IP_FMT" -> server "IP_FMT
+                 " (%s)", sw->name, IP_ARGS(client->ip),
+                 IP_ARGS(m->member->backend->ip),
+                 svc->cfg->scheduler->description);
     return m;
 }
 
@@ -1156,9 +1160,10 @@ lb_switch_run(struct lb_switch *sw, long long int now, struct ovs_list *out)
         if (m->idle_since > now - timeout) {
             break;
         }
-        VLOG_INFO("%s: forgot that client "IP_FMT" is on server "IP_FMT
-                  " (no flows for %d s)", sw->name, IP_ARGS(m->client->ip),
-                  IP_ARGS(m->member->backend->ip), sw->cfg->client_timeout);
+        VLOG_INFO_RL(&decision_rl, "%s: forgot that client "IP_FMT" is on "
+                     "server "IP_FMT" (no flows for %d s)", sw->name,
+                     IP_ARGS(m->client->ip), IP_ARGS(m->member->backend->ip),
+                     sw->cfg->client_timeout);
         destroy_mapping(sw, m, false, now);
     }
 

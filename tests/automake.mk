@@ -6,7 +6,8 @@ TESTSUITE_AT = \
 	tests/lb-macros.at \
 	tests/lb-unit.at \
 	tests/lb-daemon.at \
-	tests/lb-balancer.at
+	tests/lb-balancer.at \
+	tests/lb-robust.at
 
 SYSTEM_TESTSUITE_AT = \
 	tests/system-testsuite.at \
@@ -28,6 +29,7 @@ EXTRA_DIST += \
 	tests/atlocal.in \
 	tests/summary.sh \
 	tests/checksums.py \
+	tests/ofp-fake-switch.py \
 	$(srcdir)/package.m4 \
 	$(srcdir)/tests/testsuite \
 	$(srcdir)/tests/system-testsuite
