@@ -36,6 +36,7 @@
 #include "openvswitch/ofp-actions.h"
 #include "openvswitch/ofp-errors.h"
 #include "openvswitch/ofp-monitor.h"
+#include "openvswitch/ofp-msgs.h"
 #include "openvswitch/ofp-packet.h"
 #include "openvswitch/ofpbuf.h"
 #include "openvswitch/vlog.h"
@@ -65,6 +66,8 @@ static struct vlog_rate_limit decision_rl = VLOG_RATE_LIMIT_INIT(600, 600);
 static void lb_switch_probe(struct lb_switch *);
 static void handle_packet_in(struct lb_switch *, const struct ofp_header *,
                              long long int now);
+static bool is_valid_message(const struct lb_switch *,
+                             const struct ofp_header *, enum ofptype);
 
 uint32_t
 lb_hash_ip(ovs_be32 ip)
@@ -363,7 +366,8 @@ lb_switch_flow_stats_reply(struct lb_switch *sw, const struct ofp_header *oh,
                            long long int now, struct ovs_list *out)
 {
     sw->ofp.out = out;
-    if (!sw->resyncing) {
+    if (!sw->resyncing
+        || !is_valid_message(sw, oh, OFPTYPE_FLOW_STATS_REPLY)) {
         return;
     }
     lb_resync_reply(sw, oh, now);
@@ -1009,6 +1013,24 @@ handle_ipv4(struct lb_switch *sw, const struct lb_packet *pkt,
     }
 }
 
+/* OVS's decoders assert that a message is of the type they decode, so a
+ * message that claims to be one is checked before it is decoded. */
+static bool
+is_valid_message(const struct lb_switch *sw, const struct ofp_header *oh,
+                 enum ofptype expected)
+{
+    enum ofptype type;
+    enum ofperr error = ofptype_decode(&type, oh);
+
+    if (error || type != expected) {
+        VLOG_WARN_RL(&bad_rl, "%s: malformed %s (%s)", sw->name,
+                     ofptype_get_name(expected),
+                     error ? ofperr_to_string(error) : "another type");
+        return false;
+    }
+    return true;
+}
+
 static void
 handle_packet_in(struct lb_switch *sw, const struct ofp_header *oh,
                  long long int now)
@@ -1017,6 +1039,9 @@ handle_packet_in(struct lb_switch *sw, const struct ofp_header *oh,
     size_t total_len;
     enum ofperr error;
 
+    if (!is_valid_message(sw, oh, OFPTYPE_PACKET_IN)) {
+        return;
+    }
     error = ofputil_decode_packet_in(oh, true, NULL, NULL, &pi, &total_len,
                                      NULL, NULL);
     if (error) {
@@ -1091,8 +1116,11 @@ lb_switch_flow_removed(struct lb_switch *sw, const struct ofp_header *oh,
                        long long int now)
 {
     struct ofputil_flow_removed fr;
-    enum ofperr error = ofputil_decode_flow_removed(&fr, oh);
 
+    if (!is_valid_message(sw, oh, OFPTYPE_FLOW_REMOVED)) {
+        return;
+    }
+    enum ofperr error = ofputil_decode_flow_removed(&fr, oh);
     if (error) {
         VLOG_WARN_RL(&bad_rl, "%s: undecodable flow removed message (%s)",
                      sw->name, ofperr_to_string(error));

@@ -63,7 +63,72 @@ check-system: all tests/atconfig tests/atlocal $(SYSTEM_TESTSUITE)
 	$(SHELL) '$(srcdir)/tests/summary.sh' tests/system-testsuite.log; \
 	exit $$status
 
+# Valgrind: the testsuite with ovs-balancer and test-lb run under valgrind
+# through wrapper scripts, as OVS's "make check-valgrind" does; then any
+# valgrind log that reports an error fails the run.
+VALGRIND = valgrind --log-file=valgrind.%p --leak-check=full \
+	--track-origins=yes --num-callers=30 \
+	--suppressions=$(abs_top_srcdir)/tests/valgrind.supp
+valgrind_wrappers = tests/valgrind/ovs-balancer tests/valgrind/test-lb
+EXTRA_DIST += tests/valgrind-wrapper.in tests/valgrind.supp
+CLEANFILES += $(valgrind_wrappers)
+make_valgrind_wrapper = \
+	$(MKDIR_P) tests/valgrind && \
+	$(SED) -e "s|[@]program[@]|$(abs_builddir)/$$program|" \
+	    $(srcdir)/tests/valgrind-wrapper.in > $@.tmp && \
+	chmod +x $@.tmp && mv $@.tmp $@
+tests/valgrind/ovs-balancer: tests/valgrind-wrapper.in
+	$(AM_V_GEN)program=controller/ovs-balancer; $(make_valgrind_wrapper)
+tests/valgrind/test-lb: tests/valgrind-wrapper.in
+	$(AM_V_GEN)program=tests/test-lb; $(make_valgrind_wrapper)
+check-valgrind: all $(check_PROGRAMS) $(valgrind_wrappers) tests/atconfig \
+		tests/atlocal $(TESTSUITE)
+	@$(SHELL) '$(TESTSUITE)' -C tests VALGRIND='$(VALGRIND)' \
+	    AUTOTEST_PATH='tests/valgrind:$(AUTOTEST_PATH)' -d \
+	    $(TESTSUITEFLAGS); status=$$?; \
+	bad=`grep -l -E 'ERROR SUMMARY: [1-9]' $(TESTSUITE_DIR)/*/valgrind.* \
+	     2>/dev/null`; \
+	if test -n "$$bad"; then \
+	    echo "valgrind found errors in:" $$bad; exit 1; \
+	fi; \
+	echo "valgrind: no errors in `ls $(TESTSUITE_DIR)/*/valgrind.* | wc -l` logs"; \
+	exit $$status
+
+# libFuzzer: the balancer's packet handling, built with clang.  "make fuzz"
+# runs it for FUZZ_TIME seconds on the seed corpus; the testsuite runs the
+# seeds through it once.
+FUZZ_TIME = 600
+FUZZ_SOURCES = $(filter %.c,$(lib_libovsbalancer_la_SOURCES)) \
+	tests/fuzz/lb-packet-fuzzer.c
+EXTRA_DIST += tests/fuzz/lb-packet-fuzzer.c tests/fuzz/seeds.txt \
+	tests/fuzz/make-corpus.py
+if HAVE_LIBFUZZER
+check_DATA = tests/fuzz/lb-packet-fuzzer
+CLEANFILES += tests/fuzz/lb-packet-fuzzer tests/fuzz/obj/*.o
+FUZZ_FLAGS = -g -O1 -fsanitize=address,undefined
+tests/fuzz/lb-packet-fuzzer: $(FUZZ_SOURCES) $(lib_libovsbalancer_la_SOURCES)
+	@$(MKDIR_P) tests/fuzz/obj
+	$(AM_V_GEN)for src in $(FUZZ_SOURCES); do \
+	    $(CLANG) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(DEFS) \
+	        $(AM_CPPFLAGS) -c $(srcdir)/$$src \
+	        -o tests/fuzz/obj/`basename $$src .c`.o || exit 1; \
+	done && \
+	$(LIBTOOL) --silent --tag=CC --mode=link $(CLANG) $(FUZZ_FLAGS) \
+	    -fsanitize=fuzzer -o $@ tests/fuzz/obj/*.o $(OVS_LIBADD)
+fuzz: tests/fuzz/lb-packet-fuzzer
+	rm -rf tests/fuzz/corpus-work
+	$(PYTHON3) $(srcdir)/tests/fuzz/make-corpus.py \
+	    $(srcdir)/tests/fuzz/seeds.txt tests/fuzz/corpus-work
+	cd tests/fuzz && ./lb-packet-fuzzer -max_total_time=$(FUZZ_TIME) \
+	    -print_final_stats=1 corpus-work 2>&1 | \
+	    grep -E 'stat::number_of_executed_units|stat::peak_rss|ERROR|Done'
+else
+fuzz:
+	@echo "fuzz: needs clang with libFuzzer (apt-get install clang)"; exit 1
+endif
+
 clean-local:
+	rm -rf tests/valgrind tests/fuzz/obj tests/fuzz/corpus-work
 	test ! -f '$(TESTSUITE)' || $(SHELL) '$(TESTSUITE)' -C tests --clean
 	test ! -f '$(SYSTEM_TESTSUITE)' || $(SHELL) '$(SYSTEM_TESTSUITE)' -C tests --clean
 

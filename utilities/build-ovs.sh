@@ -25,7 +25,7 @@ tarball=/usr/src/openvswitch/openvswitch.tar.gz
 # Everything needed to build OVS and ovs-balancer and to run the tests.
 packages="openvswitch-source autoconf automake libtool make gcc pkg-config
           libssl-dev libcap-ng-dev python3 iproute2 iputils-ping ethtool
-          curl iperf3 procps psmisc mininet"
+          curl iperf3 procps psmisc mininet clang libclang-rt-dev"
 
 missing=
 for p in $packages; do

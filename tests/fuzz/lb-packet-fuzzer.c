@@ -1,0 +1,181 @@
+/*
+ * Copyright (c) 2026 The ovs-balancer authors.
+ *
+ * Licensed under the Apache License, Version 2.0 (the "License");
+ * you may not use this file except in compliance with the License.
+ * You may obtain a copy of the License at:
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+/* libFuzzer target for the balancer's packet handling.
+ *
+ * Each input is a little script run against a fresh lb_switch for the
+ * lab's service, connected over OpenFlow 1.0 or 1.3 with ports 1 to 8, so
+ * that sequences (a server answering, then a client asking, then its
+ * packets) can be explored, not only single frames.  The input is a series
+ * of records:
+ *
+ *   0x00 PORT LEN_HI LEN_LO FRAME...   a packet-in of FRAME from PORT
+ *   0x01 MS_HI MS_LO                   time passes; timers run
+ *   0x02 LEN_HI LEN_LO MSG...          a raw flow-removed message body
+ *   anything else                      switches the OpenFlow version
+ *
+ * Whatever the balancer answers is encoded and then freed. */
+
+#include <config.h>
+
+#include <string.h>
+
+#include "hmapx.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/ofp-protocol.h"
+#include "lib/lb-config.h"
+#include "lib/lb-switch.h"
+#include "openflow/openflow.h"
+#include "openflow/openflow-1.2.h"
+#include "openvswitch/list.h"
+#include "openvswitch/ofp-msgs.h"
+#include "openvswitch/ofpbuf.h"
+#include "openvswitch/vlog.h"
+#include "util.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static struct lb_config config;
+static struct hmapx ports = HMAPX_INITIALIZER(&ports);
+
+static void
+init(void)
+{
+    static bool inited;
+
+    if (!inited) {
+        inited = true;
+        vlog_set_verbosity("off");
+        lb_config_init(&config);
+        char *error = lb_config_add_service(&config, NULL, "10.0.0.254",
+                                            "10.0.0.5,10.0.0.6,10.0.0.7",
+                                            NULL);
+        ovs_assert(!error);
+        config.max_clients = 64;
+        config.overflow = LB_OVERFLOW_EVICT;
+        for (uintptr_t port = 1; port <= 8; port++) {
+            hmapx_add(&ports, (void *) port);
+        }
+    }
+}
+
+static struct ofpbuf *
+packet_in(enum ofp_version version, uint8_t port, const uint8_t *frame,
+          size_t len)
+{
+    struct ofpbuf *msg;
+
+    if (version == OFP10_VERSION) {
+        msg = ofpraw_alloc_xid(OFPRAW_OFPT10_PACKET_IN, version, 0, len);
+        struct ofp10_packet_in *pi
+            = ofpbuf_put_zeros(msg, offsetof(struct ofp10_packet_in, data));
+        pi->buffer_id = OVS_BE32_MAX;
+        pi->total_len = htons(len);
+        pi->in_port = htons(port);
+    } else {
+        msg = ofpraw_alloc_xid(OFPRAW_OFPT13_PACKET_IN, version, 0, len);
+        struct ofp12_packet_in *pi = ofpbuf_put_zeros(msg, sizeof *pi);
+        pi->buffer_id = OVS_BE32_MAX;
+        pi->total_len = htons(len);
+        ofpbuf_put_zeros(msg, sizeof(ovs_be64));            /* Cookie. */
+        /* OXM match with only in_port, padded to 8 bytes, then 2 bytes. */
+        uint8_t oxm[16] = { 0, 1, 0, 12, 0x80, 0, 0, 4, 0, 0, 0, port };
+        ofpbuf_put(msg, oxm, sizeof oxm);
+        ofpbuf_put_zeros(msg, 2);
+    }
+    ofpbuf_put(msg, frame, len);
+    ofpmsg_update_length(msg);
+    return msg;
+}
+
+static struct ofpbuf *
+flow_removed(enum ofp_version version, const uint8_t *body, size_t len)
+{
+    enum ofpraw raw = (version == OFP10_VERSION
+                       ? OFPRAW_OFPT10_FLOW_REMOVED
+                       : OFPRAW_OFPT11_FLOW_REMOVED);
+    struct ofpbuf *msg = ofpraw_alloc_xid(raw, version, 0, len);
+    ofpbuf_put(msg, body, len);
+    ofpmsg_update_length(msg);
+    return msg;
+}
+
+/* Connects 'sw' over 'version'; the flow read-back finds nothing. */
+static void
+connect_switch(struct lb_switch *sw, enum ofp_version version, long long int now,
+        struct ovs_list *out)
+{
+    lb_switch_connected(sw, ofputil_protocol_from_ofp_version(version),
+                        &ports, now, out);
+
+    enum ofpraw raw = (version == OFP10_VERSION
+                       ? OFPRAW_OFPST10_FLOW_REPLY
+                       : OFPRAW_OFPST13_FLOW_REPLY);
+    struct ofpbuf *reply = ofpraw_alloc_xid(raw, version, 0, 0);
+    lb_switch_flow_stats_reply(sw, reply->data, now, out);
+    ofpbuf_delete(reply);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    enum ofp_version version = OFP10_VERSION;
+    struct ovs_list out = OVS_LIST_INITIALIZER(&out);
+    long long int now = 1000000;
+
+    init();
+    struct lb_switch *sw = lb_switch_create(&config, 1);
+    connect_switch(sw, version, now, &out);
+
+    while (size > 0) {
+        uint8_t type = data[0];
+        data++, size--;
+
+        if (type == 0 && size >= 3) {
+            uint8_t port = data[0];
+            size_t len = MIN((size_t) (data[1] << 8 | data[2]), size - 3);
+            struct ofpbuf *msg = packet_in(version, port, data + 3, len);
+            lb_switch_packet_in(sw, msg->data, now, &out);
+            ofpbuf_delete(msg);
+            data += 3 + len, size -= 3 + len;
+        } else if (type == 1 && size >= 2) {
+            now += data[0] << 8 | data[1];
+            lb_switch_run(sw, now, &out);
+            data += 2, size -= 2;
+        } else if (type == 2 && size >= 2) {
+            size_t len = MIN((size_t) (data[0] << 8 | data[1]), size - 2);
+            struct ofpbuf *msg = flow_removed(version, data + 2, len);
+            lb_switch_flow_removed(sw, msg->data, now);
+            ofpbuf_delete(msg);
+            data += 2 + len, size -= 2 + len;
+        } else if (type > 2) {
+            version = version == OFP10_VERSION ? OFP13_VERSION
+                                               : OFP10_VERSION;
+            lb_switch_disconnected(sw, now);
+            connect_switch(sw, version, now, &out);
+        } else {
+            break;
+        }
+        ofpbuf_list_delete(&out);
+    }
+
+    struct ds s = DS_EMPTY_INITIALIZER;
+    lb_switch_format(sw, &s);
+    ds_destroy(&s);
+    ofpbuf_list_delete(&out);
+    lb_switch_destroy(sw);
+    return 0;
+}
