@@ -98,7 +98,7 @@ check-valgrind: all $(check_PROGRAMS) $(valgrind_wrappers) tests/atconfig \
 # runs it for FUZZ_TIME seconds on the seed corpus; the testsuite runs the
 # seeds through it once.
 FUZZ_TIME = 600
-FUZZ_SOURCES = $(filter %.c,$(lib_libovsbalancer_la_SOURCES)) \
+FUZZ_SRC = $(filter %.c,$(lib_libovsbalancer_la_SOURCES)) \
 	tests/fuzz/lb-packet-fuzzer.c
 EXTRA_DIST += tests/fuzz/lb-packet-fuzzer.c tests/fuzz/seeds.txt \
 	tests/fuzz/make-corpus.py
@@ -106,9 +106,9 @@ if HAVE_LIBFUZZER
 check_DATA = tests/fuzz/lb-packet-fuzzer
 CLEANFILES += tests/fuzz/lb-packet-fuzzer tests/fuzz/obj/*.o
 FUZZ_FLAGS = -g -O1 -fsanitize=address,undefined
-tests/fuzz/lb-packet-fuzzer: $(FUZZ_SOURCES) $(lib_libovsbalancer_la_SOURCES)
+tests/fuzz/lb-packet-fuzzer: $(FUZZ_SRC) $(lib_libovsbalancer_la_SOURCES)
 	@$(MKDIR_P) tests/fuzz/obj
-	$(AM_V_GEN)for src in $(FUZZ_SOURCES); do \
+	$(AM_V_GEN)for src in $(FUZZ_SRC); do \
 	    $(CLANG) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(DEFS) \
 	        $(AM_CPPFLAGS) -c $(srcdir)/$$src \
 	        -o tests/fuzz/obj/`basename $$src .c`.o || exit 1; \

@@ -6,3 +6,7 @@ dist_noinst_SCRIPTS += \
 	utilities/run-tests \
 	utilities/ovs-balancer-demo \
 	utilities/ovs-balancer-mininet
+
+bin_PROGRAMS += utilities/ovs-balancer-bench
+utilities_ovs_balancer_bench_SOURCES = utilities/ovs-balancer-bench.c
+utilities_ovs_balancer_bench_LDADD = $(OVS_LIBADD)
