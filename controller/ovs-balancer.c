@@ -46,6 +46,7 @@
 #include "timeval.h"
 #include "socket-util.h"
 #include "stream-ssl.h"
+#include "stream.h"
 #include "unixctl.h"
 #include "util.h"
 
@@ -54,7 +55,7 @@ VLOG_DEFINE_THIS_MODULE(ovs_balancer);
 /* A listener for switches (ptcp:, punix:, pssl:). */
 struct listener {
     struct ovs_list node;       /* In 'listeners'. */
-    struct pvconn *pvconn;
+    struct pstream *pstream;
 };
 
 /* A connection to one switch. */
@@ -145,17 +146,17 @@ main(int argc, char *argv[])
     while (!exiting) {
         struct listener *l;
         LIST_FOR_EACH_SAFE (l, node, &listeners) {
-            struct vconn *vconn;
+            struct stream *stream;
 
-            retval = pvconn_accept(l->pvconn, &vconn);
+            retval = pstream_accept(l->pstream, &stream);
             if (!retval) {
                 struct switch_node *sn = xzalloc(sizeof *sn);
-                sn->swconn = swconn_create_passive(vconn, probe_interval,
+                sn->swconn = swconn_create_passive(stream, probe_interval,
                                                    &switch_handler, sn);
                 ovs_list_push_back(&switches, &sn->node);
             } else if (retval != EAGAIN) {
-                VLOG_ERR("%s: accept failed (%s)", pvconn_get_name(l->pvconn),
-                         ovs_strerror(retval));
+                VLOG_ERR("%s: accept failed (%s)",
+                         pstream_get_name(l->pstream), ovs_strerror(retval));
             }
         }
 
@@ -167,11 +168,14 @@ main(int argc, char *argv[])
             }
         }
         balancers_run();
+        LIST_FOR_EACH (sn, node, &switches) {
+            swconn_flush(sn->swconn);
+        }
 
         unixctl_server_run(unixctl);
 
         LIST_FOR_EACH (l, node, &listeners) {
-            pvconn_wait(l->pvconn);
+            pstream_wait(l->pstream);
         }
         LIST_FOR_EACH (sn, node, &switches) {
             swconn_wait(sn->swconn);
@@ -192,7 +196,7 @@ main(int argc, char *argv[])
     lb_config_destroy(&config);
     struct listener *l;
     LIST_FOR_EACH_POP (l, node, &listeners) {
-        pvconn_close(l->pvconn);
+        pstream_close(l->pstream);
         free(l);
     }
     unixctl_server_destroy(unixctl);
@@ -412,14 +416,15 @@ open_targets(int n, char *targets[])
         const char *name = targets[i];
 
         if (!pvconn_verify_name(name)) {
-            struct pvconn *pvconn;
-            int error = pvconn_open(name, get_allowed_ofp_versions(),
-                                    DSCP_DEFAULT, &pvconn);
+            struct pstream *pstream;
+            int error = pstream_open_with_default_port(name, OFP_PORT,
+                                                       &pstream,
+                                                       DSCP_DEFAULT);
             if (error) {
                 ovs_fatal(error, "%s: cannot listen", name);
             }
             struct listener *l = xmalloc(sizeof *l);
-            l->pvconn = pvconn;
+            l->pstream = pstream;
             ovs_list_push_back(&listeners, &l->node);
         } else if (!vconn_verify_name(name)) {
             struct switch_node *sn = xzalloc(sizeof *sn);

@@ -20,10 +20,11 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "flow.h"
-#include "hash.h"
 #include "hmapx.h"
+#include "ofp-version-opt.h"
 #include "openflow/openflow.h"
 #include "openvswitch/ofp-errors.h"
 #include "openvswitch/ofp-msgs.h"
@@ -32,73 +33,99 @@
 #include "openvswitch/ofp-switch.h"
 #include "openvswitch/ofp-util.h"
 #include "openvswitch/ofpbuf.h"
-#include "openvswitch/rconn.h"
-#include "openvswitch/vconn.h"
-#include "ofp-version-opt.h"
 #include "openvswitch/vlog.h"
+#include "reconnect.h"
 #include "socket-util.h"
+#include "stream.h"
+#include "timeval.h"
 #include "util.h"
 
 VLOG_DEFINE_THIS_MODULE(swconn);
 
 static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
 
-/* Most messages one swconn_run() handles, so that one busy switch cannot
- * starve the others. */
-#define SWCONN_MAX_RECV 50
+/* Batched I/O.  OVS's vconn reads each message with two recv() calls and
+ * sends each with its own send(), which caps a controller near 100,000
+ * flow setups a second.  A swconn reads up to SWCONN_READ_SIZE bytes at a
+ * time, frames the messages itself and sends everything queued in one
+ * write when swconn_flush() is called, at the end of each main loop
+ * iteration. */
+#define SWCONN_READ_SIZE (64 * 1024)
+#define SWCONN_MAX_READS 4          /* Per swconn_run(), for fairness. */
 
-/* Most messages queued toward one switch; past this, sends fail. */
-#define SWCONN_MAX_TXQ 8192
+/* Past this much queued output the switch is not reading: stop reading
+ * its messages until it catches up, rather than drop replies. */
+#define SWCONN_TX_HIGH (16 * 1024 * 1024)
 
 enum swconn_state {
-    SWCONN_CONNECTING,          /* Waiting for the transport and hello. */
+    SWCONN_CONNECTING,          /* Waiting for the transport. */
+    SWCONN_HELLO,               /* Waiting for the switch's hello. */
     SWCONN_FEATURES,            /* Waiting for the features reply. */
     SWCONN_PORTS,               /* Waiting for the port description. */
     SWCONN_READY,               /* Handshake done. */
 };
 
 struct swconn {
-    struct rconn *rconn;
-    unsigned int seqno;         /* rconn's connection seqno we last saw. */
+    char *name;
+    char *target;               /* For active connections, NULL otherwise. */
+    struct stream *stream;      /* NULL while disconnected. */
+    struct reconnect *reconnect;
+    uint32_t allowed_versions;
+
     enum swconn_state state;
     uint64_t dpid;
     enum ofp_version version;
     enum ofputil_protocol protocol;
     struct hmapx ports;         /* Port numbers, cast to pointers. */
-    struct rconn_packet_counter *txq;
+
+    struct ofpbuf rx;           /* Received bytes not yet framed. */
+    struct ofpbuf aligned;      /* A message copied to an aligned place. */
+    struct ofpbuf tx;           /* Messages not yet sent. */
+    unsigned int n_tx;          /* Messages in 'tx'. */
+    int last_error;
 
     const struct swconn_handler *handler;
     void *aux;
 };
 
-static void swconn_start_handshake(struct swconn *);
-static void swconn_process(struct swconn *, const struct ofpbuf *);
+static void swconn_connected(struct swconn *);
+static void swconn_process(struct swconn *, const struct ofp_header *);
 
 static struct swconn *
-swconn_create__(struct rconn *rconn, const struct swconn_handler *handler,
-                void *aux)
+swconn_create__(const char *name, int probe_interval,
+                const struct swconn_handler *handler, void *aux)
 {
     struct swconn *sw = xzalloc(sizeof *sw);
-    sw->rconn = rconn;
-    sw->seqno = rconn_get_connection_seqno(rconn);
+
+    sw->name = xstrdup(name);
+    sw->reconnect = reconnect_create(time_msec());
+    reconnect_set_name(sw->reconnect, name);
+    reconnect_set_probe_interval(sw->reconnect, probe_interval * 1000);
+    sw->allowed_versions = get_allowed_ofp_versions();
     sw->state = SWCONN_CONNECTING;
     hmapx_init(&sw->ports);
-    sw->txq = rconn_packet_counter_create();
+    ofpbuf_init(&sw->rx, SWCONN_READ_SIZE);
+    ofpbuf_init(&sw->aligned, 0);
+    ofpbuf_init(&sw->tx, SWCONN_READ_SIZE);
     sw->handler = handler;
     sw->aux = aux;
     return sw;
 }
 
-/* Creates a swconn for 'vconn', a connection accepted from a listener.  It
+/* Creates a swconn for 'stream', a connection accepted from a listener.  It
  * dies when the connection does. */
 struct swconn *
-swconn_create_passive(struct vconn *vconn, int probe_interval,
+swconn_create_passive(struct stream *stream, int probe_interval,
                       const struct swconn_handler *handler, void *aux)
 {
-    struct rconn *rconn = rconn_create(probe_interval, 0, DSCP_DEFAULT,
-                                       vconn_get_allowed_versions(vconn));
-    rconn_connect_unreliably(rconn, vconn, NULL);
-    return swconn_create__(rconn, handler, aux);
+    struct swconn *sw = swconn_create__(stream_get_name(stream),
+                                        probe_interval, handler, aux);
+    reconnect_set_quiet(sw->reconnect, true);
+    reconnect_set_max_tries(sw->reconnect, 0);
+    reconnect_connected(sw->reconnect, time_msec());
+    sw->stream = stream;
+    swconn_connected(sw);
+    return sw;
 }
 
 /* Creates a swconn that connects to 'target' and reconnects, with backoff
@@ -107,78 +134,250 @@ struct swconn *
 swconn_create_active(const char *target, int probe_interval, int max_backoff,
                      const struct swconn_handler *handler, void *aux)
 {
-    struct rconn *rconn = rconn_create(probe_interval, max_backoff,
-                                       DSCP_DEFAULT,
-                                       get_allowed_ofp_versions());
-    rconn_connect(rconn, target, NULL);
-    return swconn_create__(rconn, handler, aux);
+    struct swconn *sw = swconn_create__(target, probe_interval, handler,
+                                        aux);
+    sw->target = xstrdup(target);
+    reconnect_set_backoff(sw->reconnect, 1000, max_backoff * 1000);
+    reconnect_enable(sw->reconnect, time_msec());
+    return sw;
 }
 
 void
 swconn_destroy(struct swconn *sw)
 {
     if (sw) {
-        rconn_destroy(sw->rconn);
+        stream_close(sw->stream);
+        reconnect_destroy(sw->reconnect);
         hmapx_destroy(&sw->ports);
-        rconn_packet_counter_destroy(sw->txq);
+        ofpbuf_uninit(&sw->rx);
+        ofpbuf_uninit(&sw->aligned);
+        ofpbuf_uninit(&sw->tx);
+        free(sw->target);
+        free(sw->name);
         free(sw);
     }
 }
 
+/* Closes the connection after 'error' (positive errno, EOF, or 0). */
 static void
-swconn_lost(struct swconn *sw)
+swconn_disconnect(struct swconn *sw, int error)
 {
+    if (!sw->stream) {
+        return;
+    }
     if (sw->state == SWCONN_READY) {
-        VLOG_INFO("%s: switch %016"PRIx64" disconnected (%s)",
-                  swconn_get_name(sw), sw->dpid,
-                  ovs_retval_to_string(rconn_get_last_error(sw->rconn)));
+        VLOG_INFO("%s: switch %016"PRIx64" disconnected (%s)", sw->name,
+                  sw->dpid, ovs_retval_to_string(error));
         sw->handler->disconnected(sw, sw->aux);
     }
+    reconnect_disconnected(sw->reconnect, time_msec(), error);
+    stream_close(sw->stream);
+    sw->stream = NULL;
+    sw->last_error = error;
     sw->state = SWCONN_CONNECTING;
     hmapx_clear(&sw->ports);
+    ofpbuf_clear(&sw->rx);
+    ofpbuf_clear(&sw->tx);
+    sw->n_tx = 0;
+}
+
+/* Queues 'msg' toward the switch, to go out with the next flush, and takes
+ * ownership of it.  Returns 0, or ENOTCONN if there is no connection. */
+int
+swconn_send(struct swconn *sw, struct ofpbuf *msg)
+{
+    int error = 0;
+
+    if (sw->stream && sw->state != SWCONN_CONNECTING) {
+        ofpmsg_update_length(msg);
+        ofpbuf_put(&sw->tx, msg->data, msg->size);
+        sw->n_tx++;
+    } else {
+        error = ENOTCONN;
+    }
+    ofpbuf_delete(msg);
+    return error;
+}
+
+/* Sends what is queued, in as few writes as the socket takes. */
+void
+swconn_flush(struct swconn *sw)
+{
+    while (sw->stream && sw->tx.size) {
+        int retval = stream_send(sw->stream, sw->tx.data, sw->tx.size);
+        if (retval > 0) {
+            ofpbuf_pull(&sw->tx, retval);
+        } else if (retval == -EAGAIN) {
+            return;
+        } else {
+            VLOG_WARN_RL(&rl, "%s: send failed (%s)", sw->name,
+                         ovs_strerror(-retval));
+            swconn_disconnect(sw, -retval);
+            return;
+        }
+    }
+    if (!sw->tx.size) {
+        /* Start over at the front, so the buffer does not creep. */
+        ofpbuf_clear(&sw->tx);
+        sw->n_tx = 0;
+    }
+}
+
+static void
+swconn_connected(struct swconn *sw)
+{
+    sw->state = SWCONN_HELLO;
+    ofpbuf_clear(&sw->rx);
+    ofpbuf_clear(&sw->tx);
+    sw->n_tx = 0;
+
+    /* The hello goes first, in the version of the highest one allowed, with
+     * a bitmap of them all. */
+    struct ofpbuf *hello = ofputil_encode_hello(sw->allowed_versions);
+    ofpbuf_put(&sw->tx, hello->data, hello->size);
+    ofpbuf_delete(hello);
+}
+
+/* Reads what the switch sent and handles every whole message.  Returns false
+ * if the connection failed. */
+static bool
+swconn_receive(struct swconn *sw)
+{
+    for (int i = 0; i < SWCONN_MAX_READS && sw->tx.size < SWCONN_TX_HIGH;
+         i++) {
+        ofpbuf_prealloc_tailroom(&sw->rx, SWCONN_READ_SIZE);
+        int retval = stream_recv(sw->stream, ofpbuf_tail(&sw->rx),
+                                 SWCONN_READ_SIZE);
+        if (retval == -EAGAIN) {
+            break;
+        } else if (retval <= 0) {
+            swconn_disconnect(sw, retval ? -retval : EOF);
+            return false;
+        }
+        sw->rx.size += retval;
+        reconnect_activity(sw->reconnect, time_msec());
+
+        while (sw->rx.size >= sizeof(struct ofp_header)) {
+            const uint8_t *p = sw->rx.data;
+            size_t len = p[2] << 8 | p[3];
+            if (len < sizeof(struct ofp_header)) {
+                VLOG_WARN("%s: message with impossible length %"PRIuSIZE
+                          ", disconnecting", sw->name, len);
+                swconn_disconnect(sw, EPROTO);
+                return false;
+            } else if (len > sw->rx.size) {
+                break;
+            }
+
+            /* Messages follow each other at any offset, but OVS's
+             * decoders want them aligned as malloc() would. */
+            const struct ofp_header *oh = (const void *) p;
+            if ((uintptr_t) p % 8) {
+                ofpbuf_clear(&sw->aligned);
+                oh = ofpbuf_put(&sw->aligned, p, len);
+            }
+            swconn_process(sw, oh);
+            if (!sw->stream) {
+                return false;
+            }
+            ofpbuf_pull(&sw->rx, len);
+        }
+
+        /* Move a partial message to the front, so the buffer stays small. */
+        if (sw->rx.size) {
+            memmove(sw->rx.base, sw->rx.data, sw->rx.size);
+        }
+        sw->rx.data = sw->rx.base;
+        if (retval < SWCONN_READ_SIZE) {
+            break;
+        }
+    }
+    return true;
 }
 
 void
 swconn_run(struct swconn *sw)
 {
-    rconn_run(sw->rconn);
-
-    /* The connection seqno changes whenever the rconn connects or
-     * disconnects. */
-    unsigned int seqno = rconn_get_connection_seqno(sw->rconn);
-    if (seqno != sw->seqno) {
-        sw->seqno = seqno;
-        swconn_lost(sw);
-    }
-    if (sw->state == SWCONN_CONNECTING) {
-        if (!rconn_is_connected(sw->rconn)) {
-            return;
+    if (sw->stream && sw->state == SWCONN_CONNECTING) {
+        /* An active connection on its way. */
+        stream_run(sw->stream);
+        int error = stream_connect(sw->stream);
+        if (!error) {
+            reconnect_connected(sw->reconnect, time_msec());
+            swconn_connected(sw);
+        } else if (error != EAGAIN) {
+            reconnect_connect_failed(sw->reconnect, time_msec(), error);
+            stream_close(sw->stream);
+            sw->stream = NULL;
+            sw->last_error = error;
         }
-        swconn_start_handshake(sw);
     }
 
-    for (int i = 0; i < SWCONN_MAX_RECV; i++) {
-        struct ofpbuf *msg = rconn_recv(sw->rconn);
-        if (!msg) {
-            break;
+    if (sw->stream && sw->state != SWCONN_CONNECTING) {
+        stream_run(sw->stream);
+        swconn_flush(sw);
+        if (sw->stream && swconn_receive(sw)) {
+            swconn_flush(sw);
         }
-        swconn_process(sw, msg);
-        ofpbuf_delete(msg);
+    }
+
+    switch (reconnect_run(sw->reconnect, time_msec())) {
+    case RECONNECT_CONNECT:
+        if (sw->target) {
+            int error = stream_open_with_default_port(sw->target, OFP_PORT,
+                                                      &sw->stream,
+                                                      DSCP_DEFAULT);
+            if (!error) {
+                reconnect_connecting(sw->reconnect, time_msec());
+            } else {
+                reconnect_connect_failed(sw->reconnect, time_msec(), error);
+                sw->stream = NULL;
+            }
+        }
+        break;
+
+    case RECONNECT_DISCONNECT:
+        if (sw->state != SWCONN_CONNECTING) {
+            VLOG_WARN("%s: no answer to echo request, disconnecting",
+                      sw->name);
+        }
+        swconn_disconnect(sw, ETIMEDOUT);
+        break;
+
+    case RECONNECT_PROBE:
+        if (sw->stream && sw->state != SWCONN_CONNECTING
+            && sw->state != SWCONN_HELLO) {
+            swconn_send(sw, ofputil_encode_echo_request(sw->version));
+            swconn_flush(sw);
+        }
+        break;
     }
 }
 
 void
 swconn_wait(struct swconn *sw)
 {
-    rconn_run_wait(sw->rconn);
-    rconn_recv_wait(sw->rconn);
+    if (sw->stream) {
+        stream_run_wait(sw->stream);
+        if (sw->state == SWCONN_CONNECTING) {
+            stream_connect_wait(sw->stream);
+        } else {
+            if (sw->tx.size < SWCONN_TX_HIGH) {
+                stream_recv_wait(sw->stream);
+            }
+            if (sw->tx.size) {
+                stream_send_wait(sw->stream);
+            }
+        }
+    }
+    reconnect_wait(sw->reconnect, time_msec());
 }
 
 /* Returns false once a passive connection has died. */
 bool
 swconn_is_alive(const struct swconn *sw)
 {
-    return rconn_is_alive(sw->rconn);
+    return sw->stream || reconnect_get_max_tries(sw->reconnect);
 }
 
 bool
@@ -187,25 +386,10 @@ swconn_is_ready(const struct swconn *sw)
     return sw->state == SWCONN_READY;
 }
 
-/* Queues 'msg' toward the switch and takes ownership of it.  Returns 0 or
- * a positive errno value if it could not be queued. */
-int
-swconn_send(struct swconn *sw, struct ofpbuf *msg)
-{
-    int error = rconn_send_with_limit(sw->rconn, msg, sw->txq,
-                                      SWCONN_MAX_TXQ);
-    if (error && error != ENOTCONN) {
-        VLOG_WARN_RL(&rl, "%s: send failed (%s)", swconn_get_name(sw),
-                     error == EAGAIN ? "transmit queue full"
-                     : ovs_strerror(error));
-    }
-    return error;
-}
-
 const char *
 swconn_get_name(const struct swconn *sw)
 {
-    return rconn_get_name(sw->rconn);
+    return sw->name;
 }
 
 uint64_t
@@ -238,7 +422,7 @@ swconn_get_ports(const struct swconn *sw)
 unsigned int
 swconn_get_txqlen(const struct swconn *sw)
 {
-    return rconn_packet_counter_n_packets(sw->txq);
+    return sw->n_tx;
 }
 
 void
@@ -267,10 +451,37 @@ swconn_remove_port(struct swconn *sw, ofp_port_t port_no)
     hmapx_find_and_delete(&sw->ports, (void *) (uintptr_t) port_no);
 }
 
+/* The switch's hello: agree on the highest version both allow, as vconn
+ * does, or say why not and give up. */
 static void
-swconn_start_handshake(struct swconn *sw)
+swconn_process_hello(struct swconn *sw, const struct ofp_header *oh)
 {
-    sw->version = rconn_get_version(sw->rconn);
+    uint32_t peer_versions;
+
+    if (!ofputil_decode_hello(oh, &peer_versions)) {
+        VLOG_WARN_RL(&rl, "%s: ignoring unparsable parts of the hello",
+                     sw->name);
+    }
+    uint32_t common = sw->allowed_versions & peer_versions;
+    if (!common) {
+        struct ds versions = DS_EMPTY_INITIALIZER;
+        ofputil_format_version_bitmap_names(&versions,
+                                            sw->allowed_versions);
+        VLOG_WARN("%s: version negotiation failed (we support %s, the "
+                  "switch supports %s)", sw->name, ds_cstr(&versions),
+                  ofputil_version_to_string(oh->version));
+        ds_destroy(&versions);
+        struct ofpbuf *error = ofperr_encode_hello(
+            OFPERR_OFPHFC_INCOMPATIBLE, leftmost_1bit_idx(peer_versions),
+            "no common OpenFlow version");
+        ofpbuf_put(&sw->tx, error->data, error->size);
+        ofpbuf_delete(error);
+        swconn_flush(sw);
+        swconn_disconnect(sw, EPROTO);
+        return;
+    }
+
+    sw->version = leftmost_1bit_idx(common);
     sw->protocol = ofputil_protocol_from_ofp_version(sw->version);
     sw->state = SWCONN_FEATURES;
 
@@ -291,8 +502,7 @@ swconn_set_ready(struct swconn *sw)
 {
     sw->state = SWCONN_READY;
     VLOG_INFO("%s: switch %016"PRIx64" connected (%s, %"PRIuSIZE" ports)",
-              swconn_get_name(sw), sw->dpid,
-              ofputil_version_to_string(sw->version),
+              sw->name, sw->dpid, ofputil_version_to_string(sw->version),
               hmapx_count(&sw->ports));
     sw->handler->ready(sw, sw->aux);
 }
@@ -309,9 +519,9 @@ swconn_process_features_reply(struct swconn *sw, const struct ofp_header *oh)
 
     error = ofputil_pull_switch_features(b, &features);
     if (error) {
-        VLOG_WARN("%s: bad features reply (%s), disconnecting",
-                  swconn_get_name(sw), ofperr_to_string(error));
-        rconn_disconnect(sw->rconn);
+        VLOG_WARN("%s: bad features reply (%s), disconnecting", sw->name,
+                  ofperr_to_string(error));
+        swconn_disconnect(sw, EPROTO);
     } else if (has_ports) {
         /* Up to OpenFlow 1.2 the ports come with the features... */
         struct ofputil_phy_port pp;
@@ -352,7 +562,7 @@ swconn_process_port_status(struct swconn *sw, const struct ofp_header *oh)
     struct ofputil_port_status ps;
     enum ofperr error = ofputil_decode_port_status(oh, &ps);
     if (error) {
-        VLOG_WARN_RL(&rl, "%s: bad port status (%s)", swconn_get_name(sw),
+        VLOG_WARN_RL(&rl, "%s: bad port status (%s)", sw->name,
                      ofperr_to_string(error));
         return;
     }
@@ -375,27 +585,41 @@ swconn_log_error(struct swconn *sw, const struct ofp_header *oh)
      * ofp_to_string() prints along with the error. */
     char *s = ofp_to_string(oh, ntohs(oh->length), NULL, NULL, 2);
     VLOG_WARN_RL(&rl, "%s: switch %016"PRIx64" reported an error: %s",
-                 swconn_get_name(sw), sw->dpid, s);
+                 sw->name, sw->dpid, s);
     free(s);
 }
 
 static void
-swconn_process(struct swconn *sw, const struct ofpbuf *msg)
+swconn_process(struct swconn *sw, const struct ofp_header *oh)
 {
-    const struct ofp_header *oh = msg->data;
     enum ofptype type;
     enum ofperr error;
 
-    error = ofptype_decode(&type, oh);
-    if (error) {
-        VLOG_WARN_RL(&rl, "%s: undecodable message ignored (%s)",
-                     swconn_get_name(sw), ofperr_to_string(error));
+    if (VLOG_IS_DBG_ENABLED()) {
+        char *s = ofp_to_string(oh, ntohs(oh->length), NULL, NULL, 1);
+        VLOG_DBG("%s: received: %s", sw->name, s);
+        free(s);
+    }
+
+    if (sw->state == SWCONN_HELLO) {
+        if (oh->type == 0) {    /* OFPT_HELLO, in every version. */
+            swconn_process_hello(sw, oh);
+        } else {
+            VLOG_WARN_RL(&rl, "%s: message before hello ignored", sw->name);
+        }
         return;
     }
-    if (VLOG_IS_DBG_ENABLED()) {
-        char *s = ofp_to_string(oh, msg->size, NULL, NULL, 1);
-        VLOG_DBG("%s: received: %s", swconn_get_name(sw), s);
-        free(s);
+    if (oh->version != sw->version) {
+        VLOG_WARN_RL(&rl, "%s: ignored message with version 0x%02x, not the "
+                     "negotiated 0x%02x", sw->name, oh->version, sw->version);
+        return;
+    }
+
+    error = ofptype_decode(&type, oh);
+    if (error) {
+        VLOG_WARN_RL(&rl, "%s: undecodable message ignored (%s)", sw->name,
+                     ofperr_to_string(error));
+        return;
     }
 
     /* An if-chain rather than a switch: -Wswitch-enum would otherwise
@@ -403,7 +627,7 @@ swconn_process(struct swconn *sw, const struct ofpbuf *msg)
     if (type == OFPTYPE_ECHO_REQUEST) {
         swconn_send(sw, ofputil_encode_echo_reply(oh));
     } else if (type == OFPTYPE_ECHO_REPLY || type == OFPTYPE_HELLO) {
-        /* rconn counts any message as a sign of life. */
+        /* Any message counts as a sign of life. */
     } else if (type == OFPTYPE_ERROR) {
         swconn_log_error(sw, oh);
     } else if (type == OFPTYPE_FEATURES_REPLY) {

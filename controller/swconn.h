@@ -21,9 +21,13 @@
  *
  * A swconn owns the connection (passive, accepted from a listener, or
  * active, reconnecting with backoff), negotiates the OpenFlow version,
- * does the switch handshake (features, switch config, port list), answers
- * echo requests and logs errors from the switch.  Everything else it
- * hands to its handler. */
+ * does the switch handshake (features, switch config, port list), sends
+ * echo requests when the switch is silent and answers its own, and logs
+ * errors from the switch.  Everything else it hands to its handler.
+ *
+ * Its I/O is batched: it reads in large chunks and frames the messages
+ * itself, and what swconn_send() queues goes out in one write at the next
+ * swconn_flush(). */
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -35,8 +39,8 @@
 struct hmapx;
 struct ofpbuf;
 struct ofp_header;
+struct stream;
 struct swconn;
-struct vconn;
 
 struct swconn_handler {
     /* The handshake is complete: the datapath ID, version and ports are
@@ -56,7 +60,7 @@ struct swconn_handler {
                          void *aux);
 };
 
-struct swconn *swconn_create_passive(struct vconn *, int probe_interval,
+struct swconn *swconn_create_passive(struct stream *, int probe_interval,
                                      const struct swconn_handler *,
                                      void *aux);
 struct swconn *swconn_create_active(const char *target, int probe_interval,
@@ -71,6 +75,7 @@ bool swconn_is_alive(const struct swconn *);
 bool swconn_is_ready(const struct swconn *);
 
 int swconn_send(struct swconn *, struct ofpbuf *);
+void swconn_flush(struct swconn *);
 
 const char *swconn_get_name(const struct swconn *);
 uint64_t swconn_get_dpid(const struct swconn *);

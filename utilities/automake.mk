@@ -5,7 +5,8 @@ dist_noinst_SCRIPTS += \
 	utilities/build.sh \
 	utilities/run-tests \
 	utilities/ovs-balancer-demo \
-	utilities/ovs-balancer-mininet
+	utilities/ovs-balancer-mininet \
+	utilities/ovs-balancer-benchmark
 
 bin_PROGRAMS += utilities/ovs-balancer-bench
 utilities_ovs_balancer_bench_SOURCES = utilities/ovs-balancer-bench.c

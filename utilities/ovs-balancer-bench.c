@@ -152,6 +152,7 @@ get_be32(const uint8_t *p)
 struct conn {
     struct stream *stream;
     struct ofpbuf rx;           /* Received, not yet framed. */
+    struct ofpbuf aligned;      /* A message copied to an aligned place. */
     struct ofpbuf tx;           /* To send. */
     bool connected;
     char *name;
@@ -165,6 +166,7 @@ conn_init(struct conn *c, struct stream *stream, const char *name)
     memset(c, 0, sizeof *c);
     c->stream = stream;
     ofpbuf_init(&c->rx, 2 * CONN_READ_SIZE);
+    ofpbuf_init(&c->aligned, 0);
     ofpbuf_init(&c->tx, 2 * CONN_READ_SIZE);
     c->name = xstrdup(name);
 }
@@ -220,13 +222,19 @@ conn_recv(struct conn *c, void (*handle)(void *, const struct ofp_header *,
     c->rx.size += retval;
 
     while (c->rx.size >= sizeof(struct ofp_header)) {
-        const struct ofp_header *oh = c->rx.data;
-        size_t len = ntohs(oh->length);
-        if (len < sizeof *oh) {
+        const uint8_t *p = c->rx.data;
+        size_t len = get_be16(p + 2);
+        if (len < sizeof(struct ofp_header)) {
             ovs_fatal(0, "%s: message with bad length %"PRIuSIZE,
                       c->name, len);
         } else if (len > c->rx.size) {
             break;
+        }
+        /* OVS's decoders want messages aligned as malloc() would. */
+        const struct ofp_header *oh = (const void *) p;
+        if ((uintptr_t) p % 8) {
+            ofpbuf_clear(&c->aligned);
+            oh = ofpbuf_put(&c->aligned, p, len);
         }
         handle(aux, oh, len);
         ofpbuf_pull(&c->rx, len);
