@@ -204,19 +204,23 @@ main(int argc, char *argv[])
     return 0;
 }
 
-/* Sends the messages in 'msgs' to the switch behind 'b', if any. */
-static void
-balancer_send(struct balancer *b, struct ovs_list *msgs)
+/* Returns where 'b''s messages go: the transmit buffer of its switch's
+ * connection, or a scratch buffer whose content is dropped if it has
+ * none. */
+static struct ofpbuf *
+balancer_out(struct balancer *b)
 {
-    struct ofpbuf *msg;
+    static struct ofpbuf scratch;
+    struct ofpbuf *out = b->conn ? swconn_get_tx(b->conn->swconn) : NULL;
 
-    LIST_FOR_EACH_POP (msg, list_node, msgs) {
-        if (b->conn) {
-            swconn_send(b->conn->swconn, msg);
-        } else {
-            ofpbuf_delete(msg);
+    if (!out) {
+        if (!scratch.base) {
+            ofpbuf_init(&scratch, 0);
         }
+        ofpbuf_clear(&scratch);
+        out = &scratch;
     }
+    return out;
 }
 
 static struct balancer *
@@ -265,10 +269,9 @@ switch_ready(struct swconn *swconn, void *sn_)
     b->conn = sn;
     sn->balancer = b;
 
-    struct ovs_list msgs = OVS_LIST_INITIALIZER(&msgs);
     lb_switch_connected(b->lb, swconn_get_protocol(swconn),
-                        swconn_get_ports(swconn), time_msec(), &msgs);
-    balancer_send(b, &msgs);
+                        swconn_get_ports(swconn), time_msec(),
+                        balancer_out(b));
 }
 
 static void
@@ -277,19 +280,17 @@ switch_message(struct swconn *swconn OVS_UNUSED, enum ofptype type,
 {
     struct switch_node *sn = sn_;
     struct balancer *b = sn->balancer;
-    struct ovs_list msgs = OVS_LIST_INITIALIZER(&msgs);
 
     if (!b) {
         return;
     }
     if (type == OFPTYPE_PACKET_IN) {
-        lb_switch_packet_in(b->lb, oh, time_msec(), &msgs);
+        lb_switch_packet_in(b->lb, oh, time_msec(), balancer_out(b));
     } else if (type == OFPTYPE_FLOW_REMOVED) {
         lb_switch_flow_removed(b->lb, oh, time_msec());
     } else if (type == OFPTYPE_FLOW_STATS_REPLY) {
-        lb_switch_flow_stats_reply(b->lb, oh, time_msec(), &msgs);
+        lb_switch_flow_stats_reply(b->lb, oh, time_msec(), balancer_out(b));
     }
-    balancer_send(b, &msgs);
 }
 
 static void
@@ -312,9 +313,7 @@ balancers_run(void)
 
     HMAP_FOR_EACH (b, node, &balancers) {
         if (now >= lb_switch_next_timer(b->lb)) {
-            struct ovs_list msgs = OVS_LIST_INITIALIZER(&msgs);
-            lb_switch_run(b->lb, now, &msgs);
-            balancer_send(b, &msgs);
+            lb_switch_run(b->lb, now, balancer_out(b));
         }
     }
 }

@@ -81,7 +81,6 @@ struct swconn {
     struct ofpbuf rx;           /* Received bytes not yet framed. */
     struct ofpbuf aligned;      /* A message copied to an aligned place. */
     struct ofpbuf tx;           /* Messages not yet sent. */
-    unsigned int n_tx;          /* Messages in 'tx'. */
     int last_error;
 
     const struct swconn_handler *handler;
@@ -178,7 +177,6 @@ swconn_disconnect(struct swconn *sw, int error)
     hmapx_clear(&sw->ports);
     ofpbuf_clear(&sw->rx);
     ofpbuf_clear(&sw->tx);
-    sw->n_tx = 0;
 }
 
 /* Queues 'msg' toward the switch, to go out with the next flush, and takes
@@ -191,7 +189,6 @@ swconn_send(struct swconn *sw, struct ofpbuf *msg)
     if (sw->stream && sw->state != SWCONN_CONNECTING) {
         ofpmsg_update_length(msg);
         ofpbuf_put(&sw->tx, msg->data, msg->size);
-        sw->n_tx++;
     } else {
         error = ENOTCONN;
     }
@@ -219,7 +216,6 @@ swconn_flush(struct swconn *sw)
     if (!sw->tx.size) {
         /* Start over at the front, so the buffer does not creep. */
         ofpbuf_clear(&sw->tx);
-        sw->n_tx = 0;
     }
 }
 
@@ -229,7 +225,6 @@ swconn_connected(struct swconn *sw)
     sw->state = SWCONN_HELLO;
     ofpbuf_clear(&sw->rx);
     ofpbuf_clear(&sw->tx);
-    sw->n_tx = 0;
 
     /* The hello goes first, in the version of the highest one allowed, with
      * a bitmap of them all. */
@@ -418,11 +413,13 @@ swconn_get_ports(const struct swconn *sw)
     return &sw->ports;
 }
 
-/* Returns the number of messages queued toward the switch. */
-unsigned int
-swconn_get_txqlen(const struct swconn *sw)
+/* Returns the buffer of messages queued toward the switch, for a caller
+ * that composes messages in place (each with its length set), or NULL if
+ * the connection cannot take messages now. */
+struct ofpbuf *
+swconn_get_tx(struct swconn *sw)
 {
-    return sw->n_tx;
+    return sw->stream && sw->state > SWCONN_HELLO ? &sw->tx : NULL;
 }
 
 void

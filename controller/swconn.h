@@ -82,7 +82,7 @@ uint64_t swconn_get_dpid(const struct swconn *);
 enum ofp_version swconn_get_version(const struct swconn *);
 enum ofputil_protocol swconn_get_protocol(const struct swconn *);
 const struct hmapx *swconn_get_ports(const struct swconn *);
-unsigned int swconn_get_txqlen(const struct swconn *);
+struct ofpbuf *swconn_get_tx(struct swconn *);
 
 void swconn_set_aux(struct swconn *, void *aux);
 void *swconn_get_aux(const struct swconn *);

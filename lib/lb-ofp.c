@@ -23,14 +23,18 @@
 #include "openvswitch/match.h"
 #include "openvswitch/ofp-actions.h"
 #include "openvswitch/ofp-flow.h"
+#include "openvswitch/ofp-msgs.h"
 #include "openvswitch/ofp-packet.h"
 #include "openvswitch/ofpbuf.h"
 #include "packets.h"
 
+/* Appends 'msg' to the output and frees it. */
 static void
 lb_ofp_queue(const struct lb_ofp *ofp, struct ofpbuf *msg)
 {
-    ovs_list_push_back(ofp->out, &msg->list_node);
+    ofpmsg_update_length(msg);
+    ofpbuf_put(ofp->out, msg->data, msg->size);
+    ofpbuf_delete(msg);
 }
 
 /* Adds (or replaces) the flow that matches 'match' at 'priority' with

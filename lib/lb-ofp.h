@@ -18,8 +18,8 @@
 #define LB_OFP_H 1
 
 /* Composing the OpenFlow messages the balancer sends, with OVS's ofpacts and
- * encoders, in whatever OpenFlow version the switch speaks.  Every message
- * is appended to a list of "struct ofpbuf"s for the caller to send. */
+ * encoders, in whatever OpenFlow version the switch speaks.  Messages are
+ * appended, back to back, to one buffer that goes to the switch as is. */
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -28,7 +28,6 @@
 
 struct match;
 struct ofpbuf;
-struct ovs_list;
 
 /* The balancer's flow priorities.  They leave room below, between and above
  * for rules of one's own. */
@@ -40,7 +39,7 @@ struct ovs_list;
 struct lb_ofp {
     enum ofputil_protocol protocol;
     ovs_be64 cookie;            /* On every flow added. */
-    struct ovs_list *out;       /* Composed messages go here. */
+    struct ofpbuf *out;         /* Composed messages go here. */
 };
 
 void lb_ofp_flow_add(const struct lb_ofp *, const struct match *,

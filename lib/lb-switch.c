@@ -330,7 +330,7 @@ lb_mapping_set_flows(struct lb_switch *sw, struct lb_mapping *m,
 void
 lb_switch_connected(struct lb_switch *sw, enum ofputil_protocol protocol,
                     const struct hmapx *ports, long long int now,
-                    struct ovs_list *out)
+                    struct ofpbuf *out)
 {
     sw->connected = true;
     sw->ports = ports;
@@ -363,7 +363,7 @@ lb_switch_disconnected(struct lb_switch *sw, long long int now OVS_UNUSED)
  * packets that waited for it can be handled now. */
 void
 lb_switch_flow_stats_reply(struct lb_switch *sw, const struct ofp_header *oh,
-                           long long int now, struct ovs_list *out)
+                           long long int now, struct ofpbuf *out)
 {
     sw->ofp.out = out;
     if (!sw->resyncing
@@ -1094,7 +1094,7 @@ handle_packet_in(struct lb_switch *sw, const struct ofp_header *oh,
 
 void
 lb_switch_packet_in(struct lb_switch *sw, const struct ofp_header *oh,
-                    long long int now, struct ovs_list *out)
+                    long long int now, struct ofpbuf *out)
 {
     sw->ofp.out = out;
     if (!sw->resyncing) {
@@ -1173,7 +1173,7 @@ lb_switch_flow_removed(struct lb_switch *sw, const struct ofp_header *oh,
 /* Timers. */
 
 void
-lb_switch_run(struct lb_switch *sw, long long int now, struct ovs_list *out)
+lb_switch_run(struct lb_switch *sw, long long int now, struct ofpbuf *out)
 {
     sw->ofp.out = out;
     if (sw->connected && now >= sw->next_probe) {

@@ -40,25 +40,25 @@ struct ds;
 struct hmapx;
 struct lb_config;
 struct ofp_header;
-struct ovs_list;
+struct ofpbuf;
 
 struct lb_switch *lb_switch_create(const struct lb_config *, uint64_t dpid);
 void lb_switch_destroy(struct lb_switch *);
 
 void lb_switch_connected(struct lb_switch *, enum ofputil_protocol,
                          const struct hmapx *ports, long long int now,
-                         struct ovs_list *out);
+                         struct ofpbuf *out);
 void lb_switch_disconnected(struct lb_switch *, long long int now);
 bool lb_switch_is_connected(const struct lb_switch *);
 
 void lb_switch_packet_in(struct lb_switch *, const struct ofp_header *,
-                         long long int now, struct ovs_list *out);
+                         long long int now, struct ofpbuf *out);
 void lb_switch_flow_removed(struct lb_switch *, const struct ofp_header *,
                             long long int now);
 void lb_switch_flow_stats_reply(struct lb_switch *, const struct ofp_header *,
-                                long long int now, struct ovs_list *out);
+                                long long int now, struct ofpbuf *out);
 void lb_switch_run(struct lb_switch *, long long int now,
-                   struct ovs_list *out);
+                   struct ofpbuf *out);
 long long int lb_switch_next_timer(const struct lb_switch *);
 
 uint64_t lb_switch_get_dpid(const struct lb_switch *);

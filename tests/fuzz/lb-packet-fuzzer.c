@@ -115,8 +115,8 @@ flow_removed(enum ofp_version version, const uint8_t *body, size_t len)
 
 /* Connects 'sw' over 'version'; the flow read-back finds nothing. */
 static void
-connect_switch(struct lb_switch *sw, enum ofp_version version, long long int now,
-        struct ovs_list *out)
+connect_switch(struct lb_switch *sw, enum ofp_version version,
+               long long int now, struct ofpbuf *out)
 {
     lb_switch_connected(sw, ofputil_protocol_from_ofp_version(version),
                         &ports, now, out);
@@ -133,10 +133,11 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     enum ofp_version version = OFP10_VERSION;
-    struct ovs_list out = OVS_LIST_INITIALIZER(&out);
+    struct ofpbuf out;
     long long int now = 1000000;
 
     init();
+    ofpbuf_init(&out, 0);
     struct lb_switch *sw = lb_switch_create(&config, 1);
     connect_switch(sw, version, now, &out);
 
@@ -169,13 +170,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         } else {
             break;
         }
-        ofpbuf_list_delete(&out);
+        ofpbuf_clear(&out);
     }
 
     struct ds s = DS_EMPTY_INITIALIZER;
     lb_switch_format(sw, &s);
     ds_destroy(&s);
-    ofpbuf_list_delete(&out);
+    ofpbuf_uninit(&out);
     lb_switch_destroy(sw);
     return 0;
 }
