@@ -14,4 +14,6 @@ lib_libovsbalancer_la_SOURCES = \
 	lib/lb-scheduler.h \
 	lib/lb-switch.c \
 	lib/lb-switch.h \
-	lib/lb-switch-private.h
+	lib/lb-switch-private.h \
+	lib/lb-template.c \
+	lib/lb-template.h

@@ -23,6 +23,7 @@
 
 #include "lib/lb-ofp.h"
 #include "lib/lb-scheduler.h"
+#include "lib/lb-template.h"
 #include "openvswitch/hmap.h"
 #include "openvswitch/list.h"
 #include "openvswitch/types.h"
@@ -61,10 +62,15 @@ struct lb_member {
 /* A service on this switch. */
 struct lb_service {
     const struct lb_service_config *cfg;
+    struct lb_switch *sw;
     struct lb_member *members;  /* One per cfg->backends, in order. */
     struct lb_candidate *candidates;    /* Scratch space for scheduling. */
     struct lb_scheduler *scheduler;
     struct hmap mappings;       /* "struct lb_mapping"s by client IP. */
+
+    /* What every new client of the service takes: its two flows, and the
+     * packet-out of its first packet. */
+    struct lb_tmpl c2s_flow, s2c_flow, c2s_packet_out;
 
     bool unavailable;           /* Said that no server is up? */
     long long int reject_second;        /* For rate-limiting rejects. */
@@ -124,6 +130,11 @@ struct lb_switch {
     struct ovs_list idle_mappings;      /* Mappings with no flows. */
 
     long long int next_probe;   /* When to probe the backends next. */
+
+    /* Decisions logged and not logged in 'log_second'. */
+    long long int log_second;
+    unsigned int n_logged, n_unlogged;
+    struct lb_tmpl arp_reply;   /* The LB's answer to ARP. */
 
     /* While the balancer reads back its flows after connecting, packet-ins
      * wait here (up to a bound) for the tables to be right. */

@@ -29,6 +29,7 @@
 #include "lib/lb-packet.h"
 #include "lib/lb-scheduler.h"
 #include "lib/lb-switch-private.h"
+#include "lib/lb-template.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/hmap.h"
 #include "openvswitch/list.h"
@@ -50,8 +51,10 @@ static struct vlog_rate_limit bad_rl = VLOG_RATE_LIMIT_INIT(5, 20);
 static struct vlog_rate_limit dbg_rl = VLOG_RATE_LIMIT_INIT(60, 600);
 
 /* One line per decision, but a flood of new clients must not become a
- * flood of log lines. */
-static struct vlog_rate_limit decision_rl = VLOG_RATE_LIMIT_INIT(600, 600);
+ * flood of log lines: past LB_DECISIONS_LOGGED in a second, decisions are
+ * counted and the count is logged.  (OVS's rate limiter takes a lock, too
+ * dear to ask for every new client.) */
+#define LB_DECISIONS_LOGGED 100
 
 /* A flow the switch removed within this long after the balancer last sent
  * its replacement is the old one: the replacement is in place. */
@@ -63,7 +66,25 @@ static struct vlog_rate_limit decision_rl = VLOG_RATE_LIMIT_INIT(600, 600);
 /* Most ICMP unreachables a service sends per second. */
 #define LB_MAX_REJECTS 100
 
+/* A mapping's messages, described by their varying fields. */
+enum {
+    MV_CLIENT_PORT, MV_CLIENT_MAC, MV_CLIENT_IP,
+    MV_SERVER_MAC, MV_SERVER_IP, MV_SERVER_PORT,
+    N_MV
+};
+static const enum lb_tmpl_kind mapping_kinds[N_MV] = {
+    LB_TMPL_PORT, LB_TMPL_MAC, LB_TMPL_IP, LB_TMPL_MAC, LB_TMPL_IP,
+    LB_TMPL_PORT,
+};
+
+/* An ARP reply from the LB MAC, described by its varying fields. */
+enum { AV_PORT, AV_MAC, AV_SPA, AV_TPA, N_AV };
+static const enum lb_tmpl_kind arp_reply_kinds[N_AV] = {
+    LB_TMPL_PORT, LB_TMPL_MAC, LB_TMPL_IP, LB_TMPL_IP,
+};
+
 static void lb_switch_probe(struct lb_switch *);
+static void destroy_templates(struct lb_switch *);
 static void handle_packet_in(struct lb_switch *, const struct ofp_header *,
                              long long int now);
 static bool is_valid_message(const struct lb_switch *,
@@ -98,6 +119,7 @@ lb_switch_create(const struct lb_config *cfg, uint64_t dpid)
         struct lb_service *svc = &sw->services[i];
 
         svc->cfg = sc;
+        svc->sw = sw;
         svc->members = xcalloc(sc->n_backends, sizeof *svc->members);
         svc->candidates = xcalloc(sc->n_backends, sizeof *svc->candidates);
         svc->scheduler = lb_scheduler_create(sc->scheduler);
@@ -135,6 +157,7 @@ lb_switch_destroy(struct lb_switch *sw)
     if (!sw) {
         return;
     }
+    destroy_templates(sw);
     for (size_t i = 0; i < sw->n_services; i++) {
         struct lb_service *svc = &sw->services[i];
         struct lb_mapping *m;
@@ -309,6 +332,48 @@ install_base_flows(struct lb_switch *sw)
     ofpbuf_uninit(&ofpacts);
 }
 
+static void encode_c2s_flow(const union lb_tmpl_value[], const void *,
+                            struct ofpbuf *);
+static void encode_s2c_flow(const union lb_tmpl_value[], const void *,
+                            struct ofpbuf *);
+static void encode_c2s_packet_out(const union lb_tmpl_value[], const void *,
+                                  struct ofpbuf *);
+static void encode_arp_reply(const union lb_tmpl_value[], const void *,
+                             struct ofpbuf *);
+
+static void
+destroy_templates(struct lb_switch *sw)
+{
+    for (size_t i = 0; i < sw->n_services; i++) {
+        struct lb_service *svc = &sw->services[i];
+
+        lb_tmpl_destroy(&svc->c2s_flow);
+        lb_tmpl_destroy(&svc->s2c_flow);
+        lb_tmpl_destroy(&svc->c2s_packet_out);
+    }
+    lb_tmpl_destroy(&sw->arp_reply);
+}
+
+/* Makes the templates of the messages sent for every new client, in the
+ * switch's OpenFlow version. */
+static void
+build_templates(struct lb_switch *sw)
+{
+    destroy_templates(sw);
+    for (size_t i = 0; i < sw->n_services; i++) {
+        struct lb_service *svc = &sw->services[i];
+
+        lb_tmpl_init(&svc->c2s_flow, mapping_kinds, N_MV, encode_c2s_flow,
+                     svc);
+        lb_tmpl_init(&svc->s2c_flow, mapping_kinds, N_MV, encode_s2c_flow,
+                     svc);
+        lb_tmpl_init(&svc->c2s_packet_out, mapping_kinds, N_MV,
+                     encode_c2s_packet_out, svc);
+    }
+    lb_tmpl_init(&sw->arp_reply, arp_reply_kinds, N_AV, encode_arp_reply,
+                 sw);
+}
+
 void
 lb_mapping_set_flows(struct lb_switch *sw, struct lb_mapping *m,
                      unsigned int flows, long long int now)
@@ -337,6 +402,7 @@ lb_switch_connected(struct lb_switch *sw, enum ofputil_protocol protocol,
     sw->ofp.protocol = protocol;
     sw->ofp.out = out;
 
+    build_templates(sw);
     install_base_flows(sw);
     lb_resync_start(sw);
 
@@ -525,6 +591,28 @@ learn_client(struct lb_switch *sw, ovs_be32 ip, struct eth_addr mac,
     return client;
 }
 
+/* Returns true if a decision made at 'now' may be logged. */
+static bool
+log_decision(struct lb_switch *sw, long long int now)
+{
+    long long int second = now / 1000;
+
+    if (second != sw->log_second) {
+        if (sw->n_unlogged) {
+            VLOG_INFO("%s: %u more decisions in %lld s not logged", sw->name,
+                      sw->n_unlogged, second - sw->log_second);
+        }
+        sw->log_second = second;
+        sw->n_logged = sw->n_unlogged = 0;
+    }
+    if (sw->n_logged < LB_DECISIONS_LOGGED) {
+        sw->n_logged++;
+        return true;
+    }
+    sw->n_unlogged++;
+    return false;
+}
+
 /* Says, once, whether 'svc' has a server up. */
 static void
 service_set_available(struct lb_switch *sw, struct lb_service *svc,
@@ -568,56 +656,140 @@ create_mapping(struct lb_switch *sw, struct lb_service *svc,
 
     struct lb_mapping *m = lb_add_mapping(sw, svc, client, &svc->members[idx],
                                           now);
-    VLOG_INFO_RL(&decision_rl, "%s: client "IP_FMT" -> server "IP_FMT
-                 " (%s)", sw->name, IP_ARGS(client->ip),
-                 IP_ARGS(m->member->backend->ip),
-                 svc->cfg->scheduler->description);
+    if (log_decision(sw, now)) {
+        VLOG_INFO("%s: client "IP_FMT" -> server "IP_FMT" (%s)", sw->name,
+                  IP_ARGS(client->ip), IP_ARGS(m->member->backend->ip),
+                  svc->cfg->scheduler->description);
+    }
     return m;
 }
 
-/* The match of 'm''s flow in direction 'dir'. */
 static void
-mapping_match(const struct lb_mapping *m, enum lb_flow_dir dir,
-              struct match *match)
+mapping_values(const struct lb_mapping *m, union lb_tmpl_value v[N_MV])
 {
     const struct lb_backend *b = m->member->backend;
-    const struct lb_client *client = m->client;
+    const struct lb_client *c = m->client;
 
+    v[MV_CLIENT_PORT].port = c->port;
+    v[MV_CLIENT_MAC].mac = c->mac;
+    v[MV_CLIENT_IP].ip = c->ip;
+    v[MV_SERVER_MAC].mac = b->mac;
+    v[MV_SERVER_IP].ip = b->ip;
+    v[MV_SERVER_PORT].port = b->port;
+}
+
+/* The match of a mapping's flow in direction 'dir'. */
+static void
+mapping_match(const struct lb_service *svc, const union lb_tmpl_value v[],
+              enum lb_flow_dir dir, struct match *match)
+{
     match_init_catchall(match);
     match_set_dl_type(match, htons(ETH_TYPE_IP));
     if (dir == LB_C2S) {
-        match_set_in_port(match, client->port);
-        match_set_dl_src(match, client->mac);
-        match_set_nw_src(match, client->ip);
-        match_set_nw_dst(match, m->service->cfg->vip);
+        match_set_in_port(match, v[MV_CLIENT_PORT].port);
+        match_set_dl_src(match, v[MV_CLIENT_MAC].mac);
+        match_set_nw_src(match, v[MV_CLIENT_IP].ip);
+        match_set_nw_dst(match, svc->cfg->vip);
     } else {
-        match_set_in_port(match, b->port);
-        match_set_nw_src(match, b->ip);
-        match_set_nw_dst(match, client->ip);
+        match_set_in_port(match, v[MV_SERVER_PORT].port);
+        match_set_nw_src(match, v[MV_SERVER_IP].ip);
+        match_set_nw_dst(match, v[MV_CLIENT_IP].ip);
     }
 }
 
 /* The actions that take a client's packet to its server. */
 static void
-put_c2s_actions(const struct lb_switch *sw, const struct lb_mapping *m,
+put_c2s_actions(const struct lb_switch *sw, const union lb_tmpl_value v[],
                 struct ofpbuf *ofpacts)
 {
-    const struct lb_backend *b = m->member->backend;
-
-    lb_ofp_put_rewrite(ofpacts, sw->cfg->lb_mac, b->mac, 0, b->ip);
-    lb_ofp_put_output(ofpacts, b->port, m->client->port);
+    lb_ofp_put_rewrite(ofpacts, sw->cfg->lb_mac, v[MV_SERVER_MAC].mac, 0,
+                       v[MV_SERVER_IP].ip);
+    lb_ofp_put_output(ofpacts, v[MV_SERVER_PORT].port,
+                      v[MV_CLIENT_PORT].port);
 }
 
 /* The actions that take a server's packet to its client, from the VIP. */
 static void
-put_s2c_actions(const struct lb_switch *sw, const struct lb_mapping *m,
+put_s2c_actions(const struct lb_service *svc, const union lb_tmpl_value v[],
                 struct ofpbuf *ofpacts)
 {
-    const struct lb_client *client = m->client;
+    lb_ofp_put_rewrite(ofpacts, svc->sw->cfg->lb_mac, v[MV_CLIENT_MAC].mac,
+                       svc->cfg->vip, 0);
+    lb_ofp_put_output(ofpacts, v[MV_CLIENT_PORT].port,
+                      v[MV_SERVER_PORT].port);
+}
 
-    lb_ofp_put_rewrite(ofpacts, sw->cfg->lb_mac, client->mac,
-                       m->service->cfg->vip, 0);
-    lb_ofp_put_output(ofpacts, client->port, m->member->backend->port);
+/* Template encoders for the mapping's messages ('svc_' is its service). */
+
+static void
+encode_mapping_flow(const union lb_tmpl_value v[], const struct lb_service *svc,
+                    enum lb_flow_dir dir, struct ofpbuf *out)
+{
+    const struct lb_switch *sw = svc->sw;
+    struct lb_ofp ofp = sw->ofp;
+    uint64_t stub[128 / 8];
+    struct ofpbuf ofpacts;
+    struct match match;
+
+    ofp.out = out;
+    ofpbuf_use_stub(&ofpacts, stub, sizeof stub);
+    mapping_match(svc, v, dir, &match);
+    if (dir == LB_C2S) {
+        put_c2s_actions(sw, v, &ofpacts);
+    } else {
+        put_s2c_actions(svc, v, &ofpacts);
+    }
+    lb_ofp_flow_add(&ofp, &match, LB_PRIO_CLIENT, sw->cfg->idle_timeout,
+                    sw->cfg->hard_timeout, true, &ofpacts);
+    ofpbuf_uninit(&ofpacts);
+}
+
+static void
+encode_c2s_flow(const union lb_tmpl_value v[], const void *svc,
+                struct ofpbuf *out)
+{
+    encode_mapping_flow(v, svc, LB_C2S, out);
+}
+
+static void
+encode_s2c_flow(const union lb_tmpl_value v[], const void *svc,
+                struct ofpbuf *out)
+{
+    encode_mapping_flow(v, svc, LB_S2C, out);
+}
+
+/* A packet-out of a client's packet to its server, without the packet. */
+static void
+encode_c2s_packet_out(const union lb_tmpl_value v[], const void *svc_,
+                      struct ofpbuf *out)
+{
+    const struct lb_service *svc = svc_;
+    struct lb_ofp ofp = svc->sw->ofp;
+    uint64_t stub[128 / 8];
+    struct ofpbuf ofpacts;
+
+    ofp.out = out;
+    ofpbuf_use_stub(&ofpacts, stub, sizeof stub);
+    put_c2s_actions(svc->sw, v, &ofpacts);
+    lb_ofp_packet_out(&ofp, v[MV_CLIENT_PORT].port, NULL, 0, &ofpacts);
+    ofpbuf_uninit(&ofpacts);
+}
+
+/* Appends one of a mapping's messages from template 't' and returns its
+ * offset in 'out'.  OVS encodes an output to the input port (a client and
+ * a server behind one port) differently, so that goes the long way. */
+static size_t
+put_mapping_message(const struct lb_tmpl *t, const union lb_tmpl_value v[],
+                    struct ofpbuf *out)
+{
+    size_t ofs = out->size;
+
+    if (v[MV_CLIENT_PORT].port == v[MV_SERVER_PORT].port) {
+        lb_tmpl_encode(t, v, out);
+    } else {
+        lb_tmpl_put(t, v, out);
+    }
+    return ofs;
 }
 
 /* Sends both of 'm''s flows, unless they were sent a moment ago: packets
@@ -630,24 +802,10 @@ install_mapping(struct lb_switch *sw, struct lb_mapping *m, long long int now)
         return;
     }
 
-    int idle = sw->cfg->idle_timeout;
-    int hard = sw->cfg->hard_timeout;
-    uint64_t stub[128 / 8];
-    struct ofpbuf ofpacts;
-    struct match match;
-
-    ofpbuf_use_stub(&ofpacts, stub, sizeof stub);
-    mapping_match(m, LB_C2S, &match);
-    put_c2s_actions(sw, m, &ofpacts);
-    lb_ofp_flow_add(&sw->ofp, &match, LB_PRIO_CLIENT, idle, hard, true,
-                    &ofpacts);
-
-    ofpbuf_clear(&ofpacts);
-    mapping_match(m, LB_S2C, &match);
-    put_s2c_actions(sw, m, &ofpacts);
-    lb_ofp_flow_add(&sw->ofp, &match, LB_PRIO_CLIENT, idle, hard, true,
-                    &ofpacts);
-    ofpbuf_uninit(&ofpacts);
+    union lb_tmpl_value v[N_MV];
+    mapping_values(m, v);
+    put_mapping_message(&m->service->c2s_flow, v, sw->ofp.out);
+    put_mapping_message(&m->service->s2c_flow, v, sw->ofp.out);
 
     m->installed_at = now;
     lb_mapping_set_flows(sw, m, LB_FLOWS_BOTH, now);
@@ -661,10 +819,13 @@ uninstall_mapping(struct lb_switch *sw, struct lb_mapping *m,
                   long long int now)
 {
     if (m->flows && sw->connected) {
+        union lb_tmpl_value v[N_MV];
+
+        mapping_values(m, v);
         for (int dir = LB_C2S; dir <= LB_S2C; dir++) {
             struct match match;
 
-            mapping_match(m, dir, &match);
+            mapping_match(m->service, v, dir, &match);
             lb_ofp_flow_delete_strict(&sw->ofp, &match, LB_PRIO_CLIENT);
         }
     }
@@ -783,12 +944,32 @@ pass_packet(struct lb_switch *sw, ofp_port_t in_port, const void *packet,
     }
 }
 
+/* The template encoder of an ARP reply ('sw_' is the switch): that the
+ * port's host at the MAC and AV_TPA is told AV_SPA is at the LB MAC. */
+static void
+encode_arp_reply(const union lb_tmpl_value v[], const void *sw_,
+                 struct ofpbuf *out)
+{
+    const struct lb_switch *sw = sw_;
+    struct lb_ofp ofp = sw->ofp;
+
+    ofp.out = out;
+    lb_ofp_arp(&ofp, ARP_OP_REPLY, v[AV_MAC].mac, sw->cfg->lb_mac,
+               v[AV_SPA].ip, v[AV_MAC].mac, v[AV_TPA].ip, v[AV_PORT].port,
+               v[AV_PORT].port);
+}
+
 static void
 reply_arp(struct lb_switch *sw, const struct lb_packet *pkt,
           ofp_port_t in_port)
 {
-    lb_ofp_arp(&sw->ofp, ARP_OP_REPLY, pkt->arp_sha, sw->cfg->lb_mac,
-               pkt->arp_tpa, pkt->arp_sha, pkt->arp_spa, in_port, in_port);
+    union lb_tmpl_value v[N_AV];
+
+    v[AV_PORT].port = in_port;
+    v[AV_MAC].mac = pkt->arp_sha;
+    v[AV_SPA].ip = pkt->arp_tpa;
+    v[AV_TPA].ip = pkt->arp_spa;
+    lb_tmpl_put(&sw->arp_reply, v, sw->ofp.out);
     VLOG_DBG("%s: told "IP_FMT" on port %"PRIu16" that "IP_FMT" is at "
              ETH_ADDR_FMT, sw->name, IP_ARGS(pkt->arp_spa),
              ofp_to_u16(in_port), IP_ARGS(pkt->arp_tpa),
@@ -909,14 +1090,16 @@ balance(struct lb_switch *sw, struct lb_service *svc,
     }
     install_mapping(sw, m, now);
 
-    /* Send the packet on, so that nothing is lost while the flows land. */
-    uint64_t stub[128 / 8];
-    struct ofpbuf ofpacts;
+    /* Send the packet on, so that nothing is lost while the flows land: the
+     * packet-out without a packet, then the packet. */
+    union lb_tmpl_value v[N_MV];
+    struct ofpbuf *out = sw->ofp.out;
 
-    ofpbuf_use_stub(&ofpacts, stub, sizeof stub);
-    put_c2s_actions(sw, m, &ofpacts);
-    lb_ofp_packet_out(&sw->ofp, in_port, packet, size, &ofpacts);
-    ofpbuf_uninit(&ofpacts);
+    mapping_values(m, v);
+    size_t ofs = put_mapping_message(&svc->c2s_packet_out, v, out);
+    ofpbuf_put(out, packet, size);
+    struct ofp_header *oh = ofpbuf_at_assert(out, ofs, sizeof *oh);
+    oh->length = htons(out->size - ofs);
 }
 
 /* A backend's packet that no client flow took: if it is for a client of
@@ -947,9 +1130,12 @@ handle_backend_packet(struct lb_switch *sw, struct lb_backend *backend,
                                                    client->ip);
 
             if (m && m->member->backend == backend) {
+                union lb_tmpl_value v[N_MV];
+
                 install_mapping(sw, m, now);
+                mapping_values(m, v);
                 ofpbuf_use_stub(&ofpacts, stub, sizeof stub);
-                put_s2c_actions(sw, m, &ofpacts);
+                put_s2c_actions(m->service, v, &ofpacts);
                 lb_ofp_packet_out(&sw->ofp, in_port, packet, size, &ofpacts);
                 ofpbuf_uninit(&ofpacts);
                 return;
@@ -1039,9 +1225,6 @@ handle_packet_in(struct lb_switch *sw, const struct ofp_header *oh,
     size_t total_len;
     enum ofperr error;
 
-    if (!is_valid_message(sw, oh, OFPTYPE_PACKET_IN)) {
-        return;
-    }
     error = ofputil_decode_packet_in(oh, true, NULL, NULL, &pi, &total_len,
                                      NULL, NULL);
     if (error) {
@@ -1188,10 +1371,13 @@ lb_switch_run(struct lb_switch *sw, long long int now, struct ofpbuf *out)
         if (m->idle_since > now - timeout) {
             break;
         }
-        VLOG_INFO_RL(&decision_rl, "%s: forgot that client "IP_FMT" is on "
-                     "server "IP_FMT" (no flows for %d s)", sw->name,
-                     IP_ARGS(m->client->ip), IP_ARGS(m->member->backend->ip),
-                     sw->cfg->client_timeout);
+        if (log_decision(sw, now)) {
+            VLOG_INFO("%s: forgot that client "IP_FMT" is on server "IP_FMT
+                      " (no flows for %d s)", sw->name,
+                      IP_ARGS(m->client->ip),
+                      IP_ARGS(m->member->backend->ip),
+                      sw->cfg->client_timeout);
+        }
         destroy_mapping(sw, m, false, now);
     }
 

@@ -27,6 +27,10 @@
  * list for the caller to send.  It does no I/O and reads no clock: the
  * caller passes the time, in milliseconds, to every call.
  *
+ * Messages given to lb_switch_packet_in() must be packet-ins that OVS's
+ * ofptype_decode() accepted (the caller has looked at their type); the other
+ * functions that take messages check them.
+ *
  * 'ports' given to lb_switch_connected() is the set of the switch's port
  * numbers (each cast to a pointer), which the caller keeps up to date while
  * the switch is connected; packets from other ports are refused. */

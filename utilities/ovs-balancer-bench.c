@@ -154,7 +154,7 @@ struct conn {
     struct ofpbuf rx;           /* Received, not yet framed. */
     struct ofpbuf aligned;      /* A message copied to an aligned place. */
     struct ofpbuf tx;           /* To send. */
-    bool connected;
+    bool closed;
     char *name;
 };
 
@@ -169,6 +169,16 @@ conn_init(struct conn *c, struct stream *stream, const char *name)
     ofpbuf_init(&c->aligned, 0);
     ofpbuf_init(&c->tx, 2 * CONN_READ_SIZE);
     c->name = xstrdup(name);
+}
+
+static void
+conn_destroy(struct conn *c)
+{
+    stream_close(c->stream);
+    ofpbuf_uninit(&c->rx);
+    ofpbuf_uninit(&c->aligned);
+    ofpbuf_uninit(&c->tx);
+    free(c->name);
 }
 
 static void
@@ -196,6 +206,9 @@ conn_flush(struct conn *c)
             ofpbuf_pull(&c->tx, retval);
         } else if (retval == -EAGAIN) {
             break;
+        } else if (responder) {
+            c->closed = true;
+            return;
         } else {
             ovs_fatal(-retval, "%s: send failed", c->name);
         }
@@ -206,7 +219,8 @@ conn_flush(struct conn *c)
 }
 
 /* Reads once and hands each whole message to 'handle'.  Returns false if
- * nothing could be read. */
+ * nothing could be read.  If the peer closed the connection, marks 'c' as
+ * closed (the responder carries on) or exits (the bench cannot). */
 static bool
 conn_recv(struct conn *c, void (*handle)(void *, const struct ofp_header *,
                                          size_t),
@@ -217,7 +231,12 @@ conn_recv(struct conn *c, void (*handle)(void *, const struct ofp_header *,
     if (retval == -EAGAIN) {
         return false;
     } else if (retval <= 0) {
-        ovs_fatal(retval ? -retval : 0, "%s: connection closed", c->name);
+        if (!responder) {
+            ovs_fatal(retval ? -retval : 0, "%s: connection closed",
+                      c->name);
+        }
+        c->closed = true;
+        return false;
     }
     c->rx.size += retval;
 
@@ -969,10 +988,19 @@ run_responder(void)
                             ofputil_encode_hello(1u << OFP10_VERSION
                                                  | 1u << OFP13_VERSION));
         }
-        for (size_t i = 0; i < n_conns; i++) {
+        for (size_t i = 0; i < n_conns; ) {
             struct responder_conn *rc = &conns[i];
             conn_recv(&rc->conn, responder_handle, rc);
-            conn_flush(&rc->conn);
+            if (!rc->conn.closed) {
+                conn_flush(&rc->conn);
+            }
+            if (rc->conn.closed) {
+                conn_destroy(&rc->conn);
+                ofpbuf_delete(rc->template);
+                conns[i] = conns[--n_conns];
+            } else {
+                i++;
+            }
         }
         pstream_wait(pstream);
         for (size_t i = 0; i < n_conns; i++) {

@@ -149,7 +149,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             uint8_t port = data[0];
             size_t len = MIN((size_t) (data[1] << 8 | data[2]), size - 3);
             struct ofpbuf *msg = packet_in(version, port, data + 3, len);
-            lb_switch_packet_in(sw, msg->data, now, &out);
+            enum ofptype type;
+
+            /* As the daemon does, give the balancer only packet-ins. */
+            if (!ofptype_decode(&type, msg->data)
+                && type == OFPTYPE_PACKET_IN) {
+                lb_switch_packet_in(sw, msg->data, now, &out);
+            }
             ofpbuf_delete(msg);
             data += 3 + len, size -= 3 + len;
         } else if (type == 1 && size >= 2) {

@@ -1,0 +1,234 @@
+/*
+ * Copyright (c) 2026 The ovs-balancer authors.
+ *
+ * Licensed under the Apache License, Version 2.0 (the "License");
+ * you may not use this file except in compliance with the License.
+ * You may obtain a copy of the License at:
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+#include <config.h>
+#include "lib/lb-template.h"
+
+#include <string.h>
+
+#include "flow.h"
+#include "openflow/openflow.h"
+#include "openvswitch/vlog.h"
+#include "packets.h"
+#include "util.h"
+
+VLOG_DEFINE_THIS_MODULE(lb_template);
+
+/* Every message a template makes gets its own xid. */
+static uint32_t next_xid = 0x4c420000;      /* "LB" */
+
+/* Encoders give every message a new xid; templates compare messages
+ * without it. */
+static void
+clear_xid(struct ofpbuf *msg)
+{
+    memset((uint8_t *) msg->data + offsetof(struct ofp_header, xid), 0,
+           sizeof(ovs_be32));
+}
+
+static size_t
+kind_width(enum lb_tmpl_kind kind)
+{
+    return (kind == LB_TMPL_MAC ? ETH_ADDR_LEN
+            : kind == LB_TMPL_IP ? sizeof(ovs_be32)
+            : sizeof(ovs_be16));
+}
+
+/* Values for field 'i' whose every byte differs between 'base' and
+ * 'other', that differ from those of all other fields, and that encoders
+ * take (ports below OFPP_MAX). */
+static void
+probe_values(enum lb_tmpl_kind kind, size_t i, union lb_tmpl_value *base,
+             union lb_tmpl_value *other)
+{
+    memset(base, 0, sizeof *base);
+    memset(other, 0, sizeof *other);
+    if (kind == LB_TMPL_MAC) {
+        for (int k = 0; k < ETH_ADDR_LEN; k++) {
+            base->mac.ea[k] = 0x12 + 0x11 * k + i;
+            other->mac.ea[k] = ~base->mac.ea[k];
+        }
+        base->mac.ea[0] = 0x02;     /* Unicast, locally administered. */
+        other->mac.ea[0] = 0x06;
+    } else if (kind == LB_TMPL_IP) {
+        base->ip = htonl(0x0a203040 + 0x01010101 * i);
+        other->ip = ~base->ip;
+    } else {
+        base->port = u16_to_ofp(0x1020 + 0x0101 * i);
+        other->port = u16_to_ofp(0xefdf - 0x0101 * i);
+    }
+}
+
+static void
+patch(const struct lb_tmpl *t, const union lb_tmpl_value values[],
+      uint8_t *msg)
+{
+    for (size_t i = 0; i < t->n_fields; i++) {
+        const union lb_tmpl_value *v = &values[i];
+
+        for (size_t k = 0; k < t->n_places[i]; k++) {
+            uint8_t *dst = msg + t->places[i][k].ofs;
+
+            /* A port's place is its last two bytes; see find_places(). */
+            if (t->kinds[i] == LB_TMPL_MAC) {
+                memcpy(dst, &v->mac, ETH_ADDR_LEN);
+            } else if (t->kinds[i] == LB_TMPL_IP) {
+                memcpy(dst, &v->ip, sizeof v->ip);
+            } else {
+                ovs_be16 port = htons(ofp_to_u16(v->port));
+                memcpy(dst, &port, sizeof port);
+            }
+        }
+    }
+}
+
+/* Records where the bytes of 'a' and 'b' (of the same size) differ as the
+ * places of field 'i'.  Returns false if they are not runs of the field's
+ * bytes. */
+static bool
+find_places(struct lb_tmpl *t, size_t i, const struct ofpbuf *a,
+            const struct ofpbuf *b)
+{
+    const uint8_t *pa = a->data, *pb = b->data;
+    size_t width = kind_width(t->kinds[i]);
+
+    t->n_places[i] = 0;
+    for (size_t ofs = 0; ofs < a->size; ) {
+        if (pa[ofs] == pb[ofs]) {
+            ofs++;
+            continue;
+        }
+        size_t len = 0;
+        while (ofs + len < a->size && pa[ofs + len] != pb[ofs + len]) {
+            len++;
+        }
+        /* A run is the value's last bytes: all of them, or for a port the
+         * 16 bits of a 32-bit field whose upper half stays 0. */
+        if (len != width || t->n_places[i] >= LB_TMPL_MAX_PLACES) {
+            return false;
+        }
+        t->places[i][t->n_places[i]++] = (struct lb_tmpl_place) {
+            .ofs = ofs, .len = len,
+        };
+        ofs += len;
+    }
+    return true;
+}
+
+/* Makes 't' a template of the message 'encode' (with 'aux') appends for
+ * 'n_fields' values of the given kinds. */
+void
+lb_tmpl_init(struct lb_tmpl *t, const enum lb_tmpl_kind kinds[],
+             size_t n_fields, lb_tmpl_encode_func *encode, const void *aux)
+{
+    union lb_tmpl_value base[LB_TMPL_MAX_FIELDS];
+    union lb_tmpl_value other[LB_TMPL_MAX_FIELDS];
+    struct ofpbuf probe;
+
+    ovs_assert(n_fields <= LB_TMPL_MAX_FIELDS);
+    memset(t, 0, sizeof *t);
+    t->n_fields = n_fields;
+    memcpy(t->kinds, kinds, n_fields * sizeof *kinds);
+    t->encode = encode;
+    t->aux = aux;
+    for (size_t i = 0; i < n_fields; i++) {
+        probe_values(kinds[i], i, &base[i], &other[i]);
+    }
+
+    ofpbuf_init(&t->msg, 0);
+    encode(base, aux, &t->msg);
+    clear_xid(&t->msg);
+    ofpbuf_init(&probe, t->msg.size);
+
+    const char *failure = NULL;
+    for (size_t i = 0; i < n_fields && !failure; i++) {
+        union lb_tmpl_value values[LB_TMPL_MAX_FIELDS];
+
+        memcpy(values, base, sizeof values);
+        values[i] = other[i];
+        ofpbuf_clear(&probe);
+        encode(values, aux, &probe);
+        clear_xid(&probe);
+        if (probe.size != t->msg.size) {
+            failure = "a field changes the message's length";
+        } else if (!find_places(t, i, &t->msg, &probe)) {
+            failure = "a field is not where a field of its size fits";
+        }
+    }
+
+    /* The self-check: all fields at once, patched versus encoded. */
+    if (!failure) {
+        ofpbuf_clear(&probe);
+        encode(other, aux, &probe);
+        clear_xid(&probe);
+        uint8_t *patched = xmemdup(t->msg.data, t->msg.size);
+        patch(t, other, patched);
+        if (probe.size != t->msg.size
+            || memcmp(patched, probe.data, probe.size)) {
+            failure = "patching gives another message than encoding";
+        }
+        free(patched);
+    }
+    t->usable = !failure;
+    if (failure) {
+        VLOG_WARN("a message template is unusable (%s); encoding that "
+                  "message in full every time", failure);
+    }
+    ofpbuf_uninit(&probe);
+}
+
+void
+lb_tmpl_destroy(struct lb_tmpl *t)
+{
+    if (t) {
+        ofpbuf_uninit(&t->msg);
+        t->usable = false;
+    }
+}
+
+static void
+set_xid(uint8_t *msg)
+{
+    ovs_be32 xid = htonl(next_xid++);
+    memcpy(msg + offsetof(struct ofp_header, xid), &xid, sizeof xid);
+}
+
+/* Appends to 'out' the template's message for 'values' and returns where it
+ * starts, so that the caller may append to it (and fix its length). */
+void *
+lb_tmpl_put(const struct lb_tmpl *t, const union lb_tmpl_value values[],
+            struct ofpbuf *out)
+{
+    if (!t->usable) {
+        return lb_tmpl_encode(t, values, out);
+    }
+    size_t ofs = out->size;
+    uint8_t *msg = ofpbuf_put(out, t->msg.data, t->msg.size);
+    patch(t, values, msg);
+    set_xid(msg);
+    return (uint8_t *) out->data + ofs;
+}
+
+/* Appends to 'out' the message for 'values', encoded in full by OVS, and
+ * returns where it starts. */
+void *
+lb_tmpl_encode(const struct lb_tmpl *t, const union lb_tmpl_value values[],
+               struct ofpbuf *out)
+{
+    size_t ofs = out->size;
+    t->encode(values, t->aux, out);
+    return (uint8_t *) out->data + ofs;
+}
