@@ -7,7 +7,8 @@ TESTSUITE_AT = \
 	tests/lb-unit.at \
 	tests/lb-daemon.at \
 	tests/lb-balancer.at \
-	tests/lb-robust.at
+	tests/lb-robust.at \
+	tests/lb-bench.at
 
 SYSTEM_TESTSUITE_AT = \
 	tests/system-testsuite.at \
