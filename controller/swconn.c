@@ -283,6 +283,13 @@ swconn_receive(struct swconn *sw)
             memmove(sw->rx.base, sw->rx.data, sw->rx.size);
         }
         sw->rx.data = sw->rx.base;
+
+        /* Answer what this read brought before reading more, so that a
+         * burst does not keep the first answers waiting for the last. */
+        swconn_flush(sw);
+        if (!sw->stream) {
+            return false;
+        }
         if (retval < SWCONN_READ_SIZE) {
             break;
         }

@@ -106,7 +106,11 @@ lb_switch_create(const struct lb_config *cfg, uint64_t dpid)
     snprintf(sw->name, sizeof sw->name, "%016"PRIx64, dpid);
     sw->ofp.cookie = htonll(cfg->cookie);
     hmap_init(&sw->backends);
+    /* The tables get all the buckets they may need now, about 8 bytes per
+     * client of --max-clients: growing a table of a million clients would
+     * stop the balancer for tens of milliseconds. */
     hmap_init(&sw->clients);
+    hmap_reserve(&sw->clients, cfg->max_clients);
     ovs_list_init(&sw->idle_clients);
     ovs_list_init(&sw->idle_mappings);
     ovs_list_init(&sw->held);
@@ -124,6 +128,7 @@ lb_switch_create(const struct lb_config *cfg, uint64_t dpid)
         svc->candidates = xcalloc(sc->n_backends, sizeof *svc->candidates);
         svc->scheduler = lb_scheduler_create(sc->scheduler);
         hmap_init(&svc->mappings);
+        hmap_reserve(&svc->mappings, cfg->max_clients);
 
         for (size_t j = 0; j < sc->n_backends; j++) {
             struct lb_backend *b = lb_find_backend(sw, sc->backends[j]);
