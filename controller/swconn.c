@@ -24,6 +24,7 @@
 
 #include "flow.h"
 #include "hmapx.h"
+#include "lib/lb-ofp.h"
 #include "ofp-version-opt.h"
 #include "openflow/openflow.h"
 #include "openvswitch/ofp-errors.h"
@@ -252,30 +253,19 @@ swconn_receive(struct swconn *sw)
         sw->rx.size += retval;
         reconnect_activity(sw->reconnect, time_msec());
 
-        while (sw->rx.size >= sizeof(struct ofp_header)) {
-            const uint8_t *p = sw->rx.data;
-            size_t len = p[2] << 8 | p[3];
-            if (len < sizeof(struct ofp_header)) {
-                VLOG_WARN("%s: message with impossible length %"PRIuSIZE
-                          ", disconnecting", sw->name, len);
-                swconn_disconnect(sw, EPROTO);
-                return false;
-            } else if (len > sw->rx.size) {
-                break;
-            }
-
-            /* Messages follow each other at any offset, but OVS's
-             * decoders want them aligned as malloc() would. */
-            const struct ofp_header *oh = (const void *) p;
-            if ((uintptr_t) p % 8) {
-                ofpbuf_clear(&sw->aligned);
-                oh = ofpbuf_put(&sw->aligned, p, len);
-            }
+        const struct ofp_header *oh;
+        int error;
+        while ((oh = lb_ofp_frame(&sw->rx, &sw->aligned, &error))) {
             swconn_process(sw, oh);
             if (!sw->stream) {
                 return false;
             }
-            ofpbuf_pull(&sw->rx, len);
+        }
+        if (error) {
+            VLOG_WARN("%s: message with impossible length, disconnecting",
+                      sw->name);
+            swconn_disconnect(sw, error);
+            return false;
         }
 
         /* Move a partial message to the front, so the buffer stays small. */

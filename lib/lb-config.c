@@ -164,43 +164,55 @@ lb_config_set_mac(struct lb_config *cfg, const char *s)
     return NULL;
 }
 
+/* Sets '*value' to the index of 's' among the two 'names', or returns an
+ * error that says what the choices are. */
+static char *
+parse_choice(const char *s, const char *const names[2], int *value)
+{
+    for (int i = 0; i < 2; i++) {
+        if (!strcmp(s, names[i])) {
+            *value = i;
+            return NULL;
+        }
+    }
+    return xasprintf("\"%s\" is not a choice (use %s or %s)", s, names[0],
+                     names[1]);
+}
+
 char *
 lb_config_set_fallback(struct lb_config *cfg, const char *s)
 {
-    if (!strcmp(s, "normal")) {
-        cfg->fallback = LB_FALLBACK_NORMAL;
-    } else if (!strcmp(s, "drop")) {
-        cfg->fallback = LB_FALLBACK_DROP;
-    } else {
-        return xasprintf("\"%s\" is not a fallback (use normal or drop)", s);
-    }
-    return NULL;
+    static const char *const names[2] = { "normal", "drop" };
+    int value;
+    char *error = parse_choice(s, names, &value);
+
+    cfg->fallback = error ? cfg->fallback
+                    : value ? LB_FALLBACK_DROP : LB_FALLBACK_NORMAL;
+    return error;
 }
 
 char *
 lb_config_set_no_backend(struct lb_config *cfg, const char *s)
 {
-    if (!strcmp(s, "drop")) {
-        cfg->no_backend = LB_NO_BACKEND_DROP;
-    } else if (!strcmp(s, "reject")) {
-        cfg->no_backend = LB_NO_BACKEND_REJECT;
-    } else {
-        return xasprintf("\"%s\" is not a choice (use drop or reject)", s);
-    }
-    return NULL;
+    static const char *const names[2] = { "drop", "reject" };
+    int value;
+    char *error = parse_choice(s, names, &value);
+
+    cfg->no_backend = error ? cfg->no_backend
+                      : value ? LB_NO_BACKEND_REJECT : LB_NO_BACKEND_DROP;
+    return error;
 }
 
 char *
 lb_config_set_overflow(struct lb_config *cfg, const char *s)
 {
-    if (!strcmp(s, "refuse")) {
-        cfg->overflow = LB_OVERFLOW_REFUSE;
-    } else if (!strcmp(s, "evict")) {
-        cfg->overflow = LB_OVERFLOW_EVICT;
-    } else {
-        return xasprintf("\"%s\" is not a choice (use refuse or evict)", s);
-    }
-    return NULL;
+    static const char *const names[2] = { "refuse", "evict" };
+    int value;
+    char *error = parse_choice(s, names, &value);
+
+    cfg->overflow = error ? cfg->overflow
+                    : value ? LB_OVERFLOW_EVICT : LB_OVERFLOW_REFUSE;
+    return error;
 }
 
 /* Checks what no single setting can: that there is a service and that

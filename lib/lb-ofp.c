@@ -17,6 +17,8 @@
 #include <config.h>
 #include "lib/lb-ofp.h"
 
+#include <errno.h>
+
 #include "csum.h"
 #include "dp-packet.h"
 #include "openvswitch/list.h"
@@ -189,6 +191,39 @@ lb_ofp_icmp_unreachable(const struct lb_ofp *ofp, struct eth_addr eth_src,
                       dp_packet_size(&packet), &ofpacts);
     ofpbuf_uninit(&ofpacts);
     dp_packet_uninit(&packet);
+}
+
+/* Takes the next whole message from 'rx', bytes received from a stream,
+ * and returns it, or NULL if 'rx' does not hold a whole message.  Sets
+ * '*error' to EPROTO (and returns NULL) if the next message's length is
+ * impossible.
+ *
+ * Messages follow each other at any offset, but OVS's decoders want them
+ * aligned as malloc() would, so one that is not is copied to 'aligned'.
+ * The message stays valid until 'rx' or 'aligned' changes. */
+const struct ofp_header *
+lb_ofp_frame(struct ofpbuf *rx, struct ofpbuf *aligned, int *error)
+{
+    *error = 0;
+    if (rx->size < sizeof(struct ofp_header)) {
+        return NULL;
+    }
+
+    const uint8_t *p = rx->data;
+    size_t len = p[2] << 8 | p[3];
+    if (len < sizeof(struct ofp_header)) {
+        *error = EPROTO;
+        return NULL;
+    } else if (len > rx->size) {
+        return NULL;
+    }
+    ofpbuf_pull(rx, len);
+
+    if ((uintptr_t) p % 8) {
+        ofpbuf_clear(aligned);
+        p = ofpbuf_put(aligned, p, len);
+    }
+    return (const struct ofp_header *) p;
 }
 
 /* Outputs to 'out_port'.  OpenFlow never sends a packet back out the port

@@ -27,6 +27,7 @@
 #include "openvswitch/types.h"
 
 struct match;
+struct ofp_header;
 struct ofpbuf;
 
 /* The balancer's flow priorities.  They leave room below, between and above
@@ -59,6 +60,9 @@ void lb_ofp_icmp_unreachable(const struct lb_ofp *, struct eth_addr eth_src,
                              struct eth_addr eth_dst, ovs_be32 ip_src,
                              ovs_be32 ip_dst, const void *l3, size_t l3_size,
                              ofp_port_t port);
+
+const struct ofp_header *lb_ofp_frame(struct ofpbuf *rx,
+                                      struct ofpbuf *aligned, int *error);
 
 void lb_ofp_put_output(struct ofpbuf *ofpacts, ofp_port_t out_port,
                        ofp_port_t in_port);

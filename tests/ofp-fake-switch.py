@@ -22,11 +22,15 @@
 # request.  At the end it prints what it sent and received.
 
 import argparse
+import os
 import select
 import socket
 import struct
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checksums import csum  # noqa: E402
 
 OFPT_HELLO, OFPT_ERROR, OFPT_ECHO_REQUEST, OFPT_ECHO_REPLY = 0, 1, 2, 3
 OFPT_FEATURES_REQUEST, OFPT_FEATURES_REPLY = 5, 6
@@ -47,12 +51,7 @@ def ip_bytes(s):
 
 
 def ip_checksum(data):
-    if len(data) % 2:
-        data += b'\0'
-    total = sum(struct.unpack('!%dH' % (len(data) // 2), data))
-    while total >> 16:
-        total = (total & 0xffff) + (total >> 16)
-    return ~total & 0xffff
+    return ~csum(data) & 0xffff
 
 
 def icmp_echo(src_mac, dst_mac, src_ip, dst_ip):

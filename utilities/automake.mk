@@ -10,4 +10,4 @@ dist_noinst_SCRIPTS += \
 
 bin_PROGRAMS += utilities/ovs-balancer-bench
 utilities_ovs_balancer_bench_SOURCES = utilities/ovs-balancer-bench.c
-utilities_ovs_balancer_bench_LDADD = $(OVS_LIBADD)
+utilities_ovs_balancer_bench_LDADD = lib/libovsbalancer.la $(OVS_LIBADD)

@@ -51,6 +51,7 @@
 #include "csum.h"
 #include "dp-packet.h"
 #include "fatal-signal.h"
+#include "lib/lb-ofp.h"
 #include "openflow/openflow.h"
 #include "openflow/openflow-1.2.h"
 #include "openvswitch/dynamic-string.h"
@@ -240,23 +241,13 @@ conn_recv(struct conn *c, void (*handle)(void *, const struct ofp_header *,
     }
     c->rx.size += retval;
 
-    while (c->rx.size >= sizeof(struct ofp_header)) {
-        const uint8_t *p = c->rx.data;
-        size_t len = get_be16(p + 2);
-        if (len < sizeof(struct ofp_header)) {
-            ovs_fatal(0, "%s: message with bad length %"PRIuSIZE,
-                      c->name, len);
-        } else if (len > c->rx.size) {
-            break;
-        }
-        /* OVS's decoders want messages aligned as malloc() would. */
-        const struct ofp_header *oh = (const void *) p;
-        if ((uintptr_t) p % 8) {
-            ofpbuf_clear(&c->aligned);
-            oh = ofpbuf_put(&c->aligned, p, len);
-        }
-        handle(aux, oh, len);
-        ofpbuf_pull(&c->rx, len);
+    const struct ofp_header *oh;
+    int error;
+    while ((oh = lb_ofp_frame(&c->rx, &c->aligned, &error))) {
+        handle(aux, oh, ntohs(oh->length));
+    }
+    if (error) {
+        ovs_fatal(0, "%s: message with impossible length", c->name);
     }
     /* Move what is left to the front, so the buffer does not grow. */
     if (c->rx.size) {
