@@ -193,6 +193,18 @@ lb_ofp_icmp_unreachable(const struct lb_ofp *ofp, struct eth_addr eth_src,
     dp_packet_uninit(&packet);
 }
 
+/* Sets the length of the message that starts at offset 'ofs' in 'buf' to
+ * reach the end of 'buf'.  Messages sent back to back start at any offset,
+ * so the header may not be aligned: it is stored byte-wise. */
+void
+lb_ofp_end_message(struct ofpbuf *buf, size_t ofs)
+{
+    ovs_be16 length = htons(buf->size - ofs);
+    memcpy(ofpbuf_at_assert(buf, ofs + offsetof(struct ofp_header, length),
+                            sizeof length),
+           &length, sizeof length);
+}
+
 /* Takes the next whole message from 'rx', bytes received from a stream,
  * and returns it, or NULL if 'rx' does not hold a whole message.  Sets
  * '*error' to EPROTO (and returns NULL) if the next message's length is

@@ -61,6 +61,7 @@ void lb_ofp_icmp_unreachable(const struct lb_ofp *, struct eth_addr eth_src,
                              ovs_be32 ip_dst, const void *l3, size_t l3_size,
                              ofp_port_t port);
 
+void lb_ofp_end_message(struct ofpbuf *, size_t ofs);
 const struct ofp_header *lb_ofp_frame(struct ofpbuf *rx,
                                       struct ofpbuf *aligned, int *error);
 

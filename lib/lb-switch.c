@@ -1103,8 +1103,7 @@ balance(struct lb_switch *sw, struct lb_service *svc,
     mapping_values(m, v);
     size_t ofs = put_mapping_message(&svc->c2s_packet_out, v, out);
     ofpbuf_put(out, packet, size);
-    struct ofp_header *oh = ofpbuf_at_assert(out, ofs, sizeof *oh);
-    oh->length = htons(out->size - ofs);
+    lb_ofp_end_message(out, ofs);
 }
 
 /* A backend's packet that no client flow took: if it is for a client of

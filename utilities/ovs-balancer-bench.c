@@ -392,7 +392,8 @@ put_client_packet_in(struct bench_switch *sw, const struct ofpbuf *template,
     struct eth_addr mac = client_mac(i);
     ovs_be32 ip = client_ip(i);
 
-    ((struct ofp_header *) msg)->xid = htonl(++sw->xid);
+    ovs_be32 xid = htonl(++sw->xid);
+    memcpy(msg + offsetof(struct ofp_header, xid), &xid, sizeof xid);
     for (int k = 0; k < 2; k++) {
         if (mac_ofs[k]) {
             memcpy(msg + frame + mac_ofs[k], &mac, ETH_ADDR_LEN);
@@ -938,12 +939,13 @@ responder_handle(void *rc_, const struct ofp_header *oh, size_t len)
         if (ofs > len) {
             return;
         }
-        size_t total = rc->template->size + (len - ofs);
-        struct ofp_header *po = ofpbuf_put(&rc->conn.tx, rc->template->data,
-                                           rc->template->size);
-        po->length = htons(total);
-        po->xid = oh->xid;
-        ofpbuf_put(&rc->conn.tx, msg + ofs, len - ofs);
+        struct ofpbuf *tx = &rc->conn.tx;
+        size_t po_ofs = tx->size;
+        uint8_t *po = ofpbuf_put(tx, rc->template->data, rc->template->size);
+        memcpy(po + offsetof(struct ofp_header, xid), &oh->xid,
+               sizeof oh->xid);
+        ofpbuf_put(tx, msg + ofs, len - ofs);
+        lb_ofp_end_message(tx, po_ofs);
         msgs_sent++;
     } else if (oh->type == OFPT_ECHO_REQUEST) {
         conn_put_ofpbuf(&rc->conn, ofputil_encode_echo_reply(oh));
