@@ -106,7 +106,8 @@ EXTRA_DIST += tests/fuzz/lb-packet-fuzzer.c tests/fuzz/seeds.txt \
 if HAVE_LIBFUZZER
 check_DATA = tests/fuzz/lb-packet-fuzzer
 CLEANFILES += tests/fuzz/lb-packet-fuzzer tests/fuzz/obj/*.o
-FUZZ_FLAGS = -g -O1 -fsanitize=address,undefined
+FUZZ_FLAGS = -g -O1 -fsanitize=address,undefined \
+	-fno-sanitize-recover=undefined
 tests/fuzz/lb-packet-fuzzer: $(FUZZ_SRC) $(lib_libovsbalancer_la_SOURCES)
 	@$(MKDIR_P) tests/fuzz/obj
 	$(AM_V_GEN)for src in $(FUZZ_SRC); do \

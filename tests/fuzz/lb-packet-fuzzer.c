@@ -27,21 +27,29 @@
  *   0x02 LEN_HI LEN_LO MSG...          a raw flow-removed message body
  *   anything else                      switches the OpenFlow version
  *
- * Whatever the balancer answers is encoded and then freed. */
+ * Whatever the balancer answers accumulates in one buffer, as in a
+ * connection's transmit buffer, so that its messages start at any offset;
+ * each must frame and decode with OVS's decoders, and every flow it adds
+ * must carry the balancer's cookie, or the target aborts. */
 
 #include <config.h>
 
 #include <string.h>
 
+#include "byte-order.h"
 #include "hmapx.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/ofp-protocol.h"
 #include "lib/lb-config.h"
+#include "lib/lb-ofp.h"
 #include "lib/lb-switch.h"
 #include "openflow/openflow.h"
 #include "openflow/openflow-1.2.h"
 #include "openvswitch/list.h"
+#include "openvswitch/ofp-actions.h"
+#include "openvswitch/ofp-flow.h"
 #include "openvswitch/ofp-msgs.h"
+#include "openvswitch/ofp-packet.h"
 #include "openvswitch/ofpbuf.h"
 #include "openvswitch/vlog.h"
 #include "util.h"
@@ -113,6 +121,61 @@ flow_removed(enum ofp_version version, const uint8_t *body, size_t len)
     return msg;
 }
 
+/* Aborts unless OVS decodes 'oh', a message the balancer sent over
+ * 'version', and a flow it adds carries the balancer's cookie. */
+static void
+check_message(const struct ofp_header *oh, enum ofp_version version)
+{
+    enum ofputil_protocol protocol
+        = ofputil_protocol_from_ofp_version(version);
+    uint64_t stub[1024 / 8];
+    struct ofpbuf ofpacts;
+    enum ofptype type;
+
+    ovs_assert(oh->version == version);
+    ovs_assert(!ofptype_decode(&type, oh));
+    ofpbuf_use_stub(&ofpacts, stub, sizeof stub);
+    if (type == OFPTYPE_FLOW_MOD) {
+        struct ofputil_flow_mod fm;
+
+        ovs_assert(!ofputil_decode_flow_mod(&fm, oh, protocol, NULL, NULL,
+                                            &ofpacts, OFPP_MAX, 255));
+        ovs_assert(fm.command != OFPFC_ADD
+                   || fm.new_cookie == htonll(config.cookie));
+        minimatch_destroy(&fm.match);
+    } else if (type == OFPTYPE_PACKET_OUT) {
+        struct ofputil_packet_out po;
+
+        ovs_assert(!ofputil_decode_packet_out(&po, oh, NULL, &ofpacts));
+    }
+    ofpbuf_uninit(&ofpacts);
+}
+
+/* Checks the messages in 'out' from offset '*checked' on, and moves
+ * '*checked' past them.  Empties 'out' now and then, as sending would. */
+static void
+check_output(struct ofpbuf *out, size_t *checked, enum ofp_version version)
+{
+    struct ofpbuf rx = ofpbuf_const_initializer(
+        (const uint8_t *) out->data + *checked, out->size - *checked);
+    struct ofpbuf aligned;
+    const struct ofp_header *oh;
+    int error;
+
+    ofpbuf_init(&aligned, 0);
+    while ((oh = lb_ofp_frame(&rx, &aligned, &error))) {
+        check_message(oh, version);
+    }
+    ovs_assert(!error && !rx.size);
+    ofpbuf_uninit(&aligned);
+
+    *checked = out->size;
+    if (out->size > 65536) {
+        ofpbuf_clear(out);
+        *checked = 0;
+    }
+}
+
 /* Connects 'sw' over 'version'; the flow read-back finds nothing. */
 static void
 connect_switch(struct lb_switch *sw, enum ofp_version version,
@@ -139,7 +202,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     init();
     ofpbuf_init(&out, 0);
     struct lb_switch *sw = lb_switch_create(&config, 1);
+    size_t checked = 0;
     connect_switch(sw, version, now, &out);
+    check_output(&out, &checked, version);
 
     while (size > 0) {
         uint8_t type = data[0];
@@ -176,7 +241,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         } else {
             break;
         }
-        ofpbuf_clear(&out);
+        check_output(&out, &checked, version);
     }
 
     struct ds s = DS_EMPTY_INITIALIZER;
