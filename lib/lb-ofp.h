@@ -23,6 +23,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "openvswitch/ofp-errors.h"
 #include "openvswitch/ofp-protocol.h"
 #include "openvswitch/types.h"
 
@@ -60,6 +61,18 @@ void lb_ofp_icmp_unreachable(const struct lb_ofp *, struct eth_addr eth_src,
                              struct eth_addr eth_dst, ovs_be32 ip_src,
                              ovs_be32 ip_dst, const void *l3, size_t l3_size,
                              ofp_port_t port);
+
+/* What the balancer uses of a packet-in. */
+struct lb_packet_in {
+    ofp_port_t in_port;
+    const void *packet;         /* Points into the message. */
+    size_t packet_len;          /* Bytes at 'packet'. */
+    size_t total_len;           /* Bytes in the frame the switch saw. */
+    bool fast;                  /* Read without OVS's decoder? */
+};
+
+enum ofperr lb_ofp_decode_packet_in(const struct ofp_header *,
+                                    struct lb_packet_in *);
 
 void lb_ofp_end_message(struct ofpbuf *, size_t ofs);
 const struct ofp_header *lb_ofp_frame(struct ofpbuf *rx,

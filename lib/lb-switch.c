@@ -38,7 +38,6 @@
 #include "openvswitch/ofp-errors.h"
 #include "openvswitch/ofp-monitor.h"
 #include "openvswitch/ofp-msgs.h"
-#include "openvswitch/ofp-packet.h"
 #include "openvswitch/ofpbuf.h"
 #include "openvswitch/vlog.h"
 #include "packets.h"
@@ -1225,19 +1224,16 @@ static void
 handle_packet_in(struct lb_switch *sw, const struct ofp_header *oh,
                  long long int now)
 {
-    struct ofputil_packet_in pi;
-    size_t total_len;
-    enum ofperr error;
+    struct lb_packet_in pi;
+    enum ofperr error = lb_ofp_decode_packet_in(oh, &pi);
 
-    error = ofputil_decode_packet_in(oh, true, NULL, NULL, &pi, &total_len,
-                                     NULL, NULL);
     if (error) {
         VLOG_WARN_RL(&bad_rl, "%s: undecodable packet-in (%s)", sw->name,
                      ofperr_to_string(error));
         return;
     }
 
-    ofp_port_t in_port = pi.flow_metadata.flow.in_port.ofp_port;
+    ofp_port_t in_port = pi.in_port;
     if (!sw->ports
         || !hmapx_contains(sw->ports, (void *) (uintptr_t) in_port)) {
         VLOG_WARN_RL(&bad_rl, "%s: dropped packet from port %"PRIu16
@@ -1245,11 +1241,11 @@ handle_packet_in(struct lb_switch *sw, const struct ofp_header *oh,
                      ofp_to_u16(in_port));
         return;
     }
-    if (pi.packet_len < total_len) {
+    if (pi.packet_len < pi.total_len) {
         VLOG_WARN_RL(&bad_rl, "%s: dropped packet from port %"PRIu16
                      " that the switch truncated to %"PRIuSIZE" of %"PRIuSIZE
                      " bytes", sw->name, ofp_to_u16(in_port), pi.packet_len,
-                     total_len);
+                     pi.total_len);
         return;
     }
 

@@ -33,9 +33,12 @@
 #include "openflow/openflow.h"
 #include "openvswitch/match.h"
 #include "openvswitch/ofp-actions.h"
-#include "random.h"
+#include "openvswitch/ofp-msgs.h"
+#include "openvswitch/ofp-packet.h"
 #include "openvswitch/ofpbuf.h"
+#include "random.h"
 #include "packets.h"
+#include "unaligned.h"
 #include "util.h"
 
 /* service VIP SERVERS [SCHEDULER]: parses a service definition and prints
@@ -283,12 +286,155 @@ test_templates(struct ovs_cmdl_context *ctx)
     }
 }
 
+/* Returns a random input port: mostly a low port number, as switches have,
+ * sometimes any normal port or one of the special ones (OFPP_LOCAL,
+ * OFPP_CONTROLLER, ...). */
+static ofp_port_t
+random_in_port(void)
+{
+    switch (random_range(4)) {
+    case 0:
+        return u16_to_ofp(random_range(ofp_to_u16(OFPP_MAX)));
+    case 1:
+        return u16_to_ofp(ofp_to_u16(OFPP_MAX) + random_range(0x100));
+    default:
+        return u16_to_ofp(random_range(16));
+    }
+}
+
+/* A random packet-in, as a switch would send it over 'version' in
+ * 'format': a frame of random length from a random port, sometimes with
+ * more metadata than the port. */
+static struct ofpbuf *
+random_packet_in(enum ofp_version version,
+                 enum ofputil_packet_in_format format)
+{
+    struct ofputil_packet_in_private pin;
+    uint8_t frame[256];
+
+    memset(&pin, 0, sizeof pin);
+    random_bytes(frame, sizeof frame);
+    pin.base.packet = frame;
+    pin.base.packet_len = random_range(sizeof frame);
+    pin.base.reason = OFPR_NO_MATCH;
+    pin.base.cookie = OVS_BE64_MAX;
+    match_init_catchall(&pin.base.flow_metadata);
+    match_set_in_port(&pin.base.flow_metadata, random_in_port());
+    if (!random_range(4)) {
+        match_set_metadata(&pin.base.flow_metadata,
+                           htonll(random_uint64()));
+    }
+    if (!random_range(4)) {
+        match_set_tun_id(&pin.base.flow_metadata, htonll(random_uint64()));
+    }
+    return ofputil_encode_packet_in_private(
+        &pin, ofputil_protocol_from_ofp_version(version), format);
+}
+
+/* Sets the input port of 'msg', a standard packet-in with only the input
+ * port as metadata, to 'port' as it stands in the message, valid or not: 16
+ * bits in OpenFlow 1.0, 32 in an OXM match from 1.2 on. */
+static void
+set_raw_in_port(struct ofpbuf *msg, enum ofp_version v, uint32_t port)
+{
+    uint8_t *p = msg->data;
+
+    if (v == OFP10_VERSION) {
+        put_unaligned_be16((ovs_be16 *) (p + 14), htons(port));
+    } else if (v >= OFP12_VERSION) {
+        /* Header, fixed part, cookie from 1.3 on, match and OXM headers. */
+        size_t ofs = 8 + 8 + (v >= OFP13_VERSION ? 8 : 0) + 4 + 4;
+        put_unaligned_be32((ovs_be32 *) (p + ofs), htonl(port));
+    }
+}
+
+/* packet-ins N: for OpenFlow 1.0 to 1.5, decodes N random packet-ins in
+ * each of OVS's three formats, as many again with a byte of their first 48
+ * changed, and standard ones whose input port is at the edges of the valid
+ * ranges, with lb_ofp_decode_packet_in() and with OVS's
+ * ofputil_decode_packet_in(), and counts the messages on which the two
+ * agree (same error, or same port, frame and length) and those read
+ * without OVS's decoder. */
+static void
+test_packet_ins(struct ovs_cmdl_context *ctx)
+{
+    static const uint32_t edge_ports[] = {
+        0, 0xfeff, 0xff00, 0xff01, 0xfff8, 0xfffe, 0xffff, 0x10000,
+        0xfffffeff, 0xffffff00, 0xfffffffe, 0xffffffff,
+    };
+    int n = atoi(ctx->argv[1]);
+    int n_edges = ARRAY_SIZE(edge_ports);
+
+    for (enum ofp_version v = OFP10_VERSION; v <= OFP15_VERSION; v++) {
+        int n_msgs = 0, n_agree = 0, n_fast = 0;
+
+        for (int i = 0; i < 6 * n + n_edges; i++) {
+            struct ofpbuf *msg;
+
+            if (i < 6 * n) {
+                msg = random_packet_in(v, i % 3);
+                if (i >= 3 * n) {
+                    size_t ofs = random_range(MIN(msg->size, 48));
+                    ((uint8_t *) msg->data)[ofs] ^= 1 + random_range(255);
+                }
+            } else {
+                struct ofputil_packet_in_private pin;
+                uint8_t frame[60] = { 0 };
+
+                memset(&pin, 0, sizeof pin);
+                pin.base.packet = frame;
+                pin.base.packet_len = sizeof frame;
+                pin.base.cookie = OVS_BE64_MAX;
+                match_init_catchall(&pin.base.flow_metadata);
+                match_set_in_port(&pin.base.flow_metadata, u16_to_ofp(1));
+                msg = ofputil_encode_packet_in_private(
+                    &pin, ofputil_protocol_from_ofp_version(v),
+                    OFPUTIL_PACKET_IN_STD);
+                set_raw_in_port(msg, v, edge_ports[i - 6 * n]);
+            }
+
+            /* The balancer sees only what ofptype_decode() calls a
+             * packet-in. */
+            enum ofptype type;
+            if (ofptype_decode(&type, msg->data)
+                || type != OFPTYPE_PACKET_IN) {
+                ofpbuf_delete(msg);
+                continue;
+            }
+
+            struct ofputil_packet_in opi;
+            struct lb_packet_in lpi;
+            size_t total_len;
+            enum ofperr error = ofputil_decode_packet_in(
+                msg->data, true, NULL, NULL, &opi, &total_len, NULL, NULL);
+            enum ofperr lb_error = lb_ofp_decode_packet_in(msg->data, &lpi);
+
+            n_msgs++;
+            if (error || lb_error) {
+                n_agree += error == lb_error;
+            } else {
+                n_agree += (lpi.in_port == opi.flow_metadata.flow.in_port.ofp_port
+                            && lpi.packet == opi.packet
+                            && lpi.packet_len == opi.packet_len
+                            && lpi.total_len == total_len);
+                n_fast += lpi.fast;
+            }
+            ofpbuf_delete(msg);
+        }
+        printf("%s: %s of %d packet-ins decoded alike, %s read directly\n",
+               ofputil_version_to_string(v),
+               n_agree == n_msgs ? "all" : "NOT all", n_msgs,
+               n_fast > n_msgs / 10 ? "many" : "few");
+    }
+}
+
 static const struct ovs_cmdl_command commands[] = {
     {"service", "VIP SERVERS [SCHEDULER]", 2, 3, test_service, OVS_RO},
     {"mac", "MAC", 1, 1, test_mac, OVS_RO},
     {"schedule", "SCHEDULER USABLE N", 3, 3, test_schedule, OVS_RO},
     {"parse-packet", "HEX", 1, 1, test_parse_packet, OVS_RO},
     {"templates", "N", 1, 1, test_templates, OVS_RO},
+    {"packet-ins", "N", 1, 1, test_packet_ins, OVS_RO},
     {NULL, NULL, 0, 0, NULL, OVS_RO},
 };
 

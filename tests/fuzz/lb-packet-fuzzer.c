@@ -25,7 +25,13 @@
  *   0x00 PORT LEN_HI LEN_LO FRAME...   a packet-in of FRAME from PORT
  *   0x01 MS_HI MS_LO                   time passes; timers run
  *   0x02 LEN_HI LEN_LO MSG...          a raw flow-removed message body
+ *   0x04 LEN_HI LEN_LO MSG...          a raw message: an OpenFlow header
+ *                                      (version and length set as the
+ *                                      daemon would see them) and body
  *   anything else                      switches the OpenFlow version
+ *
+ * A raw message that OVS calls a packet-in must decode alike with the
+ * balancer's packet-in decoder and OVS's, or the target aborts.
  *
  * Whatever the balancer answers accumulates in one buffer, as in a
  * connection's transmit buffer, so that its messages start at any offset;
@@ -176,6 +182,45 @@ check_output(struct ofpbuf *out, size_t *checked, enum ofp_version version)
     }
 }
 
+/* Aborts unless the balancer's packet-in decoder and OVS's agree on
+ * 'oh'. */
+static void
+check_packet_in_decoders(const struct ofp_header *oh)
+{
+    struct ofputil_packet_in opi;
+    struct lb_packet_in lpi;
+    size_t total_len;
+    enum ofperr error = ofputil_decode_packet_in(oh, true, NULL, NULL, &opi,
+                                                 &total_len, NULL, NULL);
+
+    ovs_assert(error == lb_ofp_decode_packet_in(oh, &lpi));
+    ovs_assert(error
+               || (lpi.in_port == opi.flow_metadata.flow.in_port.ofp_port
+                   && lpi.packet == opi.packet
+                   && lpi.packet_len == opi.packet_len
+                   && lpi.total_len == total_len));
+}
+
+/* A raw message from the switch, of 'len' bytes at 'data' (at least a
+ * header's worth), as the daemon hands it on after framing it. */
+static void
+raw_message(struct lb_switch *sw, enum ofp_version version,
+            const uint8_t *data, size_t len, long long int now,
+            struct ofpbuf *out)
+{
+    struct ofpbuf *msg = ofpbuf_clone_data(data, len);
+    struct ofp_header *oh = msg->data;
+    enum ofptype type;
+
+    oh->version = version;
+    oh->length = htons(len);
+    if (!ofptype_decode(&type, oh) && type == OFPTYPE_PACKET_IN) {
+        check_packet_in_decoders(oh);
+        lb_switch_packet_in(sw, oh, now, out);
+    }
+    ofpbuf_delete(msg);
+}
+
 /* Connects 'sw' over 'version'; the flow read-back finds nothing. */
 static void
 connect_switch(struct lb_switch *sw, enum ofp_version version,
@@ -232,6 +277,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             struct ofpbuf *msg = flow_removed(version, data + 2, len);
             lb_switch_flow_removed(sw, msg->data, now);
             ofpbuf_delete(msg);
+            data += 2 + len, size -= 2 + len;
+        } else if (type == 4 && size >= 2) {
+            size_t len = MIN((size_t) (data[0] << 8 | data[1]), size - 2);
+            if (len >= sizeof(struct ofp_header)) {
+                raw_message(sw, version, data + 2, len, now, &out);
+            }
             data += 2 + len, size -= 2 + len;
         } else if (type > 2) {
             version = version == OFP10_VERSION ? OFP13_VERSION
