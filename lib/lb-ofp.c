@@ -256,19 +256,30 @@ decode_packet_in_fast(const struct ofp_header *oh, struct lb_packet_in *pin)
     return true;
 }
 
-/* Decodes packet-in 'oh', a message ofptype_decode() found to be one, into
- * 'pin'.  OVS's decoder fills a whole struct match for the packet's
- * metadata, thousands of instructions of which the balancer needs the input
- * port; so the common forms are read directly, and only the rest go to
+/* Decodes packet-in 'oh', a whole message, into 'pin'.  Returns an error
+ * if it is not a valid packet-in.
+ *
+ * OVS's decoder fills a whole struct match for the packet's metadata,
+ * thousands of instructions of which the balancer needs the input port; so
+ * the common forms are read directly, and only the rest go to
  * ofputil_decode_packet_in().  (A unit test checks that both agree.) */
 enum ofperr
 lb_ofp_decode_packet_in(const struct ofp_header *oh, struct lb_packet_in *pin)
 {
     struct ofputil_packet_in opi;
+    enum ofptype type;
     enum ofperr error;
 
     if (decode_packet_in_fast(oh, pin)) {
         return 0;
+    }
+
+    /* OVS's decoder asserts that it is given a packet-in. */
+    error = ofptype_decode(&type, oh);
+    if (error) {
+        return error;
+    } else if (type != OFPTYPE_PACKET_IN) {
+        return OFPERR_OFPBRC_BAD_TYPE;
     }
     error = ofputil_decode_packet_in(oh, true, NULL, NULL, &opi,
                                      &pin->total_len, NULL, NULL);

@@ -376,6 +376,13 @@ test_packet_ins(struct ovs_cmdl_context *ctx)
                 if (i >= 3 * n) {
                     size_t ofs = random_range(MIN(msg->size, 48));
                     ((uint8_t *) msg->data)[ofs] ^= 1 + random_range(255);
+
+                    /* A connection frames messages by their length, so a
+                     * message never claims more bytes than it has. */
+                    struct ofp_header *oh = msg->data;
+                    if (ntohs(oh->length) > msg->size) {
+                        oh->length = htons(msg->size);
+                    }
                 }
             } else {
                 struct ofputil_packet_in_private pin;

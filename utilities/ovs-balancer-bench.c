@@ -53,7 +53,6 @@
 #include "fatal-signal.h"
 #include "lib/lb-ofp.h"
 #include "openflow/openflow.h"
-#include "openflow/openflow-1.2.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/match.h"
 #include "openvswitch/ofp-actions.h"
@@ -889,10 +888,10 @@ struct responder_conn {
 };
 
 static void
-responder_handle(void *rc_, const struct ofp_header *oh, size_t len)
+responder_handle(void *rc_, const struct ofp_header *oh,
+                 size_t len OVS_UNUSED)
 {
     struct responder_conn *rc = rc_;
-    const uint8_t *msg = (const uint8_t *) oh;
 
     msgs_received++;
     if (oh->type == OFPT_HELLO) {
@@ -923,20 +922,8 @@ responder_handle(void *rc_, const struct ofp_header *oh, size_t len)
                         ofpraw_alloc(OFPRAW_OFPT_FEATURES_REQUEST,
                                      rc->version, 0));
     } else if (oh->type == OFPT_PACKET_IN && rc->template) {
-        /* The frame follows the fixed part (1.0) or the match and 2 bytes
-         * of padding (1.3). */
-        size_t ofs;
-        if (rc->version == OFP10_VERSION) {
-            ofs = sizeof *oh + offsetof(struct ofp10_packet_in, data);
-        } else {
-            size_t match_ofs = sizeof *oh + sizeof(struct ofp12_packet_in)
-                               + sizeof(ovs_be64);
-            if (len < match_ofs + 4) {
-                return;
-            }
-            ofs = match_ofs + ROUND_UP(get_be16(msg + match_ofs + 2), 8) + 2;
-        }
-        if (ofs > len) {
+        struct lb_packet_in pin;
+        if (lb_ofp_decode_packet_in(oh, &pin)) {
             return;
         }
         struct ofpbuf *tx = &rc->conn.tx;
@@ -944,7 +931,7 @@ responder_handle(void *rc_, const struct ofp_header *oh, size_t len)
         uint8_t *po = ofpbuf_put(tx, rc->template->data, rc->template->size);
         memcpy(po + offsetof(struct ofp_header, xid), &oh->xid,
                sizeof oh->xid);
-        ofpbuf_put(tx, msg + ofs, len - ofs);
+        ofpbuf_put(tx, pin.packet, pin.packet_len);
         lb_ofp_end_message(tx, po_ofs);
         msgs_sent++;
     } else if (oh->type == OFPT_ECHO_REQUEST) {
