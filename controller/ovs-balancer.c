@@ -78,6 +78,9 @@ static struct ovs_list listeners = OVS_LIST_INITIALIZER(&listeners);
 static struct ovs_list switches = OVS_LIST_INITIALIZER(&switches);
 static struct hmap balancers = HMAP_INITIALIZER(&balancers);
 
+/* While busy, listeners are served at most this often (see main()). */
+#define LISTEN_MS 10
+
 /* What to balance, from the command line. */
 static struct lb_config config;
 
@@ -102,6 +105,7 @@ static void switch_message(struct swconn *, enum ofptype,
                            const struct ofp_header *, void *aux);
 static void switch_disconnected(struct swconn *, void *aux);
 static void switch_node_destroy(struct switch_node *);
+static void accept_switches(void);
 static void balancers_run(void);
 static void balancers_wait(void);
 static void balancers_destroy(void);
@@ -143,21 +147,19 @@ main(int argc, char *argv[])
     daemonize_complete();
     VLOG_INFO("%s", ovs_get_program_version());
 
+    long long int next_listen = LLONG_MIN;
     while (!exiting) {
-        struct listener *l;
-        LIST_FOR_EACH_SAFE (l, node, &listeners) {
-            struct stream *stream;
-
-            retval = pstream_accept(l->pstream, &stream);
-            if (!retval) {
-                struct switch_node *sn = xzalloc(sizeof *sn);
-                sn->swconn = swconn_create_passive(stream, probe_interval,
-                                                   &switch_handler, sn);
-                ovs_list_push_back(&switches, &sn->node);
-            } else if (retval != EAGAIN) {
-                VLOG_ERR("%s: accept failed (%s)",
-                         pstream_get_name(l->pstream), ovs_strerror(retval));
-            }
+        /* A failed accept() is not free: Linux makes the new socket first
+         * and frees it through RCU, work done by the CPU's softirq thread
+         * in slices that stall the balancer for half a millisecond.  Tried
+         * on every iteration of a busy loop, the listeners (the switches'
+         * and unixctl's) made the balancer's setup latency p99 several
+         * times worse, so they are served at most every LISTEN_MS. */
+        bool serve_listeners = time_msec() >= next_listen;
+        if (serve_listeners) {
+            accept_switches();
+            unixctl_server_run(unixctl);
+            next_listen = time_msec() + LISTEN_MS;
         }
 
         struct switch_node *sn;
@@ -172,16 +174,21 @@ main(int argc, char *argv[])
             swconn_flush(sn->swconn);
         }
 
-        unixctl_server_run(unixctl);
-
-        LIST_FOR_EACH (l, node, &listeners) {
-            pstream_wait(l->pstream);
+        /* Listeners just served wake the loop when they have something;
+         * the others are served when their time comes. */
+        if (serve_listeners) {
+            struct listener *l;
+            LIST_FOR_EACH (l, node, &listeners) {
+                pstream_wait(l->pstream);
+            }
+            unixctl_server_wait(unixctl);
+        } else {
+            poll_timer_wait_until(next_listen);
         }
         LIST_FOR_EACH (sn, node, &switches) {
             swconn_wait(sn->swconn);
         }
         balancers_wait();
-        unixctl_server_wait(unixctl);
         if (exiting) {
             poll_immediate_wake();
         }
@@ -302,6 +309,30 @@ switch_disconnected(struct swconn *swconn OVS_UNUSED, void *sn_)
         lb_switch_disconnected(sn->balancer->lb, time_msec());
         sn->balancer->conn = NULL;
         sn->balancer = NULL;
+    }
+}
+
+/* Takes the switches that connected to the listeners. */
+static void
+accept_switches(void)
+{
+    struct listener *l;
+
+    LIST_FOR_EACH (l, node, &listeners) {
+        struct stream *stream;
+        int error;
+
+        while (!(error = pstream_accept(l->pstream, &stream))) {
+            struct switch_node *sn = xzalloc(sizeof *sn);
+            sn->swconn = swconn_create_passive(stream, probe_interval,
+                                               &switch_handler, sn);
+            ovs_list_push_back(&switches, &sn->node);
+        }
+        if (error != EAGAIN) {
+            static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(1, 5);
+            VLOG_ERR_RL(&rl, "%s: accept failed (%s)",
+                     pstream_get_name(l->pstream), ovs_strerror(error));
+        }
     }
 }
 

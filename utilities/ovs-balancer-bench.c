@@ -955,9 +955,14 @@ run_responder(void)
 
     struct responder_conn *conns = NULL;
     size_t n_conns = 0, allocated = 0;
+    long long int next_accept = LLONG_MIN;
     for (;;) {
+        /* As ovs-balancer does (see its main()): a failed accept() costs
+         * the CPU's softirq thread work that stalls a busy loop, so the
+         * listener is tried at most every 10 ms. */
+        bool accept_now = time_msec() >= next_accept;
         struct stream *stream;
-        while (!pstream_accept(pstream, &stream)) {
+        while (accept_now && !pstream_accept(pstream, &stream)) {
             if (n_conns >= allocated) {
                 conns = x2nrealloc(conns, &allocated, sizeof *conns);
             }
@@ -982,7 +987,12 @@ run_responder(void)
                 i++;
             }
         }
-        pstream_wait(pstream);
+        if (accept_now) {
+            next_accept = time_msec() + 10;
+            pstream_wait(pstream);
+        } else {
+            poll_timer_wait_until(next_accept);
+        }
         for (size_t i = 0; i < n_conns; i++) {
             conn_wait(&conns[i].conn);
         }
