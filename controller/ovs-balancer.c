@@ -14,8 +14,8 @@
  * limitations under the License.
  */
 
-/* ovs-balancer: an OpenFlow controller that makes switches balance a
- * virtual service IP across backend servers. */
+/* ovs-balancer: an OpenFlow controller that makes switches balance
+ * services on virtual IPs across backend servers. */
 
 #include <config.h>
 
@@ -30,10 +30,10 @@
 #include "command-line.h"
 #include "controller/swconn.h"
 #include "daemon.h"
+#include "dummy.h"
 #include "fatal-signal.h"
-#include "packets.h"
-#include "hash.h"
 #include "lib/lb-config.h"
+#include "lib/lb-controller.h"
 #include "lib/lb-switch.h"
 #include "ofp-version-opt.h"
 #include "openvswitch/dynamic-string.h"
@@ -63,26 +63,23 @@ struct switch_node {
     struct ovs_list node;       /* In 'switches'. */
     struct swconn *swconn;
     bool active;                /* Reconnects rather than dies? */
-    struct balancer *balancer;  /* Once the switch is known, its state. */
-};
-
-/* The balancer's state for one switch, by datapath ID.  It outlives the
- * connection, so that a switch that reconnects keeps its clients. */
-struct balancer {
-    struct hmap_node node;      /* In 'balancers', by datapath ID. */
-    struct lb_switch *lb;
-    struct switch_node *conn;   /* The connection it talks over, or NULL. */
+    struct lb_switch *lb;       /* Once the switch is known, its state. */
 };
 
 static struct ovs_list listeners = OVS_LIST_INITIALIZER(&listeners);
 static struct ovs_list switches = OVS_LIST_INITIALIZER(&switches);
-static struct hmap balancers = HMAP_INITIALIZER(&balancers);
 
 /* While busy, listeners are served at most this often (see main()). */
 #define LISTEN_MS 10
 
 /* What to balance, from the command line. */
 static struct lb_config config;
+
+/* The balancer, for all switches. */
+static struct lb_controller *controller;
+
+/* --enable-dummy: virtual time for tests (time/stop, time/warp). */
+static bool enable_dummy;
 
 /* --unixctl: control socket, or NULL for the default. */
 static char *unixctl_path;
@@ -106,9 +103,6 @@ static void switch_message(struct swconn *, enum ofptype,
 static void switch_disconnected(struct swconn *, void *aux);
 static void switch_node_destroy(struct switch_node *);
 static void accept_switches(void);
-static void balancers_run(void);
-static void balancers_wait(void);
-static void balancers_destroy(void);
 
 static const struct swconn_handler switch_handler = {
     .ready = switch_ready,
@@ -128,6 +122,14 @@ main(int argc, char *argv[])
     lb_config_init(&config);
     parse_options(argc, argv);
     fatal_ignore_sigpipe();
+    if (enable_dummy) {
+        timeval_dummy_register();
+    }
+    controller = lb_controller_create();
+    char *error = lb_controller_reconfigure(controller, &config, time_msec());
+    if (error) {
+        ovs_fatal(0, "%s", error);
+    }
 
     /* Open everything before detaching, so that a bad target or a port in
      * use is reported on the terminal with a nonzero exit status. */
@@ -169,7 +171,10 @@ main(int argc, char *argv[])
                 switch_node_destroy(sn);
             }
         }
-        balancers_run();
+        long long int now = time_msec();
+        if (now >= lb_controller_next_timer(controller)) {
+            lb_controller_run(controller, now);
+        }
         LIST_FOR_EACH (sn, node, &switches) {
             swconn_flush(sn->swconn);
         }
@@ -188,7 +193,7 @@ main(int argc, char *argv[])
         LIST_FOR_EACH (sn, node, &switches) {
             swconn_wait(sn->swconn);
         }
-        balancers_wait();
+        poll_timer_wait_until(lb_controller_next_timer(controller));
         if (exiting) {
             poll_immediate_wake();
         }
@@ -199,7 +204,7 @@ main(int argc, char *argv[])
     LIST_FOR_EACH_SAFE (sn, node, &switches) {
         switch_node_destroy(sn);
     }
-    balancers_destroy();
+    lb_controller_destroy(controller);
     lb_config_destroy(&config);
     struct listener *l;
     LIST_FOR_EACH_POP (l, node, &listeners) {
@@ -211,44 +216,12 @@ main(int argc, char *argv[])
     return 0;
 }
 
-/* Returns where 'b''s messages go: the transmit buffer of its switch's
- * connection, or a scratch buffer whose content is dropped if it has
- * none. */
-static struct ofpbuf *
-balancer_out(struct balancer *b)
-{
-    static struct ofpbuf scratch;
-    struct ofpbuf *out = b->conn ? swconn_get_tx(b->conn->swconn) : NULL;
-
-    if (!out) {
-        if (!scratch.base) {
-            ofpbuf_init(&scratch, 0);
-        }
-        ofpbuf_clear(&scratch);
-        out = &scratch;
-    }
-    return out;
-}
-
-static struct balancer *
-balancer_find(uint64_t dpid)
-{
-    struct balancer *b;
-
-    HMAP_FOR_EACH_WITH_HASH (b, node, hash_uint64(dpid), &balancers) {
-        if (lb_switch_get_dpid(b->lb) == dpid) {
-            return b;
-        }
-    }
-    return NULL;
-}
-
 static void
 switch_node_destroy(struct switch_node *sn)
 {
-    if (sn->balancer) {
-        lb_switch_disconnected(sn->balancer->lb, time_msec());
-        sn->balancer->conn = NULL;
+    if (sn->lb) {
+        lb_controller_disconnect(controller, lb_switch_get_dpid(sn->lb),
+                                 time_msec());
     }
     ovs_list_remove(&sn->node);
     swconn_destroy(sn->swconn);
@@ -260,25 +233,27 @@ switch_ready(struct swconn *swconn, void *sn_)
 {
     struct switch_node *sn = sn_;
     uint64_t dpid = swconn_get_dpid(swconn);
-    struct balancer *b = balancer_find(dpid);
+    struct switch_node *other;
 
-    if (!b) {
-        b = xzalloc(sizeof *b);
-        b->lb = lb_switch_create(&config, dpid);
-        hmap_insert(&balancers, &b->node, hash_uint64(dpid));
-    } else if (b->conn && b->conn != sn) {
-        /* The same switch over a second connection: the newest wins. */
-        VLOG_INFO("%s: switch %016"PRIx64" also connected on %s, which "
-                  "takes over", swconn_get_name(b->conn->swconn), dpid,
-                  swconn_get_name(swconn));
-        b->conn->balancer = NULL;
+    /* The same switch over a second connection: the newest wins. */
+    LIST_FOR_EACH (other, node, &switches) {
+        if (other != sn && other->lb
+            && lb_switch_get_dpid(other->lb) == dpid) {
+            VLOG_INFO("%s: switch %016"PRIx64" also connected on %s, which "
+                      "takes over", swconn_get_name(other->swconn), dpid,
+                      swconn_get_name(swconn));
+            other->lb = NULL;
+        }
     }
-    b->conn = sn;
-    sn->balancer = b;
 
-    lb_switch_connected(b->lb, swconn_get_protocol(swconn),
-                        swconn_get_ports(swconn), time_msec(),
-                        balancer_out(b));
+    char *via = xasprintf("%s on %s",
+                          ofputil_version_to_string(swconn_get_version(swconn)),
+                          swconn_get_name(swconn));
+    sn->lb = lb_controller_connect(controller, dpid,
+                                   swconn_get_protocol(swconn),
+                                   swconn_get_ports(swconn),
+                                   swconn_get_tx(swconn), via, time_msec());
+    free(via);
 }
 
 static void
@@ -286,17 +261,16 @@ switch_message(struct swconn *swconn OVS_UNUSED, enum ofptype type,
                const struct ofp_header *oh, void *sn_)
 {
     struct switch_node *sn = sn_;
-    struct balancer *b = sn->balancer;
 
-    if (!b) {
+    if (!sn->lb) {
         return;
     }
     if (type == OFPTYPE_PACKET_IN) {
-        lb_switch_packet_in(b->lb, oh, time_msec(), balancer_out(b));
+        lb_switch_packet_in(sn->lb, oh, time_msec());
     } else if (type == OFPTYPE_FLOW_REMOVED) {
-        lb_switch_flow_removed(b->lb, oh, time_msec());
+        lb_switch_flow_removed(sn->lb, oh, time_msec());
     } else if (type == OFPTYPE_FLOW_STATS_REPLY) {
-        lb_switch_flow_stats_reply(b->lb, oh, time_msec(), balancer_out(b));
+        lb_switch_flow_stats_reply(sn->lb, oh, time_msec());
     }
 }
 
@@ -305,10 +279,10 @@ switch_disconnected(struct swconn *swconn OVS_UNUSED, void *sn_)
 {
     struct switch_node *sn = sn_;
 
-    if (sn->balancer) {
-        lb_switch_disconnected(sn->balancer->lb, time_msec());
-        sn->balancer->conn = NULL;
-        sn->balancer = NULL;
+    if (sn->lb) {
+        lb_controller_disconnect(controller, lb_switch_get_dpid(sn->lb),
+                                 time_msec());
+        sn->lb = NULL;
     }
 }
 
@@ -336,95 +310,18 @@ accept_switches(void)
     }
 }
 
-static void
-balancers_run(void)
-{
-    long long int now = time_msec();
-    struct balancer *b;
-
-    HMAP_FOR_EACH (b, node, &balancers) {
-        if (now >= lb_switch_next_timer(b->lb)) {
-            lb_switch_run(b->lb, now, balancer_out(b));
-        }
-    }
-}
-
-static void
-balancers_wait(void)
-{
-    struct balancer *b;
-
-    HMAP_FOR_EACH (b, node, &balancers) {
-        poll_timer_wait_until(lb_switch_next_timer(b->lb));
-    }
-}
-
-static void
-balancers_destroy(void)
-{
-    struct balancer *b;
-
-    HMAP_FOR_EACH_POP (b, node, &balancers) {
-        lb_switch_destroy(b->lb);
-        free(b);
-    }
-}
-
-static int
-compare_balancers(const void *a_, const void *b_)
-{
-    const struct balancer *const *a = a_;
-    const struct balancer *const *b = b_;
-    uint64_t a_dpid = lb_switch_get_dpid((*a)->lb);
-    uint64_t b_dpid = lb_switch_get_dpid((*b)->lb);
-
-    return a_dpid < b_dpid ? -1 : a_dpid > b_dpid;
-}
-
 /* lb/show [DPID]: the state of every switch, or of the one with DPID. */
 static void
 lb_unixctl_show(struct unixctl_conn *conn, int argc, const char *argv[],
                 void *aux OVS_UNUSED)
 {
-    uint64_t dpid = 0;
-
-    if (argc > 1 && !dpid_from_string(argv[1], &dpid)) {
-        unixctl_command_reply_error(conn, "bad datapath ID (use 16 hex "
-                                    "digits, as in lb/show's output)");
-        return;
-    }
-
-    size_t n = hmap_count(&balancers);
-    struct balancer **sorted = xmalloc(n * sizeof *sorted);
-    struct balancer *b;
-    size_t i = 0;
-    HMAP_FOR_EACH (b, node, &balancers) {
-        sorted[i++] = b;
-    }
-    qsort(sorted, n, sizeof *sorted, compare_balancers);
-
     struct ds s = DS_EMPTY_INITIALIZER;
-    for (i = 0; i < n; i++) {
-        b = sorted[i];
-        if (argc > 1 && lb_switch_get_dpid(b->lb) != dpid) {
-            continue;
-        }
-        ds_put_format(&s, "switch %016"PRIx64, lb_switch_get_dpid(b->lb));
-        if (b->conn) {
-            struct swconn *swconn = b->conn->swconn;
-            ds_put_format(&s, " (%s on %s): connected\n",
-                          ofputil_version_to_string(
-                              swconn_get_version(swconn)),
-                          swconn_get_name(swconn));
-        } else {
-            ds_put_cstr(&s, ": disconnected\n");
-        }
-        lb_switch_format(b->lb, &s);
-    }
-    free(sorted);
+    char *error = lb_controller_show(controller, argc > 1 ? argv[1] : NULL,
+                                     &s);
 
-    if (argc > 1 && !s.length) {
-        unixctl_command_reply_error(conn, "no such switch");
+    if (error) {
+        unixctl_command_reply_error(conn, error);
+        free(error);
     } else {
         unixctl_command_reply(conn, ds_cstr(&s));
     }
@@ -500,52 +397,42 @@ parse_seconds(const char *option, const char *arg, int min, int max)
     return parse_int(option, arg, min, max, " of seconds");
 }
 
-static int
-parse_number(const char *option, const char *arg, int min, int max)
-{
-    return parse_int(option, arg, min, max, "");
-}
-
 static void
 parse_options(int argc, char *argv[])
 {
     enum {
         OPT_UNIXCTL = UCHAR_MAX + 1,
+        OPT_SERVICE,
         OPT_VIP,
         OPT_SERVERS,
-        OPT_LB_MAC,
-        OPT_IDLE_TIMEOUT,
-        OPT_HARD_TIMEOUT,
-        OPT_CLIENT_TIMEOUT,
-        OPT_PROBE_INTERVAL,
-        OPT_PROBE_MISSES,
-        OPT_MAX_CLIENTS,
-        OPT_CLIENT_OVERFLOW,
-        OPT_FALLBACK,
-        OPT_NO_BACKEND,
+        OPT_SETTING,
         OPT_INACTIVITY_PROBE,
         OPT_MAX_BACKOFF,
         OPT_PEER_CA_CERT,
+        OPT_ENABLE_DUMMY,
         VLOG_OPTION_ENUMS,
         DAEMON_OPTION_ENUMS,
         SSL_OPTION_ENUMS,
     };
     static const struct option long_options[] = {
+        {"service", required_argument, NULL, OPT_SERVICE},
         {"vip", required_argument, NULL, OPT_VIP},
         {"servers", required_argument, NULL, OPT_SERVERS},
-        {"lb-mac", required_argument, NULL, OPT_LB_MAC},
-        {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
-        {"hard-timeout", required_argument, NULL, OPT_HARD_TIMEOUT},
-        {"client-timeout", required_argument, NULL, OPT_CLIENT_TIMEOUT},
-        {"probe-interval", required_argument, NULL, OPT_PROBE_INTERVAL},
-        {"probe-misses", required_argument, NULL, OPT_PROBE_MISSES},
-        {"max-clients", required_argument, NULL, OPT_MAX_CLIENTS},
-        {"client-overflow", required_argument, NULL, OPT_CLIENT_OVERFLOW},
-        {"fallback", required_argument, NULL, OPT_FALLBACK},
-        {"no-backend", required_argument, NULL, OPT_NO_BACKEND},
+        /* The balancer's settings (lb_config_set()). */
+        {"lb-mac", required_argument, NULL, OPT_SETTING},
+        {"idle-timeout", required_argument, NULL, OPT_SETTING},
+        {"hard-timeout", required_argument, NULL, OPT_SETTING},
+        {"client-timeout", required_argument, NULL, OPT_SETTING},
+        {"probe-interval", required_argument, NULL, OPT_SETTING},
+        {"probe-misses", required_argument, NULL, OPT_SETTING},
+        {"max-clients", required_argument, NULL, OPT_SETTING},
+        {"client-overflow", required_argument, NULL, OPT_SETTING},
+        {"fallback", required_argument, NULL, OPT_SETTING},
+        {"no-backend", required_argument, NULL, OPT_SETTING},
         {"inactivity-probe", required_argument, NULL, OPT_INACTIVITY_PROBE},
         {"max-backoff", required_argument, NULL, OPT_MAX_BACKOFF},
         {"unixctl", required_argument, NULL, OPT_UNIXCTL},
+        {"enable-dummy", no_argument, NULL, OPT_ENABLE_DUMMY},
         {"help", no_argument, NULL, 'h'},
         DAEMON_LONG_OPTIONS,
         OFP_VERSION_LONG_OPTIONS,
@@ -559,75 +446,44 @@ parse_options(int argc, char *argv[])
     char *error;
 
     for (;;) {
-        int c = getopt_long(argc, argv, short_options, long_options, NULL);
+        int idx;
+        int c = getopt_long(argc, argv, short_options, long_options, &idx);
         if (c == -1) {
             break;
         }
 
         switch (c) {
+        case OPT_SERVICE:
+            error = lb_config_add_service(&config, optarg);
+            if (error) {
+                ovs_fatal(0, "--service: %s", error);
+            }
+            break;
+
         case OPT_VIP:
+            if (vip) {
+                ovs_fatal(0, "--vip is given twice (use --service for "
+                          "several services)");
+            }
             vip = optarg;
             break;
 
         case OPT_SERVERS:
+            if (servers) {
+                ovs_fatal(0, "--servers is given twice (list the servers "
+                          "in one, separated by commas)");
+            }
             servers = optarg;
             break;
 
-        case OPT_LB_MAC:
-            error = lb_config_set_mac(&config, optarg);
+        case OPT_ENABLE_DUMMY:
+            enable_dummy = true;
+            break;
+
+        case OPT_SETTING:
+            error = lb_config_set(&config, long_options[idx].name, optarg);
             if (error) {
-                ovs_fatal(0, "--lb-mac: %s", error);
-            }
-            break;
-
-        case OPT_IDLE_TIMEOUT:
-            config.idle_timeout = parse_seconds("idle-timeout", optarg, 0,
-                                                UINT16_MAX);
-            break;
-
-        case OPT_HARD_TIMEOUT:
-            config.hard_timeout = parse_seconds("hard-timeout", optarg, 0,
-                                                UINT16_MAX);
-            break;
-
-        case OPT_CLIENT_TIMEOUT:
-            config.client_timeout = parse_seconds("client-timeout", optarg,
-                                                  1, 30 * 24 * 3600);
-            break;
-
-        case OPT_PROBE_INTERVAL:
-            config.probe_interval = parse_seconds("probe-interval", optarg,
-                                                  1, 3600);
-            break;
-
-        case OPT_PROBE_MISSES:
-            config.probe_misses = parse_number("probe-misses", optarg, 1,
-                                               100);
-            break;
-
-        case OPT_MAX_CLIENTS:
-            config.max_clients = parse_number("max-clients", optarg, 1,
-                                              100000000);
-            break;
-
-        case OPT_CLIENT_OVERFLOW:
-            error = lb_config_set_overflow(&config, optarg);
-            if (error) {
-                ovs_fatal(0, "--client-overflow: %s", error);
-            }
-            break;
-
-        case OPT_NO_BACKEND:
-            error = lb_config_set_no_backend(&config, optarg);
-            if (error) {
-                ovs_fatal(0, "--no-backend: %s", error);
-            }
-            break;
-
-        case OPT_FALLBACK:
-            error = lb_config_set_fallback(&config, optarg);
-            if (error) {
-                ovs_fatal(0, "--fallback: %s", error);
+                ovs_fatal(0, "--%s: %s", long_options[idx].name, error);
             }
             break;
 
@@ -671,14 +527,10 @@ parse_options(int argc, char *argv[])
         } else if (!servers) {
             ovs_fatal(0, "--vip needs --servers (use --help for usage)");
         }
-        error = lb_config_add_service(&config, NULL, vip, servers, NULL);
+        error = lb_config_add_lab_service(&config, vip, servers);
         if (error) {
             ovs_fatal(0, "%s", error);
         }
-    }
-    error = lb_config_check(&config);
-    if (error) {
-        ovs_fatal(0, "%s", error);
     }
 }
 
@@ -686,15 +538,25 @@ static void
 usage(void)
 {
     printf("%s: OpenFlow server load balancer\n"
-           "usage: %s [OPTIONS] --vip=IP --servers=IP[,IP]... METHOD...\n"
+           "usage: %s [OPTIONS] --service=SPEC... METHOD...\n"
+           "   or: %s [OPTIONS] --vip=IP --servers=IP[,IP]... METHOD...\n"
            "where each METHOD is an OpenFlow connection method on which\n"
            "switches connect (passive) or that ovs-balancer connects to\n"
            "(active).\n",
-           program_name, program_name);
+           program_name, program_name, program_name);
     vconn_usage(true, true, false);
-    printf("\nService options:\n"
-           "  --vip=IP                the virtual IP that clients use\n"
-           "  --servers=IP[,IP]...    the backend servers behind it\n"
+    printf("\nServices:\n"
+           "  --service='NAME VIP[:PORT] BACKEND[:PORT][=WEIGHT],... "
+           "[tcp|udp]\n"
+           "             [scheduler=rr|wrr|wlc|mh] "
+           "[affinity=client|connection]'\n"
+           "                          a service (repeatable); with a "
+           "port, tcp unless\n"
+           "                          udp is given; weights 0-100 (1)\n"
+           "  --vip=IP --servers=IP[,IP]...  the lab's service: all "
+           "IPv4 to IP,\n"
+           "                          round robin over the servers\n"
+           "\nService options:\n"
            "  --lb-mac=MAC            the MAC the balancer answers with "
            "(%s)\n"
            "  --idle-timeout=SECS     idle timeout of per-client flows, "
@@ -729,6 +591,7 @@ usage(void)
     vlog_usage();
     printf("\nOther options:\n"
            "  --unixctl=SOCKET        override default control socket name\n"
+           "  --enable-dummy          virtual time for tests (time/warp)\n"
            "  -h, --help              display this help message\n"
            "  -V, --version           display version information\n");
     exit(EXIT_SUCCESS);

@@ -1,19 +1,33 @@
-# The balancer module: configuration, tables, schedulers, and the OpenFlow
-# messages and packets they turn into.  No sockets, so it can be tested on
-# its own.
+# The balancer module: configuration, services, sessions, schedulers, the
+# flow table, and the OpenFlow messages and packets they turn into.  No
+# sockets, so it can be tested on its own.
 noinst_LTLIBRARIES += lib/libovsbalancer.la
 lib_libovsbalancer_la_SOURCES = \
 	lib/lb-config.c \
 	lib/lb-config.h \
+	lib/lb-controller.c \
+	lib/lb-controller.h \
+	lib/lb-flows.c \
+	lib/lb-flows.h \
+	lib/lb-health.c \
+	lib/lb-health.h \
 	lib/lb-ofp.c \
 	lib/lb-ofp.h \
 	lib/lb-packet.c \
 	lib/lb-packet.h \
 	lib/lb-resync.c \
+	lib/lb-resync.h \
+	lib/lb-sched-mh.c \
+	lib/lb-sched-rr.c \
+	lib/lb-sched-wlc.c \
+	lib/lb-sched-wrr.c \
 	lib/lb-scheduler.c \
 	lib/lb-scheduler.h \
+	lib/lb-service.c \
+	lib/lb-service.h \
+	lib/lb-sessions.c \
+	lib/lb-sessions.h \
 	lib/lb-switch.c \
 	lib/lb-switch.h \
-	lib/lb-switch-private.h \
 	lib/lb-template.c \
 	lib/lb-template.h

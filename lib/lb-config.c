@@ -17,11 +17,19 @@
 #include <config.h>
 #include "lib/lb-config.h"
 
+#include <ctype.h>
+#include <netinet/in.h>
 #include <string.h>
 
+#include "hash.h"
 #include "lib/lb-scheduler.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/hmap.h"
 #include "packets.h"
+#include "svec.h"
 #include "util.h"
+
+BUILD_ASSERT_DECL(LB_MAX_BACKENDS <= LB_SCHED_MAX_MEMBERS);
 
 void
 lb_config_init(struct lb_config *cfg)
@@ -44,12 +52,124 @@ void
 lb_config_destroy(struct lb_config *cfg)
 {
     for (size_t i = 0; i < cfg->n_services; i++) {
-        free(cfg->services[i].name);
-        free(cfg->services[i].backends);
+        lb_service_config_destroy(&cfg->services[i]);
     }
     free(cfg->services);
     cfg->services = NULL;
     cfg->n_services = 0;
+}
+
+/* Makes 'dst' a deep copy of 'src'. */
+void
+lb_config_clone(struct lb_config *dst, const struct lb_config *src)
+{
+    *dst = *src;
+    dst->services = xcalloc(src->n_services, sizeof *dst->services);
+    for (size_t i = 0; i < src->n_services; i++) {
+        lb_service_config_clone(&dst->services[i], &src->services[i]);
+    }
+}
+
+void
+lb_service_config_clone(struct lb_service_config *dst,
+                        const struct lb_service_config *src)
+{
+    *dst = *src;
+    dst->name = xstrdup(src->name);
+    dst->backends = xmemdup(src->backends,
+                            src->n_backends * sizeof *src->backends);
+}
+
+void
+lb_service_config_destroy(struct lb_service_config *svc)
+{
+    if (svc) {
+        free(svc->name);
+        free(svc->backends);
+    }
+}
+
+/* Is everything about 'a' and 'b' but their backends' weights the same? */
+static bool
+same_backends(const struct lb_service_config *a,
+              const struct lb_service_config *b)
+{
+    if (a->n_backends != b->n_backends) {
+        return false;
+    }
+    for (size_t i = 0; i < a->n_backends; i++) {
+        if (a->backends[i].ip != b->backends[i].ip
+            || a->backends[i].port != b->backends[i].port
+            || a->backends[i].weight != b->backends[i].weight) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool
+lb_service_config_equal(const struct lb_service_config *a,
+                        const struct lb_service_config *b)
+{
+    return (!strcmp(a->name, b->name)
+            && a->vip == b->vip
+            && a->proto == b->proto
+            && a->port == b->port
+            && a->affinity == b->affinity
+            && a->scheduler == b->scheduler
+            && same_backends(a, b));
+}
+
+const char *
+lb_fallback_to_string(enum lb_fallback fallback)
+{
+    return fallback == LB_FALLBACK_DROP ? "drop" : "normal";
+}
+
+const char *
+lb_affinity_to_string(enum lb_affinity affinity)
+{
+    return affinity == LB_AFFINITY_CONNECTION ? "connection" : "client";
+}
+
+const char *
+lb_proto_to_string(uint8_t proto)
+{
+    return (proto == IPPROTO_TCP ? "tcp"
+            : proto == IPPROTO_UDP ? "udp"
+            : "none");
+}
+
+/* Appends "IP" or, if 'port' is nonzero, "IP:PORT". */
+void
+lb_format_endpoint(struct ds *s, ovs_be32 ip, uint16_t port)
+{
+    ds_put_format(s, IP_FMT, IP_ARGS(ip));
+    if (port) {
+        ds_put_format(s, ":%"PRIu16, port);
+    }
+}
+
+/* Appends the service as its --service specification. */
+void
+lb_service_config_format(const struct lb_service_config *svc, struct ds *s)
+{
+    ds_put_format(s, "%s ", svc->name);
+    lb_format_endpoint(s, svc->vip, svc->port);
+    for (size_t i = 0; i < svc->n_backends; i++) {
+        const struct lb_backend_config *b = &svc->backends[i];
+
+        ds_put_char(s, i ? ',' : ' ');
+        lb_format_endpoint(s, b->ip, b->port);
+        if (b->weight != LB_DEFAULT_WEIGHT) {
+            ds_put_format(s, "=%u", b->weight);
+        }
+    }
+    if (svc->proto != LB_PROTO_NONE) {
+        ds_put_format(s, " %s", lb_proto_to_string(svc->proto));
+    }
+    ds_put_format(s, " scheduler=%s affinity=%s", svc->scheduler->name,
+                  lb_affinity_to_string(svc->affinity));
 }
 
 /* Parses 's' as an IPv4 address that a host may own: not 0.0.0.0, the
@@ -67,100 +187,284 @@ lb_parse_unicast_ip(const char *s, ovs_be32 *ip)
     return NULL;
 }
 
-/* Adds a service named 'name' (or "vip" followed by the VIP when 'name' is
- * NULL) that balances 'vip' across the comma- or space-separated
- * 'backends' with 'scheduler' (NULL for round robin). */
-char *
-lb_config_add_service(struct lb_config *cfg, const char *name,
-                      const char *vip_s, const char *backends_s,
-                      const char *scheduler)
+/* Parses 's' as "IP" or "IP:PORT" into '*ip' and '*port' (0 if none). */
+static char *
+parse_endpoint(const char *s, ovs_be32 *ip, uint16_t *port)
 {
-    ovs_be32 vip;
-    char *error;
+    char *copy = xstrdup(s);
+    char *colon = strchr(copy, ':');
+    char *error = NULL;
 
-    if (!vip_s || !vip_s[0]) {
-        return xstrdup("no VIP given");
+    *port = 0;
+    if (colon) {
+        unsigned int value;
+
+        *colon = '\0';
+        if (strchr(colon + 1, ':') || s[0] == '[') {
+            error = xasprintf("\"%s\" is not IPv4 (IPv6 is not supported)",
+                              s);
+            goto exit;
+        }
+        if (!str_to_uint(colon + 1, 10, &value) || !value
+            || value > UINT16_MAX) {
+            error = xasprintf("\"%s\" is not a port number (1 to 65535)",
+                              colon + 1);
+            goto exit;
+        }
+        *port = value;
     }
-    error = lb_parse_unicast_ip(vip_s, &vip);
+    error = lb_parse_unicast_ip(copy, ip);
+
+exit:
+    free(copy);
+    return error;
+}
+
+/* Parses the backend list 'list', whose elements are separated by one of
+ * 'seps', into 'svc''s backends.  'what' names an element in messages.
+ * Weights ("=N") and ports are allowed if 'l4' is true. */
+static char *
+parse_backends(struct lb_service_config *svc, const char *list,
+               const char *seps, const char *what, bool l4)
+{
+    size_t allocated = 0;
+    char *error = NULL;
+    const char *p = list;
+
+    for (;;) {
+        size_t len = strcspn(p, seps);
+        char *word = xmemdup0(p, len);
+        char *eq = strchr(word, '=');
+        struct lb_backend_config b = { .weight = LB_DEFAULT_WEIGHT };
+
+        if (!len) {
+            error = (svc->n_backends || p[0]
+                     ? xasprintf("empty %s in \"%s\"", what, list)
+                     : xasprintf("no %ss given for VIP "IP_FMT, what,
+                                 IP_ARGS(svc->vip)));
+            free(word);
+            break;
+        }
+        if (eq) {
+            *eq = '\0';
+            if (!l4) {
+                error = xasprintf("%s \"%s=%s\": weights need --service",
+                                  what, word, eq + 1);
+            } else if (!str_to_uint(eq + 1, 10, &b.weight)
+                       || b.weight > LB_MAX_WEIGHT) {
+                error = xasprintf("%s %s: weight \"%s\" is not a number "
+                                  "between 0 and %d", what, word, eq + 1,
+                                  LB_MAX_WEIGHT);
+            }
+        }
+        if (!error) {
+            char *e = parse_endpoint(word, &b.ip, &b.port);
+            if (e) {
+                error = xasprintf("%s: %s", what, e);
+                free(e);
+            }
+        }
+        if (!error && b.port && !svc->port) {
+            error = xasprintf("%s %s has a port, but VIP "IP_FMT" has none "
+                              "(give the VIP a port for a tcp or udp "
+                              "service)", what, word, IP_ARGS(svc->vip));
+        }
+        if (!error) {
+            b.port = b.port ? b.port : svc->port;
+            if (b.ip == svc->vip) {
+                error = xasprintf("%s %s is the VIP itself", what, word);
+            }
+            for (size_t i = 0; i < svc->n_backends && !error; i++) {
+                if (svc->backends[i].ip == b.ip
+                    && svc->backends[i].port == b.port) {
+                    error = xasprintf("%s %s is listed twice", what, word);
+                }
+            }
+        }
+        if (!error && svc->n_backends >= LB_MAX_BACKENDS) {
+            error = xasprintf("more than %d %ss", LB_MAX_BACKENDS, what);
+        }
+        free(word);
+        if (error) {
+            break;
+        }
+        if (svc->n_backends >= allocated) {
+            svc->backends = x2nrealloc(svc->backends, &allocated,
+                                       sizeof *svc->backends);
+        }
+        svc->backends[svc->n_backends++] = b;
+
+        p += len;
+        if (!*p) {
+            break;
+        }
+        p++;
+    }
+    return error;
+}
+
+static bool
+is_valid_name(const char *name)
+{
+    if (!name[0] || strlen(name) > 63) {
+        return false;
+    }
+    for (const char *p = name; *p; p++) {
+        if (!isgraph((unsigned char) *p)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static char *
+parse_option(struct lb_service_config *svc, const char *word,
+             bool *proto_given)
+{
+    if (!strcmp(word, "tcp") || !strcmp(word, "udp")) {
+        if (*proto_given) {
+            return xasprintf("\"%s\": the protocol is given twice", word);
+        }
+        *proto_given = true;
+        svc->proto = word[0] == 't' ? IPPROTO_TCP : IPPROTO_UDP;
+    } else if (!strncmp(word, "scheduler=", 10)) {
+        svc->scheduler = lb_scheduler_find(word + 10);
+        if (!svc->scheduler) {
+            return xasprintf("\"%s\": no such scheduler (use %s)", word,
+                             lb_scheduler_list());
+        }
+    } else if (!strncmp(word, "affinity=", 9)) {
+        if (!strcmp(word + 9, "client")) {
+            svc->affinity = LB_AFFINITY_CLIENT;
+        } else if (!strcmp(word + 9, "connection")) {
+            svc->affinity = LB_AFFINITY_CONNECTION;
+        } else {
+            return xasprintf("\"%s\": use affinity=client or "
+                             "affinity=connection", word);
+        }
+    } else {
+        return xasprintf("\"%s\" is not a word of a service (expected tcp, "
+                         "udp, scheduler=S or affinity=A)", word);
+    }
+    return NULL;
+}
+
+static void
+append_service(struct lb_config *cfg, struct lb_service_config *svc)
+{
+    cfg->services = xrealloc(cfg->services,
+                             (cfg->n_services + 1) * sizeof *cfg->services);
+    cfg->services[cfg->n_services++] = *svc;
+}
+
+/* Adds the service given by 'spec', in the words of ovn-nbctl's lb-add:
+ * "NAME VIP[:PORT] BACKEND[:PORT][=WEIGHT],... [tcp|udp] [scheduler=S]
+ * [affinity=A]". */
+char *
+lb_config_add_service(struct lb_config *cfg, const char *spec)
+{
+    struct lb_service_config svc = {
+        .affinity = LB_AFFINITY_CLIENT,
+        .scheduler = lb_scheduler_find("rr"),
+    };
+    struct svec words = SVEC_EMPTY_INITIALIZER;
+    bool proto_given = false;
+    char *error = NULL;
+
+    svec_parse_words(&words, spec);
+    if (words.n < 3) {
+        error = xasprintf("\"%s\": expected NAME VIP[:PORT] "
+                          "BACKEND[:PORT][=WEIGHT],... [tcp|udp] "
+                          "[scheduler=S] [affinity=A]", spec);
+        goto exit;
+    }
+    if (!is_valid_name(words.names[0])) {
+        error = xasprintf("\"%s\" is not a service name (1 to 63 printable "
+                          "characters, no spaces)", words.names[0]);
+        goto exit;
+    }
+    svc.name = xstrdup(words.names[0]);
+
+    char *e = parse_endpoint(words.names[1], &svc.vip, &svc.port);
+    if (e) {
+        error = xasprintf("%s: VIP: %s", svc.name, e);
+        free(e);
+        goto exit;
+    }
+    for (size_t i = 3; i < words.n; i++) {
+        e = parse_option(&svc, words.names[i], &proto_given);
+        if (e) {
+            error = xasprintf("%s: %s", svc.name, e);
+            free(e);
+            goto exit;
+        }
+    }
+    if (proto_given && !svc.port) {
+        error = xasprintf("%s: protocol %s needs a VIP port (VIP:PORT)",
+                          svc.name, lb_proto_to_string(svc.proto));
+        goto exit;
+    }
+    if (svc.port && !proto_given) {
+        svc.proto = IPPROTO_TCP;        /* As ovn-nbctl's lb-add. */
+    }
+    if (svc.affinity == LB_AFFINITY_CONNECTION && !svc.port) {
+        error = xasprintf("%s: affinity=connection needs a tcp or udp "
+                          "service (VIP:PORT)", svc.name);
+        goto exit;
+    }
+
+    e = parse_backends(&svc, words.names[2], ",", "backend", true);
+    if (e) {
+        error = xasprintf("%s: %s", svc.name, e);
+        free(e);
+        goto exit;
+    }
+    append_service(cfg, &svc);
+    svec_destroy(&words);
+    return NULL;
+
+exit:
+    lb_service_config_destroy(&svc);
+    svec_destroy(&words);
+    return error;
+}
+
+/* Adds the lab's service, "--vip=VIP --servers=SERVERS": all IPv4 to 'vip'
+ * balanced round robin over the comma- or space-separated 'servers'. */
+char *
+lb_config_add_lab_service(struct lb_config *cfg, const char *vip,
+                          const char *servers)
+{
+    struct lb_service_config svc = {
+        .affinity = LB_AFFINITY_CLIENT,
+        .scheduler = lb_scheduler_find("rr"),
+    };
+
+    char *error = lb_parse_unicast_ip(vip, &svc.vip);
     if (error) {
         char *msg = xasprintf("VIP: %s", error);
         free(error);
         return msg;
     }
-    if (lb_config_find_vip(cfg, vip)) {
-        return xasprintf("VIP %s is given twice", vip_s);
+    error = parse_backends(&svc, servers, ", \t", "server", false);
+    if (error) {
+        lb_service_config_destroy(&svc);
+        return error;
     }
-
-    const struct lb_scheduler_class *class
-        = lb_scheduler_find(scheduler ? scheduler : "round-robin");
-    if (!class) {
-        return xasprintf("\"%s\" is not a scheduler (try %s)", scheduler,
-                         lb_scheduler_list());
-    }
-
-    ovs_be32 *backends = NULL;
-    size_t n = 0, allocated = 0;
-    char *copy = xstrdup(backends_s ? backends_s : "");
-    char *save_ptr = NULL;
-    for (char *token = strtok_r(copy, ", \t", &save_ptr); token;
-         token = strtok_r(NULL, ", \t", &save_ptr)) {
-        ovs_be32 ip;
-
-        error = lb_parse_unicast_ip(token, &ip);
-        if (error) {
-            char *msg = xasprintf("server: %s", error);
-            free(error);
-            error = msg;
-            goto exit;
-        }
-        if (ip == vip) {
-            error = xasprintf("server %s is the VIP itself", token);
-            goto exit;
-        }
-        for (size_t i = 0; i < n; i++) {
-            if (backends[i] == ip) {
-                error = xasprintf("server %s is listed twice", token);
-                goto exit;
-            }
-        }
-        if (n >= allocated) {
-            backends = x2nrealloc(backends, &allocated, sizeof *backends);
-        }
-        backends[n++] = ip;
-    }
-    if (!n) {
-        error = xasprintf("no servers given for VIP %s", vip_s);
-        goto exit;
-    }
-
-    cfg->services = xrealloc(cfg->services,
-                             (cfg->n_services + 1) * sizeof *cfg->services);
-    struct lb_service_config *svc = &cfg->services[cfg->n_services++];
-    svc->name = name ? xstrdup(name) : xasprintf("vip-"IP_FMT, IP_ARGS(vip));
-    svc->vip = vip;
-    svc->backends = backends;
-    svc->n_backends = n;
-    svc->scheduler = class;
-    backends = NULL;
-
-exit:
-    free(copy);
-    free(backends);
-    return error;
+    svc.name = xasprintf("vip-"IP_FMT, IP_ARGS(svc.vip));
+    append_service(cfg, &svc);
+    return NULL;
 }
 
-char *
-lb_config_set_mac(struct lb_config *cfg, const char *s)
+static char *
+parse_mac(const char *s, struct eth_addr *mac)
 {
-    struct eth_addr mac;
-
-    if (!eth_addr_from_string(s, &mac)) {
+    if (!eth_addr_from_string(s, mac)) {
         return xasprintf("\"%s\" is not an Ethernet address", s);
     }
-    if (eth_addr_is_multicast(mac) || eth_addr_is_zero(mac)) {
+    if (eth_addr_is_multicast(*mac) || eth_addr_is_zero(*mac)) {
         return xasprintf("%s is not a unicast Ethernet address", s);
     }
-    cfg->lb_mac = mac;
     return NULL;
 }
 
@@ -179,75 +483,246 @@ parse_choice(const char *s, const char *const names[2], int *value)
                      names[1]);
 }
 
-char *
-lb_config_set_fallback(struct lb_config *cfg, const char *s)
+static char *
+parse_int(const char *s, int min, int max, const char *unit, int *value)
 {
-    static const char *const names[2] = { "normal", "drop" };
-    int value;
-    char *error = parse_choice(s, names, &value);
-
-    cfg->fallback = error ? cfg->fallback
-                    : value ? LB_FALLBACK_DROP : LB_FALLBACK_NORMAL;
-    return error;
+    if (!str_to_int(s, 10, value) || *value < min || *value > max) {
+        return xasprintf("\"%s\" is not a number%s between %d and %d", s,
+                         unit, min, max);
+    }
+    return NULL;
 }
 
-char *
-lb_config_set_no_backend(struct lb_config *cfg, const char *s)
-{
-    static const char *const names[2] = { "drop", "reject" };
-    int value;
-    char *error = parse_choice(s, names, &value);
+/* The settings other than services, by the names of their command-line
+ * options. */
+enum setting_type { S_SECONDS, S_NUMBER, S_CHOICE, S_MAC };
+struct setting {
+    const char *name;
+    enum setting_type type;
+    int min, max;                       /* S_SECONDS, S_NUMBER. */
+    const char *choices[2];             /* S_CHOICE. */
+    size_t offset;                      /* In struct lb_config. */
+};
 
-    cfg->no_backend = error ? cfg->no_backend
-                      : value ? LB_NO_BACKEND_REJECT : LB_NO_BACKEND_DROP;
-    return error;
+#define SETTING(NAME, TYPE, MIN, MAX, C0, C1, MEMBER) \
+    { NAME, TYPE, MIN, MAX, { C0, C1 }, offsetof(struct lb_config, MEMBER) }
+static const struct setting settings[] = {
+    SETTING("lb-mac", S_MAC, 0, 0, NULL, NULL, lb_mac),
+    SETTING("idle-timeout", S_SECONDS, 0, UINT16_MAX, NULL, NULL,
+            idle_timeout),
+    SETTING("hard-timeout", S_SECONDS, 0, UINT16_MAX, NULL, NULL,
+            hard_timeout),
+    SETTING("client-timeout", S_SECONDS, 1, 30 * 24 * 3600, NULL, NULL,
+            client_timeout),
+    SETTING("probe-interval", S_SECONDS, 1, 3600, NULL, NULL,
+            probe_interval),
+    SETTING("probe-misses", S_NUMBER, 1, 100, NULL, NULL, probe_misses),
+    SETTING("max-clients", S_NUMBER, 1, 100000000, NULL, NULL, max_clients),
+    SETTING("client-overflow", S_CHOICE, 0, 0, "refuse", "evict",
+            overflow),
+    SETTING("fallback", S_CHOICE, 0, 0, "normal", "drop", fallback),
+    SETTING("no-backend", S_CHOICE, 0, 0, "drop", "reject", no_backend),
+};
+
+static const struct setting *
+find_setting(const char *name)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(settings); i++) {
+        if (!strcmp(settings[i].name, name)) {
+            return &settings[i];
+        }
+    }
+    return NULL;
 }
 
-char *
-lb_config_set_overflow(struct lb_config *cfg, const char *s)
+bool
+lb_config_is_setting(const char *name)
 {
-    static const char *const names[2] = { "refuse", "evict" };
-    int value;
-    char *error = parse_choice(s, names, &value);
-
-    cfg->overflow = error ? cfg->overflow
-                    : value ? LB_OVERFLOW_EVICT : LB_OVERFLOW_REFUSE;
-    return error;
+    return find_setting(name) != NULL;
 }
 
-/* Checks what no single setting can: that there is a service and that
- * no VIP of one service is a backend of another. */
+/* Sets the setting called 'name' (as its command-line option, without
+ * "--") to 'value'.  Choices are stored as the index of the choice, as
+ * their enums are declared. */
+char *
+lb_config_set(struct lb_config *cfg, const char *name, const char *value)
+{
+    const struct setting *s = find_setting(name);
+    void *field;
+    char *error;
+    int n;
+
+    if (!s) {
+        return xasprintf("\"%s\" is not a setting", name);
+    }
+    field = (char *) cfg + s->offset;
+    switch (s->type) {
+    case S_MAC:
+        return parse_mac(value, field);
+
+    case S_SECONDS:
+    case S_NUMBER:
+        error = parse_int(value, s->min, s->max,
+                          s->type == S_SECONDS ? " of seconds" : "", &n);
+        if (!error) {
+            if (field == &cfg->max_clients) {
+                cfg->max_clients = n;
+            } else {
+                *(int *) field = n;
+            }
+        }
+        return error;
+
+    case S_CHOICE:
+        error = parse_choice(value, s->choices, &n);
+        if (!error) {
+            *(int *) field = n;
+        }
+        return error;
+    }
+    OVS_NOT_REACHED();
+}
+
+/* For lb_config_check(): what one service or backend claims, keyed by its
+ * address. */
+struct claim {
+    struct hmap_node node;
+    ovs_be32 ip;
+    uint8_t proto;
+    uint16_t port;
+    const struct lb_service_config *svc;
+};
+
+static struct claim *
+find_claim(const struct hmap *claims, ovs_be32 ip)
+{
+    struct claim *c;
+
+    HMAP_FOR_EACH_WITH_HASH (c, node, hash_int((OVS_FORCE uint32_t) ip, 0),
+                             claims) {
+        if (c->ip == ip) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
+/* Adds a claim on 'ip' (with 'proto' and 'port') by 'svc' to 'claims'.  If
+ * another service already claims the same address in a way that clashes
+ * (the same protocol and port, or either of them the whole IP), returns
+ * that claim and adds nothing. */
+static const struct claim *
+add_claim(struct hmap *claims, ovs_be32 ip, uint8_t proto, uint16_t port,
+          const struct lb_service_config *svc)
+{
+    struct claim *c;
+
+    HMAP_FOR_EACH_WITH_HASH (c, node, hash_int((OVS_FORCE uint32_t) ip, 0),
+                             claims) {
+        if (c->ip == ip && c->svc != svc
+            && (c->proto == LB_PROTO_NONE || proto == LB_PROTO_NONE
+                || (c->proto == proto && c->port == port))) {
+            return c;
+        }
+    }
+    c = xmalloc(sizeof *c);
+    c->ip = ip;
+    c->proto = proto;
+    c->port = port;
+    c->svc = svc;
+    hmap_insert(claims, &c->node, hash_int((OVS_FORCE uint32_t) ip, 0));
+    return NULL;
+}
+
+static void
+destroy_claims(struct hmap *claims)
+{
+    struct claim *c;
+
+    HMAP_FOR_EACH_POP (c, node, claims) {
+        free(c);
+    }
+    hmap_destroy(claims);
+}
+
+static void
+format_claim(struct ds *s, ovs_be32 ip, uint8_t proto, uint16_t port)
+{
+    lb_format_endpoint(s, ip, port);
+    if (proto) {
+        ds_put_format(s, "/%s", lb_proto_to_string(proto));
+    } else {
+        ds_put_cstr(s, " (whole IP)");
+    }
+}
+
+/* Checks what no single service can: that there is one, that names are
+ * unique, that no two services take the same traffic to a VIP, that no
+ * backend is a VIP, and that the traffic of backends shared by several
+ * services can be told apart on its way back to the clients. */
 char *
 lb_config_check(const struct lb_config *cfg)
 {
+    struct hmap vips = HMAP_INITIALIZER(&vips);
+    struct hmap backends = HMAP_INITIALIZER(&backends);
+    struct ds s = DS_EMPTY_INITIALIZER;
+    const struct claim *clash;
+
     if (!cfg->n_services) {
-        return xstrdup("no service defined (use --vip and --servers)");
+        return xstrdup("no service defined (use --service, or --vip and "
+                       "--servers)");
     }
-    for (size_t i = 0; i < cfg->n_services; i++) {
+    for (size_t i = 0; i < cfg->n_services && !s.length; i++) {
         const struct lb_service_config *svc = &cfg->services[i];
-        for (size_t j = 0; j < svc->n_backends; j++) {
-            if (lb_config_find_vip(cfg, svc->backends[j])) {
-                return xasprintf("server "IP_FMT" is also a VIP",
-                                 IP_ARGS(svc->backends[j]));
+
+        for (size_t j = 0; j < i; j++) {
+            if (!strcmp(cfg->services[j].name, svc->name)) {
+                ds_put_format(&s, "service name %s is given twice",
+                              svc->name);
+                break;
+            }
+        }
+        clash = s.length ? NULL : add_claim(&vips, svc->vip, svc->proto,
+                                            svc->port, svc);
+        if (clash) {
+            ds_put_format(&s, "services %s and %s both take ",
+                          clash->svc->name, svc->name);
+            if (clash->proto == svc->proto && clash->port == svc->port) {
+                format_claim(&s, svc->vip, svc->proto, svc->port);
+            } else {
+                ds_put_format(&s, "traffic to "IP_FMT" (one of them is "
+                              "whole IP)", IP_ARGS(svc->vip));
             }
         }
     }
-    return NULL;
-}
+    for (size_t i = 0; i < cfg->n_services && !s.length; i++) {
+        const struct lb_service_config *svc = &cfg->services[i];
 
-const struct lb_service_config *
-lb_config_find_vip(const struct lb_config *cfg, ovs_be32 vip)
-{
-    for (size_t i = 0; i < cfg->n_services; i++) {
-        if (cfg->services[i].vip == vip) {
-            return &cfg->services[i];
+        for (size_t j = 0; j < svc->n_backends && !s.length; j++) {
+            const struct lb_backend_config *b = &svc->backends[j];
+            const struct claim *vip = find_claim(&vips, b->ip);
+
+            if (vip) {
+                ds_put_format(&s, "backend "IP_FMT" of service %s is the "
+                              "VIP of service %s", IP_ARGS(b->ip),
+                              svc->name, vip->svc->name);
+                break;
+            }
+            clash = add_claim(&backends, b->ip, svc->proto, b->port, svc);
+            if (clash) {
+                ds_put_format(&s, "services %s and %s share backend ",
+                              clash->svc->name, svc->name);
+                format_claim(&s, b->ip, clash->proto, clash->port);
+                if (clash->proto != svc->proto || clash->port != b->port) {
+                    ds_put_cstr(&s, " and ");
+                    format_claim(&s, b->ip, svc->proto, b->port);
+                }
+                ds_put_cstr(&s, ": its traffic back to clients cannot be "
+                            "told apart");
+            }
         }
     }
-    return NULL;
-}
-
-const char *
-lb_fallback_to_string(enum lb_fallback fallback)
-{
-    return fallback == LB_FALLBACK_DROP ? "drop" : "normal";
+    destroy_claims(&vips);
+    destroy_claims(&backends);
+    return s.length ? ds_steal_cstr(&s) : NULL;
 }

@@ -20,14 +20,21 @@
 /* What the balancer is told to do: its services and their backends, the
  * MAC it answers with, flow timeouts and the fallback for other traffic.
  *
+ * A service is a VIP, a protocol and, for TCP and UDP, a port: the lab's
+ * whole-IP service (protocol "none") takes all IPv4 to its VIP.  A VIP may
+ * carry several services; a backend is an IP and, for TCP and UDP, a port
+ * (the VIP's by default), with a weight.
+ *
  * The parse functions return NULL on success or a malloc()'d message that
  * names the bad value, for the caller to print and free. */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "compiler.h"
 #include "openvswitch/types.h"
 
+struct ds;
 struct lb_scheduler_class;
 
 /* What the switch does with traffic that is not the balancer's. */
@@ -48,13 +55,35 @@ enum lb_overflow {
     LB_OVERFLOW_EVICT,          /* The least recently used idle entry goes. */
 };
 
-/* One balanced service: a virtual IP and the backends behind it. */
+/* What keeps a client's traffic on one backend. */
+enum lb_affinity {
+    LB_AFFINITY_CLIENT,         /* The client's IP: all its connections. */
+    LB_AFFINITY_CONNECTION,     /* Each TCP or UDP connection (5-tuple). */
+};
+
+/* A service's protocol: a whole-IP service balances all IPv4 to its VIP. */
+#define LB_PROTO_NONE 0
+
+#define LB_MAX_WEIGHT 100
+#define LB_DEFAULT_WEIGHT 1
+#define LB_MAX_BACKENDS 10000   /* Per service. */
+
+struct lb_backend_config {
+    ovs_be32 ip;
+    uint16_t port;              /* 0 for a whole-IP service. */
+    unsigned int weight;        /* 0 to LB_MAX_WEIGHT; 0 takes no one new. */
+};
+
+/* One balanced service. */
 struct lb_service_config {
     char *name;
     ovs_be32 vip;
-    ovs_be32 *backends;         /* In the order given. */
-    size_t n_backends;
+    uint8_t proto;              /* LB_PROTO_NONE, IPPROTO_TCP, IPPROTO_UDP. */
+    uint16_t port;              /* 0 for a whole-IP service. */
+    enum lb_affinity affinity;
     const struct lb_scheduler_class *scheduler;
+    struct lb_backend_config *backends;     /* In the order given. */
+    size_t n_backends;
 };
 
 struct lb_config {
@@ -66,7 +95,7 @@ struct lb_config {
     int probe_interval;         /* Seconds between ARP probes of backends. */
     int probe_misses;           /* Unanswered probes before a backend is
                                  * down. */
-    size_t max_clients;         /* Per switch. */
+    size_t max_clients;         /* Per switch: clients, and sessions. */
     enum lb_overflow overflow;
     enum lb_fallback fallback;
     enum lb_no_backend no_backend;
@@ -86,24 +115,30 @@ struct lb_config {
 
 void lb_config_init(struct lb_config *);
 void lb_config_destroy(struct lb_config *);
+void lb_config_clone(struct lb_config *dst, const struct lb_config *src);
 
-char *lb_config_add_service(struct lb_config *, const char *name,
-                            const char *vip, const char *backends,
-                            const char *scheduler)
+char *lb_config_add_service(struct lb_config *, const char *spec)
     OVS_WARN_UNUSED_RESULT;
-char *lb_config_set_mac(struct lb_config *, const char *)
+char *lb_config_add_lab_service(struct lb_config *, const char *vip,
+                                const char *servers)
     OVS_WARN_UNUSED_RESULT;
-char *lb_config_set_fallback(struct lb_config *, const char *)
+char *lb_config_set(struct lb_config *, const char *name, const char *value)
     OVS_WARN_UNUSED_RESULT;
-char *lb_config_set_no_backend(struct lb_config *, const char *)
-    OVS_WARN_UNUSED_RESULT;
-char *lb_config_set_overflow(struct lb_config *, const char *)
-    OVS_WARN_UNUSED_RESULT;
+bool lb_config_is_setting(const char *name);
 char *lb_config_check(const struct lb_config *) OVS_WARN_UNUSED_RESULT;
 
-const struct lb_service_config *lb_config_find_vip(const struct lb_config *,
-                                                   ovs_be32 vip);
+void lb_service_config_clone(struct lb_service_config *dst,
+                             const struct lb_service_config *src);
+void lb_service_config_destroy(struct lb_service_config *);
+bool lb_service_config_equal(const struct lb_service_config *,
+                             const struct lb_service_config *);
+void lb_service_config_format(const struct lb_service_config *,
+                              struct ds *);
+
 const char *lb_fallback_to_string(enum lb_fallback);
+const char *lb_affinity_to_string(enum lb_affinity);
+const char *lb_proto_to_string(uint8_t proto);
+void lb_format_endpoint(struct ds *, ovs_be32 ip, uint16_t port);
 
 char *lb_parse_unicast_ip(const char *s, ovs_be32 *ip)
     OVS_WARN_UNUSED_RESULT;

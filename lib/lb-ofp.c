@@ -149,18 +149,16 @@ lb_ofp_arp(const struct lb_ofp *ofp, uint16_t op, struct eth_addr eth_dst,
     dp_packet_uninit(&packet);
 }
 
-/* Sends out 'port' an ICMP host unreachable from 'ip_src' to 'ip_dst' about
- * the 'l3_size' bytes of IPv4 packet at 'l3' (of which it quotes the header
- * and 8 bytes, as RFC 792 asks). */
+/* Sends out 'port' an ICMP message of 'type' and 'code' from 'ip_src' to
+ * 'ip_dst', whose header ends with 'rest_of_header' and whose body is the
+ * 'size' bytes at 'data'. */
 void
-lb_ofp_icmp_unreachable(const struct lb_ofp *ofp, struct eth_addr eth_src,
-                        struct eth_addr eth_dst, ovs_be32 ip_src,
-                        ovs_be32 ip_dst, const void *l3, size_t l3_size,
-                        ofp_port_t port)
+lb_ofp_icmp(const struct lb_ofp *ofp, struct eth_addr eth_src,
+            struct eth_addr eth_dst, ovs_be32 ip_src, ovs_be32 ip_dst,
+            uint8_t type, uint8_t code, ovs_be32 rest_of_header,
+            const void *data, size_t size, ofp_port_t port)
 {
-    const struct ip_header *orig = l3;
-    size_t quote = MIN(l3_size, IP_IHL(orig->ip_ihl_ver) * 4 + 8);
-    uint64_t packet_stub[256 / 8];
+    uint64_t packet_stub[2048 / 8];
     uint64_t ofpacts_stub[64 / 8];
     struct dp_packet packet;
     struct ofpbuf ofpacts;
@@ -173,19 +171,20 @@ lb_ofp_icmp_unreachable(const struct lb_ofp *ofp, struct eth_addr eth_src,
 
     struct ip_header *ip = dp_packet_put_zeros(&packet, sizeof *ip);
     struct icmp_header *icmp = dp_packet_put_zeros(&packet, sizeof *icmp);
-    dp_packet_put(&packet, l3, quote);
+    dp_packet_put(&packet, data, size);
 
     ip->ip_ihl_ver = IP_IHL_VER(5, 4);
-    ip->ip_tot_len = htons(sizeof *ip + sizeof *icmp + quote);
+    ip->ip_tot_len = htons(sizeof *ip + sizeof *icmp + size);
     ip->ip_ttl = 64;
     ip->ip_proto = IPPROTO_ICMP;
     put_16aligned_be32(&ip->ip_src, ip_src);
     put_16aligned_be32(&ip->ip_dst, ip_dst);
     ip->ip_csum = csum(ip, sizeof *ip);
 
-    icmp->icmp_type = ICMP4_DST_UNREACH;
-    icmp->icmp_code = 1;        /* Host unreachable. */
-    icmp->icmp_csum = csum(icmp, sizeof *icmp + quote);
+    icmp->icmp_type = type;
+    icmp->icmp_code = code;
+    put_16aligned_be32(&icmp->icmp_fields.gateway, rest_of_header);
+    icmp->icmp_csum = csum(icmp, sizeof *icmp + size);
 
     ofpbuf_use_stub(&ofpacts, ofpacts_stub, sizeof ofpacts_stub);
     lb_ofp_put_output(&ofpacts, port, port);
@@ -193,6 +192,22 @@ lb_ofp_icmp_unreachable(const struct lb_ofp *ofp, struct eth_addr eth_src,
                       dp_packet_size(&packet), &ofpacts);
     ofpbuf_uninit(&ofpacts);
     dp_packet_uninit(&packet);
+}
+
+/* Sends out 'port' an ICMP destination unreachable with 'code' from
+ * 'ip_src' to 'ip_dst' about the 'l3_size' bytes of IPv4 packet at 'l3' (of
+ * which it quotes the header and 8 bytes, as RFC 792 asks). */
+void
+lb_ofp_icmp_unreachable(const struct lb_ofp *ofp, struct eth_addr eth_src,
+                        struct eth_addr eth_dst, ovs_be32 ip_src,
+                        ovs_be32 ip_dst, uint8_t code, const void *l3,
+                        size_t l3_size, ofp_port_t port)
+{
+    const struct ip_header *orig = l3;
+    size_t quote = MIN(l3_size, IP_IHL(orig->ip_ihl_ver) * 4 + 8);
+
+    lb_ofp_icmp(ofp, eth_src, eth_dst, ip_src, ip_dst, ICMP4_DST_UNREACH,
+                code, htonl(0), l3, quote, port);
 }
 
 /* The type of a packet-in, in every OpenFlow version. */

@@ -31,12 +31,10 @@ struct match;
 struct ofp_header;
 struct ofpbuf;
 
-/* The balancer's flow priorities.  They leave room below, between and above
- * for rules of one's own. */
-#define LB_PRIO_FALLBACK 0      /* What happens to everything else. */
-#define LB_PRIO_PUNT     100    /* Traffic the balancer must see. */
-#define LB_PRIO_PASS     150    /* Server traffic to non-clients. */
-#define LB_PRIO_CLIENT   200    /* The per-client rewrites. */
+/* ICMP destination unreachable codes. */
+#define LB_ICMP_HOST_UNREACH 1
+#define LB_ICMP_PORT_UNREACH 3
+#define LB_ICMP_FRAG_NEEDED 4
 
 struct lb_ofp {
     enum ofputil_protocol protocol;
@@ -57,10 +55,14 @@ void lb_ofp_arp(const struct lb_ofp *, uint16_t op, struct eth_addr eth_dst,
                 struct eth_addr sha, ovs_be32 spa, struct eth_addr tha,
                 ovs_be32 tpa, ofp_port_t in_port, ofp_port_t out_port);
 
+void lb_ofp_icmp(const struct lb_ofp *, struct eth_addr eth_src,
+                 struct eth_addr eth_dst, ovs_be32 ip_src, ovs_be32 ip_dst,
+                 uint8_t type, uint8_t code, ovs_be32 rest_of_header,
+                 const void *data, size_t size, ofp_port_t port);
 void lb_ofp_icmp_unreachable(const struct lb_ofp *, struct eth_addr eth_src,
                              struct eth_addr eth_dst, ovs_be32 ip_src,
-                             ovs_be32 ip_dst, const void *l3, size_t l3_size,
-                             ofp_port_t port);
+                             ovs_be32 ip_dst, uint8_t code, const void *l3,
+                             size_t l3_size, ofp_port_t port);
 
 /* What the balancer uses of a packet-in. */
 struct lb_packet_in {

@@ -46,6 +46,45 @@ parse_arp(const uint8_t *p, size_t size, struct lb_packet *pkt)
     }
 }
 
+/* Parses the L4 header of the 'size' bytes at 'p', the IPv4 payload of
+ * 'pkt', if it has one the balancer reads. */
+static void
+parse_l4(const uint8_t *p, size_t size, struct lb_packet *pkt)
+{
+    if (pkt->ip_is_later_fragment) {
+        return;
+    }
+    if (pkt->ip_proto == IPPROTO_TCP) {
+        const struct tcp_header *tcp = (const void *) p;
+        if (size < TCP_HEADER_LEN) {
+            pkt->error = "truncated TCP header";
+            return;
+        }
+        pkt->has_ports = true;
+        pkt->l4_src = ntohs(tcp->tcp_src);
+        pkt->l4_dst = ntohs(tcp->tcp_dst);
+        pkt->tcp_flags = TCP_FLAGS(tcp->tcp_ctl);
+    } else if (pkt->ip_proto == IPPROTO_UDP) {
+        const struct udp_header *udp = (const void *) p;
+        if (size < UDP_HEADER_LEN) {
+            pkt->error = "truncated UDP header";
+            return;
+        }
+        pkt->has_ports = true;
+        pkt->l4_src = ntohs(udp->udp_src);
+        pkt->l4_dst = ntohs(udp->udp_dst);
+    } else if (pkt->ip_proto == IPPROTO_ICMP) {
+        const struct icmp_header *icmp = (const void *) p;
+        if (size < ICMP_HEADER_LEN) {
+            pkt->error = "truncated ICMP header";
+            return;
+        }
+        pkt->is_icmp = true;
+        pkt->icmp_type = icmp->icmp_type;
+        pkt->icmp_code = icmp->icmp_code;
+    }
+}
+
 static void
 parse_ipv4(const uint8_t *p, size_t size, struct lb_packet *pkt)
 {
@@ -69,14 +108,22 @@ parse_ipv4(const uint8_t *p, size_t size, struct lb_packet *pkt)
     } else if (tot_len > size) {
         pkt->error = "IPv4 total length beyond the end of the packet";
     } else {
-        pkt->kind = LB_PACKET_IPV4;
         pkt->ip_src = get_16aligned_be32(&ip->ip_src);
         pkt->ip_dst = get_16aligned_be32(&ip->ip_dst);
         pkt->ip_proto = ip->ip_proto;
         pkt->ip_is_fragment = (ip->ip_frag_off & htons(IP_MORE_FRAGMENTS
                                                        | IP_FRAG_OFF_MASK))
                               != 0;
+        pkt->ip_is_later_fragment = (ip->ip_frag_off
+                                     & htons(IP_FRAG_OFF_MASK)) != 0;
         pkt->ip_has_options = hlen > IP_HEADER_LEN;
+        pkt->l3_ofs = ETH_HEADER_LEN;
+        pkt->l4_ofs = ETH_HEADER_LEN + hlen;
+        pkt->l4_size = tot_len - hlen;
+        parse_l4(p + hlen, tot_len - hlen, pkt);
+        if (!pkt->error) {
+            pkt->kind = LB_PACKET_IPV4;
+        }
     }
 }
 

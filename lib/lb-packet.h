@@ -20,7 +20,8 @@
 /* Parsing the packets switches send up to the balancer.
  *
  * The parser is strict, since packets come from hosts the balancer does not
- * trust: it accepts only well-formed Ethernet ARP for IPv4 and IPv4 frames,
+ * trust: it accepts only well-formed Ethernet ARP for IPv4 and IPv4 frames
+ * (with whole TCP, UDP and ICMP headers where they say they have them),
  * says what is wrong with anything else that claims to be one of them, and
  * never reads past the end of the data. */
 
@@ -54,8 +55,23 @@ struct lb_packet {
     ovs_be32 ip_src;
     ovs_be32 ip_dst;
     uint8_t ip_proto;
-    bool ip_is_fragment;
+    bool ip_is_fragment;        /* Any fragment. */
+    bool ip_is_later_fragment;  /* A fragment without the L4 header. */
     bool ip_has_options;
+    size_t l3_ofs;              /* Offset of the IPv4 header. */
+    size_t l4_ofs;              /* Offset of what follows it. */
+    size_t l4_size;             /* Bytes from there to the IPv4 end. */
+
+    /* TCP and UDP, unless a later fragment. */
+    bool has_ports;
+    uint16_t l4_src;            /* Host byte order. */
+    uint16_t l4_dst;
+    uint16_t tcp_flags;         /* Of TCP, its 12 flag bits. */
+
+    /* ICMP, unless a later fragment. */
+    bool is_icmp;
+    uint8_t icmp_type;
+    uint8_t icmp_code;
 };
 
 void lb_packet_parse(const void *data, size_t size, struct lb_packet *);

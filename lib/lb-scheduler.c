@@ -17,59 +17,16 @@
 #include <config.h>
 #include "lib/lb-scheduler.h"
 
-#include <stdint.h>
 #include <string.h>
 
+#include "hash.h"
 #include "util.h"
 
-/* Round robin: the backends take new clients in turn, in the order they
- * were configured.  Backends that cannot take clients are skipped without
- * losing their place, so with all of them up, clients 1, 2, 3, 4 go to
- * backends 1, 2, 3, 1 (the lab's Table 1). */
-struct rr_scheduler {
-    struct lb_scheduler up;
-    size_t next;                /* Index of the next backend to try. */
-};
-
-static struct lb_scheduler *
-rr_create(void)
-{
-    struct rr_scheduler *rr = xzalloc(sizeof *rr);
-    return &rr->up;
-}
-
-static void
-rr_destroy(struct lb_scheduler *s)
-{
-    free(CONTAINER_OF(s, struct rr_scheduler, up));
-}
-
-static size_t
-rr_pick(struct lb_scheduler *s, const struct lb_candidate c[], size_t n,
-        ovs_be32 client OVS_UNUSED)
-{
-    struct rr_scheduler *rr = CONTAINER_OF(s, struct rr_scheduler, up);
-
-    for (size_t i = 0; i < n; i++) {
-        size_t idx = (rr->next + i) % n;
-        if (c[idx].usable) {
-            rr->next = (idx + 1) % n;
-            return idx;
-        }
-    }
-    return SIZE_MAX;
-}
-
-static const struct lb_scheduler_class rr_class = {
-    .name = "round-robin",
-    .description = "round robin",
-    .create = rr_create,
-    .destroy = rr_destroy,
-    .pick = rr_pick,
-};
-
 static const struct lb_scheduler_class *const classes[] = {
-    &rr_class,
+    &lb_sched_rr_class,
+    &lb_sched_wrr_class,
+    &lb_sched_wlc_class,
+    &lb_sched_mh_class,
 };
 
 const struct lb_scheduler_class *
@@ -83,11 +40,11 @@ lb_scheduler_find(const char *name)
     return NULL;
 }
 
-/* Returns the scheduler names, for messages: "round-robin, ...". */
+/* Returns the scheduler names, for messages: "rr, wrr, ...". */
 const char *
 lb_scheduler_list(void)
 {
-    static char list[256];
+    static char list[64];
 
     if (!list[0]) {
         for (size_t i = 0; i < ARRAY_SIZE(classes); i++) {
@@ -116,9 +73,25 @@ lb_scheduler_destroy(struct lb_scheduler *s)
     }
 }
 
-size_t
-lb_scheduler_pick(struct lb_scheduler *s, const struct lb_candidate c[],
-                  size_t n, ovs_be32 client)
+void
+lb_scheduler_reconfigure(struct lb_scheduler *s,
+                         const struct lb_sched_member m[], size_t n)
 {
-    return s->class->pick(s, c, n, client);
+    s->class->reconfigure(s, m, n);
+}
+
+size_t
+lb_scheduler_pick(struct lb_scheduler *s, const struct lb_sched_member m[],
+                  size_t n, uint32_t hash)
+{
+    return s->class->pick(s, m, n, hash);
+}
+
+/* The hash of a new session's client, for schedulers that hash: of its IP
+ * and, for per-connection affinity, its source port (0 otherwise).  The
+ * same in every instance and on every switch. */
+uint32_t
+lb_sched_hash(ovs_be32 client_ip, uint16_t client_port)
+{
+    return hash_2words((OVS_FORCE uint32_t) client_ip, client_port);
 }

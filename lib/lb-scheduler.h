@@ -17,20 +17,33 @@
 #ifndef LB_SCHEDULER_H
 #define LB_SCHEDULER_H 1
 
-/* Schedulers: how a service picks the backend for a new client.
+/* Schedulers: how a service picks the backend of a new session.
  *
- * A scheduler sees the service's backends as candidates, in the order they
- * were configured, and picks one that is usable.  Each service has its own
- * scheduler instance (and so its own round-robin position) per switch. */
+ * A scheduler sees a service's members as an array, in the order they were
+ * configured, and picks a usable one.  It is told whenever the members, their
+ * weights or which of them are usable change (lb_scheduler_reconfigure()),
+ * before its next pick, so that a scheduler with tables (Maglev) rebuilds
+ * them then and not per pick.  Each service has its own instance per
+ * switch.
+ *
+ * The providers, one file each: rr (lb-sched-rr.c), wrr (lb-sched-wrr.c),
+ * wlc (lb-sched-wlc.c) and mh (lb-sched-mh.c). */
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "openvswitch/types.h"
 
-struct lb_candidate {
-    bool usable;                /* Known and up? */
-    unsigned int weight;        /* Relative share, at least 1. */
-    size_t n_clients;           /* Clients it serves now. */
+/* Most members a scheduler handles. */
+#define LB_SCHED_MAX_MEMBERS 65534
+
+/* What a scheduler knows of one member. */
+struct lb_sched_member {
+    ovs_be32 ip;                /* The backend's address and port: what */
+    uint16_t port;              /* a consistent hash may depend on. */
+    unsigned int weight;        /* Relative share. */
+    bool usable;                /* May take new sessions (up, weight > 0). */
+    size_t n_sessions;          /* Sessions it has now. */
 };
 
 struct lb_scheduler {
@@ -38,16 +51,22 @@ struct lb_scheduler {
 };
 
 struct lb_scheduler_class {
-    const char *name;           /* For the command line: "round-robin". */
+    const char *name;           /* For the command line: "rr". */
     const char *description;    /* For logs: "round robin". */
 
     struct lb_scheduler *(*create)(void);
     void (*destroy)(struct lb_scheduler *);
 
-    /* Returns the index in 'c' of the candidate for a new client whose IP
-     * is 'client', or SIZE_MAX if none of the 'n' is usable. */
-    size_t (*pick)(struct lb_scheduler *, const struct lb_candidate c[],
-                   size_t n, ovs_be32 client);
+    /* The 'n' members are now 'm' (which the caller keeps, and updates
+     * only through further calls, except for 'n_sessions'). */
+    void (*reconfigure)(struct lb_scheduler *,
+                        const struct lb_sched_member m[], size_t n);
+
+    /* Returns the index in 'm' of the member for a new session whose
+     * client hashes to 'hash' (lb_sched_hash()), or SIZE_MAX if none of the
+     * 'n' is usable. */
+    size_t (*pick)(struct lb_scheduler *, const struct lb_sched_member m[],
+                   size_t n, uint32_t hash);
 };
 
 const struct lb_scheduler_class *lb_scheduler_find(const char *name);
@@ -55,7 +74,21 @@ const char *lb_scheduler_list(void);
 
 struct lb_scheduler *lb_scheduler_create(const struct lb_scheduler_class *);
 void lb_scheduler_destroy(struct lb_scheduler *);
-size_t lb_scheduler_pick(struct lb_scheduler *, const struct lb_candidate[],
-                         size_t n, ovs_be32 client);
+void lb_scheduler_reconfigure(struct lb_scheduler *,
+                              const struct lb_sched_member[], size_t n);
+size_t lb_scheduler_pick(struct lb_scheduler *,
+                         const struct lb_sched_member[], size_t n,
+                         uint32_t hash);
+
+uint32_t lb_sched_hash(ovs_be32 client_ip, uint16_t client_port);
+
+/* The providers. */
+extern const struct lb_scheduler_class lb_sched_rr_class;
+extern const struct lb_scheduler_class lb_sched_wrr_class;
+extern const struct lb_scheduler_class lb_sched_wlc_class;
+extern const struct lb_scheduler_class lb_sched_mh_class;
+
+/* For tests: the size of Maglev's lookup table for 'n' members. */
+size_t lb_sched_mh_table_size(size_t n);
 
 #endif /* lb-scheduler.h */

@@ -19,19 +19,21 @@
 
 #include <inttypes.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "flow.h"
-#include "hash.h"
 #include "hmapx.h"
 #include "lib/lb-config.h"
+#include "lib/lb-flows.h"
 #include "lib/lb-ofp.h"
 #include "lib/lb-packet.h"
-#include "lib/lb-scheduler.h"
-#include "lib/lb-switch-private.h"
+#include "lib/lb-resync.h"
+#include "lib/lb-service.h"
+#include "lib/lb-sessions.h"
 #include "lib/lb-template.h"
 #include "openvswitch/dynamic-string.h"
-#include "openvswitch/hmap.h"
 #include "openvswitch/list.h"
 #include "openvswitch/match.h"
 #include "openvswitch/ofp-actions.h"
@@ -62,18 +64,36 @@ static struct vlog_rate_limit dbg_rl = VLOG_RATE_LIMIT_INIT(60, 600);
 /* Most packet-ins held while the balancer reads back its flows. */
 #define LB_MAX_HELD 256
 
-/* Most ICMP unreachables a service sends per second. */
-#define LB_MAX_REJECTS 100
+/* Most ICMP messages (rejects, ping answers) a service or VIP sends per
+ * second. */
+#define LB_MAX_ICMP 100
 
-/* A mapping's messages, described by their varying fields. */
-enum {
-    MV_CLIENT_PORT, MV_CLIENT_MAC, MV_CLIENT_IP,
-    MV_SERVER_MAC, MV_SERVER_IP, MV_SERVER_PORT,
-    N_MV
-};
-static const enum lb_tmpl_kind mapping_kinds[N_MV] = {
-    LB_TMPL_PORT, LB_TMPL_MAC, LB_TMPL_IP, LB_TMPL_MAC, LB_TMPL_IP,
-    LB_TMPL_PORT,
+struct lb_switch {
+    const struct lb_config *cfg;
+    uint64_t dpid;
+    char name[17];              /* 'dpid' in hex, for logging. */
+
+    bool connected;
+    struct lb_ofp ofp;          /* How to talk to the switch. */
+    struct ofpbuf scratch;      /* Where messages go while disconnected. */
+    const struct hmapx *ports;  /* The switch's ports, while connected. */
+
+    struct lb_services services;
+    struct lb_sessions sessions;
+    struct lb_flow_set base;    /* The base flows it should have. */
+
+    long long int next_probe;   /* When to probe the backends next. */
+
+    /* Decisions logged and not logged in 'log_second'. */
+    long long int log_second;
+    unsigned int n_logged, n_unlogged;
+    struct lb_tmpl arp_reply;   /* The LB's answer to ARP. */
+
+    /* While the balancer reads back its flows after connecting, packet-ins
+     * wait here (up to a bound) for the tables to be right. */
+    struct lb_resync resync;
+    struct ovs_list held;       /* Copies of held packet-ins. */
+    size_t n_held;
 };
 
 /* An ARP reply from the LB MAC, described by its varying fields. */
@@ -82,70 +102,74 @@ static const enum lb_tmpl_kind arp_reply_kinds[N_AV] = {
     LB_TMPL_PORT, LB_TMPL_MAC, LB_TMPL_IP, LB_TMPL_IP,
 };
 
-static void lb_switch_probe(struct lb_switch *);
-static void destroy_templates(struct lb_switch *);
 static void handle_packet_in(struct lb_switch *, const struct ofp_header *,
                              long long int now);
 static bool is_valid_message(const struct lb_switch *,
                              const struct ofp_header *, enum ofptype);
+static void uninstall_session(struct lb_switch *, struct lb_session *,
+                              long long int now);
+static void build_templates(struct lb_switch *);
+static void destroy_templates(struct lb_switch *);
 
-uint32_t
-lb_hash_ip(ovs_be32 ip)
+/* Makes messages composed from here on go where they belong: to the
+ * switch, or nowhere while it is disconnected. */
+static void
+prepare_output(struct lb_switch *sw)
 {
-    return hash_int((OVS_FORCE uint32_t) ip, 0);
+    if (!sw->connected) {
+        ofpbuf_clear(&sw->scratch);
+    }
+}
+
+static void
+add_service(struct lb_switch *sw, const struct lb_service_config *cfg)
+{
+    struct lb_service *svc = lb_services_add(&sw->services, cfg);
+
+    if (sw->connected) {
+        lb_binding_tmpl_init(&svc->tmpl, &sw->ofp, sw->cfg, &svc->cfg);
+    }
+}
+
+/* Deletes 'svc''s sessions (and their flows) and forgets it. */
+static void
+remove_service(struct lb_switch *sw, struct lb_service *svc,
+               long long int now)
+{
+    for (size_t i = 0; i < svc->n_members; i++) {
+        struct lb_session *session;
+
+        LIST_FOR_EACH_SAFE (session, member_node,
+                            &svc->members[i]->sessions) {
+            uninstall_session(sw, session, now);
+        }
+    }
+    lb_binding_tmpl_destroy(&svc->tmpl);
+    lb_services_remove(&sw->services, svc);
 }
 
 struct lb_switch *
-lb_switch_create(const struct lb_config *cfg, uint64_t dpid)
+lb_switch_create(const struct lb_config *cfg, uint64_t dpid,
+                 long long int now)
 {
     struct lb_switch *sw = xzalloc(sizeof *sw);
 
-    sw->cfg = cfg;
     sw->dpid = dpid;
     snprintf(sw->name, sizeof sw->name, "%016"PRIx64, dpid);
-    sw->ofp.cookie = htonll(cfg->cookie);
-    hmap_init(&sw->backends);
-    /* The tables get all the buckets they may need now, about 8 bytes per
-     * client of --max-clients: growing a table of a million clients would
-     * stop the balancer for tens of milliseconds. */
-    hmap_init(&sw->clients);
-    hmap_reserve(&sw->clients, cfg->max_clients);
-    ovs_list_init(&sw->idle_clients);
-    ovs_list_init(&sw->idle_mappings);
+    ofpbuf_init(&sw->scratch, 0);
+    sw->ofp.out = &sw->scratch;
+    lb_services_init(&sw->services);
+    lb_sessions_init(&sw->sessions, cfg->max_clients,
+                     cfg->overflow == LB_OVERFLOW_EVICT, cfg->client_timeout);
+    lb_flow_set_init(&sw->base);
+    lb_resync_init(&sw->resync);
     ovs_list_init(&sw->held);
-    ovs_list_init(&sw->resync_later);
-
-    sw->n_services = cfg->n_services;
-    sw->services = xcalloc(cfg->n_services, sizeof *sw->services);
-    for (size_t i = 0; i < cfg->n_services; i++) {
-        const struct lb_service_config *sc = &cfg->services[i];
-        struct lb_service *svc = &sw->services[i];
-
-        svc->cfg = sc;
-        svc->sw = sw;
-        svc->members = xcalloc(sc->n_backends, sizeof *svc->members);
-        svc->candidates = xcalloc(sc->n_backends, sizeof *svc->candidates);
-        svc->scheduler = lb_scheduler_create(sc->scheduler);
-        hmap_init(&svc->mappings);
-        hmap_reserve(&svc->mappings, cfg->max_clients);
-
-        for (size_t j = 0; j < sc->n_backends; j++) {
-            struct lb_backend *b = lb_find_backend(sw, sc->backends[j]);
-            if (!b) {
-                b = xzalloc(sizeof *b);
-                b->ip = sc->backends[j];
-                b->probe_spa = sc->vip;
-                b->state = LB_BACKEND_UNKNOWN;
-                hmap_insert(&sw->backends, &b->node, lb_hash_ip(b->ip));
-            }
-            svc->members[j].backend = b;
-        }
-    }
+    lb_switch_reconfigure(sw, cfg, now);
     return sw;
 }
 
 static void
-lb_switch_drop_held(struct lb_switch *sw)
+drop_held(struct lb_switch *sw)
 {
     struct ofpbuf *msg;
 
@@ -162,34 +186,87 @@ lb_switch_destroy(struct lb_switch *sw)
         return;
     }
     destroy_templates(sw);
-    for (size_t i = 0; i < sw->n_services; i++) {
-        struct lb_service *svc = &sw->services[i];
-        struct lb_mapping *m;
-
-        HMAP_FOR_EACH_POP (m, node, &svc->mappings) {
-            free(m);
-        }
-        hmap_destroy(&svc->mappings);
-        lb_scheduler_destroy(svc->scheduler);
-        free(svc->members);
-        free(svc->candidates);
-    }
-    free(sw->services);
-
-    struct lb_client *client;
-    HMAP_FOR_EACH_POP (client, node, &sw->clients) {
-        free(client);
-    }
-    hmap_destroy(&sw->clients);
-
-    struct lb_backend *b;
-    HMAP_FOR_EACH_POP (b, node, &sw->backends) {
-        free(b);
-    }
-    hmap_destroy(&sw->backends);
-    lb_switch_drop_held(sw);
-    lb_resync_abort(sw);
+    lb_sessions_destroy(&sw->sessions);
+    lb_services_destroy(&sw->services);
+    lb_flow_set_destroy(&sw->base);
+    lb_resync_abort(&sw->resync);
+    drop_held(sw);
+    ofpbuf_uninit(&sw->scratch);
     free(sw);
+}
+
+/* Makes 'sw' follow 'cfg', which the caller keeps until the next call (or
+ * the switch's destruction).  What does not change is not touched: a
+ * service whose backends change keeps the sessions of the backends that
+ * stay. */
+void
+lb_switch_reconfigure(struct lb_switch *sw, const struct lb_config *cfg,
+                      long long int now)
+{
+    const struct lb_config *old = sw->cfg;
+
+    prepare_output(sw);
+    sw->cfg = cfg;
+    sw->ofp.cookie = htonll(cfg->cookie);
+
+    /* Services that went or changed beyond repair go first, so that the
+     * new ones find their VIPs and backends free. */
+    struct lb_service *svc;
+    HMAP_FOR_EACH_SAFE (svc, name_node, &sw->services.by_name) {
+        const struct lb_service_config *sc = NULL;
+        for (size_t i = 0; i < cfg->n_services; i++) {
+            if (!strcmp(cfg->services[i].name, svc->cfg.name)) {
+                sc = &cfg->services[i];
+                break;
+            }
+        }
+        if (!sc || !lb_services_can_update(svc, sc)) {
+            remove_service(sw, svc, now);
+        } else if (!lb_service_config_equal(&svc->cfg, sc)) {
+            /* The sessions of members that go, go with them. */
+            for (size_t i = 0; i < svc->n_members; i++) {
+                struct lb_member *m = svc->members[i];
+                bool stays = false;
+
+                for (size_t j = 0; j < sc->n_backends && !stays; j++) {
+                    stays = (sc->backends[j].ip == m->backend->ip
+                             && sc->backends[j].port == m->port);
+                }
+                if (!stays) {
+                    struct lb_session *session;
+                    LIST_FOR_EACH_SAFE (session, member_node, &m->sessions) {
+                        uninstall_session(sw, session, now);
+                    }
+                }
+            }
+            lb_services_update(&sw->services, svc, sc);
+        }
+    }
+    for (size_t i = 0; i < cfg->n_services; i++) {
+        if (!lb_services_find_name(&sw->services, cfg->services[i].name)) {
+            add_service(sw, &cfg->services[i]);
+        }
+    }
+
+    lb_sessions_set_limits(&sw->sessions, cfg->max_clients,
+                           cfg->overflow == LB_OVERFLOW_EVICT,
+                           cfg->client_timeout);
+
+    struct lb_flow_set base;
+    lb_flow_set_init(&base);
+    lb_flows_build_base(cfg, &base);
+    if (sw->connected) {
+        lb_flows_update_base(&sw->ofp, &sw->base, &base);
+        if (!old || !eth_addr_equals(old->lb_mac, cfg->lb_mac)
+            || old->idle_timeout != cfg->idle_timeout
+            || old->hard_timeout != cfg->hard_timeout) {
+            build_templates(sw);
+        }
+        sw->next_probe = MIN(sw->next_probe,
+                             now + cfg->probe_interval * 1000LL);
+    }
+    lb_flow_set_destroy(&sw->base);
+    sw->base = base;
 }
 
 uint64_t
@@ -207,153 +284,22 @@ lb_switch_is_connected(const struct lb_switch *sw)
 size_t
 lb_switch_count_clients(const struct lb_switch *sw)
 {
-    return hmap_count(&sw->clients);
-}
-
-/* Lookups. */
-
-struct lb_backend *
-lb_find_backend(const struct lb_switch *sw, ovs_be32 ip)
-{
-    struct lb_backend *b;
-
-    HMAP_FOR_EACH_WITH_HASH (b, node, lb_hash_ip(ip), &sw->backends) {
-        if (b->ip == ip) {
-            return b;
-        }
-    }
-    return NULL;
-}
-
-struct lb_service *
-lb_find_service(const struct lb_switch *sw, ovs_be32 vip)
-{
-    for (size_t i = 0; i < sw->n_services; i++) {
-        if (sw->services[i].cfg->vip == vip) {
-            return &sw->services[i];
-        }
-    }
-    return NULL;
-}
-
-struct lb_client *
-lb_find_client(const struct lb_switch *sw, ovs_be32 ip)
-{
-    struct lb_client *client;
-
-    HMAP_FOR_EACH_WITH_HASH (client, node, lb_hash_ip(ip), &sw->clients) {
-        if (client->ip == ip) {
-            return client;
-        }
-    }
-    return NULL;
-}
-
-struct lb_mapping *
-lb_find_mapping(const struct lb_service *svc, ovs_be32 client_ip)
-{
-    struct lb_mapping *m;
-
-    HMAP_FOR_EACH_WITH_HASH (m, node, lb_hash_ip(client_ip),
-                             &svc->mappings) {
-        if (m->client->ip == client_ip) {
-            return m;
-        }
-    }
-    return NULL;
-}
-
-struct lb_member *
-lb_service_find_member(struct lb_service *svc, const struct lb_backend *b)
-{
-    for (size_t i = 0; i < svc->cfg->n_backends; i++) {
-        if (svc->members[i].backend == b) {
-            return &svc->members[i];
-        }
-    }
-    return NULL;
+    return lb_sessions_count_clients(&sw->sessions);
 }
 
 /* Connection. */
 
 static void
-put_punt_flow(struct lb_switch *sw, uint16_t dl_type, ovs_be32 nw_src,
-              ovs_be32 nw_dst, const struct ofpbuf *ofpacts)
-{
-    struct match match;
-
-    match_init_catchall(&match);
-    match_set_dl_type(&match, htons(dl_type));
-    if (nw_src) {
-        match_set_nw_src(&match, nw_src);
-    }
-    if (nw_dst) {
-        match_set_nw_dst(&match, nw_dst);
-    }
-    lb_ofp_flow_add(&sw->ofp, &match, LB_PRIO_PUNT, 0, 0, false, ofpacts);
-}
-
-/* Installs the flows that do not depend on clients: the fallback for other
- * traffic, and the rules that send the balancer what it must see.  Adding
- * a flow that is already there only replaces it. */
-static void
-install_base_flows(struct lb_switch *sw)
-{
-    uint64_t stub[64 / 8];
-    struct ofpbuf ofpacts;
-    struct match match;
-
-    ofpbuf_use_stub(&ofpacts, stub, sizeof stub);
-
-    /* Everything else: forwarded as by a normal switch, or dropped.  This
-     * also replaces OpenFlow 1.0's default of sending misses to the
-     * controller and OpenFlow 1.3's of dropping them. */
-    if (sw->cfg->fallback == LB_FALLBACK_NORMAL) {
-        ofpact_put_OUTPUT(&ofpacts)->port = OFPP_NORMAL;
-    }
-    match_init_catchall(&match);
-    lb_ofp_flow_add(&sw->ofp, &match, LB_PRIO_FALLBACK, 0, 0, false,
-                    &ofpacts);
-
-    ofpbuf_clear(&ofpacts);
-    lb_ofp_put_controller(&ofpacts);
-    for (size_t i = 0; i < sw->n_services; i++) {
-        ovs_be32 vip = sw->services[i].cfg->vip;
-
-        /* ARP for the VIP (clients asking, backends answering probes), ARP
-         * from anyone claiming it, and clients' packets without flows. */
-        put_punt_flow(sw, ETH_TYPE_ARP, 0, vip, &ofpacts);
-        put_punt_flow(sw, ETH_TYPE_ARP, vip, 0, &ofpacts);
-        put_punt_flow(sw, ETH_TYPE_IP, 0, vip, &ofpacts);
-    }
-
-    struct lb_backend *b;
-    HMAP_FOR_EACH (b, node, &sw->backends) {
-        /* The backends' ARP, and their packets no client flow covers. */
-        put_punt_flow(sw, ETH_TYPE_ARP, b->ip, 0, &ofpacts);
-        put_punt_flow(sw, ETH_TYPE_IP, b->ip, 0, &ofpacts);
-    }
-    ofpbuf_uninit(&ofpacts);
-}
-
-static void encode_c2s_flow(const union lb_tmpl_value[], const void *,
-                            struct ofpbuf *);
-static void encode_s2c_flow(const union lb_tmpl_value[], const void *,
-                            struct ofpbuf *);
-static void encode_c2s_packet_out(const union lb_tmpl_value[], const void *,
-                                  struct ofpbuf *);
-static void encode_arp_reply(const union lb_tmpl_value[], const void *,
-                             struct ofpbuf *);
+encode_arp_reply(const union lb_tmpl_value v[], const void *sw_,
+                 struct ofpbuf *out);
 
 static void
 destroy_templates(struct lb_switch *sw)
 {
-    for (size_t i = 0; i < sw->n_services; i++) {
-        struct lb_service *svc = &sw->services[i];
+    struct lb_service *svc;
 
-        lb_tmpl_destroy(&svc->c2s_flow);
-        lb_tmpl_destroy(&svc->s2c_flow);
-        lb_tmpl_destroy(&svc->c2s_packet_out);
+    HMAP_FOR_EACH (svc, name_node, &sw->services.by_name) {
+        lb_binding_tmpl_destroy(&svc->tmpl);
     }
     lb_tmpl_destroy(&sw->arp_reply);
 }
@@ -363,43 +309,53 @@ destroy_templates(struct lb_switch *sw)
 static void
 build_templates(struct lb_switch *sw)
 {
-    destroy_templates(sw);
-    for (size_t i = 0; i < sw->n_services; i++) {
-        struct lb_service *svc = &sw->services[i];
+    struct lb_service *svc;
 
-        lb_tmpl_init(&svc->c2s_flow, mapping_kinds, N_MV, encode_c2s_flow,
-                     svc);
-        lb_tmpl_init(&svc->s2c_flow, mapping_kinds, N_MV, encode_s2c_flow,
-                     svc);
-        lb_tmpl_init(&svc->c2s_packet_out, mapping_kinds, N_MV,
-                     encode_c2s_packet_out, svc);
+    destroy_templates(sw);
+    HMAP_FOR_EACH (svc, name_node, &sw->services.by_name) {
+        lb_binding_tmpl_init(&svc->tmpl, &sw->ofp, sw->cfg, &svc->cfg);
     }
     lb_tmpl_init(&sw->arp_reply, arp_reply_kinds, N_AV, encode_arp_reply,
                  sw);
 }
 
-void
-lb_mapping_set_flows(struct lb_switch *sw, struct lb_mapping *m,
-                     unsigned int flows, long long int now)
+/* Asks every backend who it is, with a flooded ARP request from the LB MAC
+ * and a VIP. */
+static void
+probe_backends(struct lb_switch *sw)
 {
-    if (m->flows && !flows) {
-        m->idle_since = now;
-        ovs_list_push_back(&sw->idle_mappings, &m->idle_node);
-    } else if (!m->flows && flows) {
-        ovs_list_remove(&m->idle_node);
+    struct lb_backend *b;
+
+    HMAP_FOR_EACH (b, node, &sw->services.backends) {
+        lb_ofp_arp(&sw->ofp, ARP_OP_REQUEST, eth_addr_broadcast,
+                   sw->cfg->lb_mac, b->probe_spa, eth_addr_zero, b->ip,
+                   OFPP_CONTROLLER, OFPP_FLOOD);
+        lb_health_probe_sent(&b->health);
     }
-    m->flows = flows;
 }
 
-/* The switch has connected (or reconnected) and speaks 'protocol'.  The
- * base flows go in, the backends are asked for, and the balancer reads back
- * the flows it finds there with its cookie, so that clients keep their
- * servers across a reconnection of the switch or a restart of the
- * balancer. */
+static struct lb_resync_ctx
+resync_ctx(struct lb_switch *sw)
+{
+    return (struct lb_resync_ctx) {
+        .name = sw->name,
+        .cfg = sw->cfg,
+        .ofp = &sw->ofp,
+        .base = &sw->base,
+        .services = &sw->services,
+        .sessions = &sw->sessions,
+    };
+}
+
+/* The switch has connected (or reconnected) and speaks 'protocol'; messages
+ * to it go to 'out' until it disconnects.  The base flows go in, the
+ * backends are asked for, and the balancer reads back the flows it finds
+ * there with its cookie, so that clients keep their backends across a
+ * reconnection of the switch or a restart of the balancer. */
 void
 lb_switch_connected(struct lb_switch *sw, enum ofputil_protocol protocol,
-                    const struct hmapx *ports, long long int now,
-                    struct ofpbuf *out)
+                    const struct hmapx *ports, struct ofpbuf *out,
+                    long long int now)
 {
     sw->connected = true;
     sw->ports = ports;
@@ -407,15 +363,15 @@ lb_switch_connected(struct lb_switch *sw, enum ofputil_protocol protocol,
     sw->ofp.out = out;
 
     build_templates(sw);
-    install_base_flows(sw);
-    lb_resync_start(sw);
+    lb_flows_install_base(&sw->ofp, &sw->base);
+    struct lb_resync_ctx ctx = resync_ctx(sw);
+    lb_resync_start(&sw->resync, &ctx);
 
     struct lb_backend *b;
-    HMAP_FOR_EACH (b, node, &sw->backends) {
-        b->answered = false;
-        b->misses = 0;
+    HMAP_FOR_EACH (b, node, &sw->services.backends) {
+        lb_health_restart(&b->health);
     }
-    lb_switch_probe(sw);
+    probe_backends(sw);
     sw->next_probe = now + sw->cfg->probe_interval * 1000LL;
 }
 
@@ -424,24 +380,24 @@ lb_switch_disconnected(struct lb_switch *sw, long long int now OVS_UNUSED)
 {
     sw->connected = false;
     sw->ports = NULL;
-    sw->ofp.out = NULL;
-    lb_resync_abort(sw);
-    lb_switch_drop_held(sw);
+    sw->ofp.out = &sw->scratch;
+    lb_resync_abort(&sw->resync);
+    drop_held(sw);
 }
 
-/* The last part of the flow stats the resync asked for has come: the
- * packets that waited for it can be handled now. */
+/* A part of the flow stats the resync asked for has come.  After the last
+ * part, the packets that waited for it can be handled. */
 void
 lb_switch_flow_stats_reply(struct lb_switch *sw, const struct ofp_header *oh,
-                           long long int now, struct ofpbuf *out)
+                           long long int now)
 {
-    sw->ofp.out = out;
-    if (!sw->resyncing
+    prepare_output(sw);
+    if (!sw->resync.active
         || !is_valid_message(sw, oh, OFPTYPE_FLOW_STATS_REPLY)) {
         return;
     }
-    lb_resync_reply(sw, oh, now);
-    if (!sw->resyncing) {
+    struct lb_resync_ctx ctx = resync_ctx(sw);
+    if (lb_resync_reply(&sw->resync, &ctx, oh, now)) {
         struct ovs_list held;
         struct ofpbuf *msg;
 
@@ -454,146 +410,7 @@ lb_switch_flow_stats_reply(struct lb_switch *sw, const struct ofp_header *oh,
     }
 }
 
-/* Clients and mappings. */
-
-struct lb_client *
-lb_add_client(struct lb_switch *sw, ovs_be32 ip, struct eth_addr mac,
-              ofp_port_t port, long long int now)
-{
-    struct lb_client *client = xzalloc(sizeof *client);
-
-    client->ip = ip;
-    client->mac = mac;
-    client->port = port;
-    client->last_seen = now;
-    hmap_insert(&sw->clients, &client->node, lb_hash_ip(ip));
-    ovs_list_push_back(&sw->idle_clients, &client->idle_node);
-    return client;
-}
-
-static void
-destroy_client(struct lb_switch *sw, struct lb_client *client)
-{
-    hmap_remove(&sw->clients, &client->node);
-    if (!client->n_mappings) {
-        ovs_list_remove(&client->idle_node);
-    }
-    free(client);
-}
-
-struct lb_mapping *
-lb_add_mapping(struct lb_switch *sw, struct lb_service *svc,
-               struct lb_client *client, struct lb_member *member,
-               long long int now)
-{
-    struct lb_mapping *m = xzalloc(sizeof *m);
-
-    m->service = svc;
-    m->client = client;
-    m->member = member;
-    member->n_clients++;
-    hmap_insert(&svc->mappings, &m->node, lb_hash_ip(client->ip));
-    if (!client->n_mappings++) {
-        ovs_list_remove(&client->idle_node);
-    }
-    /* A new mapping has no flows yet. */
-    m->idle_since = now;
-    ovs_list_push_back(&sw->idle_mappings, &m->idle_node);
-    return m;
-}
-
-/* Forgets 'm'.  Its client goes too if it has no other mapping and has not
- * been heard from for the client timeout ('force' makes it go anyway). */
-static void
-destroy_mapping(struct lb_switch *sw, struct lb_mapping *m, bool force,
-                long long int now)
-{
-    struct lb_client *client = m->client;
-
-    hmap_remove(&m->service->mappings, &m->node);
-    if (!m->flows) {
-        ovs_list_remove(&m->idle_node);
-    }
-    m->member->n_clients--;
-    free(m);
-
-    if (!--client->n_mappings) {
-        if (force
-            || client->last_seen + sw->cfg->client_timeout * 1000LL <= now) {
-            hmap_remove(&sw->clients, &client->node);
-            free(client);
-        } else {
-            ovs_list_push_back(&sw->idle_clients, &client->idle_node);
-        }
-    }
-}
-
-/* Frees a client entry for a new client, by the configured overflow
- * policy: the idle client or idle mapping least recently used goes; clients
- * whose flows are in use never do.  Returns false if nothing can go. */
-static bool
-make_room(struct lb_switch *sw, long long int now)
-{
-    if (sw->cfg->overflow != LB_OVERFLOW_EVICT) {
-        return false;
-    }
-    if (!ovs_list_is_empty(&sw->idle_clients)) {
-        struct lb_client *c = CONTAINER_OF(ovs_list_front(&sw->idle_clients),
-                                           struct lb_client, idle_node);
-        VLOG_DBG("%s: evicted client "IP_FMT, sw->name, IP_ARGS(c->ip));
-        destroy_client(sw, c);
-        return true;
-    }
-    while (!ovs_list_is_empty(&sw->idle_mappings)) {
-        struct lb_mapping *m = CONTAINER_OF(
-            ovs_list_front(&sw->idle_mappings), struct lb_mapping, idle_node);
-        bool last = m->client->n_mappings == 1;
-
-        VLOG_DBG("%s: evicted client "IP_FMT" of server "IP_FMT, sw->name,
-                 IP_ARGS(m->client->ip), IP_ARGS(m->member->backend->ip));
-        destroy_mapping(sw, m, true, now);
-        if (last) {
-            return true;
-        }
-    }
-    return false;
-}
-
-/* Returns the client with 'ip', learning it as being at 'mac' on 'port' if
- * it is new.  Returns NULL, and warns, if 'ip' is already known elsewhere
- * (a client cannot take over another's address) or there is no room. */
-static struct lb_client *
-learn_client(struct lb_switch *sw, ovs_be32 ip, struct eth_addr mac,
-             ofp_port_t port, long long int now)
-{
-    struct lb_client *client = lb_find_client(sw, ip);
-
-    if (!client) {
-        if (hmap_count(&sw->clients) >= sw->cfg->max_clients
-            && !make_room(sw, now)) {
-            VLOG_WARN_RL(&bad_rl, "%s: client table full (%"PRIuSIZE
-                         " clients), refused new client "IP_FMT, sw->name,
-                         hmap_count(&sw->clients), IP_ARGS(ip));
-            return NULL;
-        }
-        client = lb_add_client(sw, ip, mac, port, now);
-        VLOG_DBG("%s: client "IP_FMT" is at "ETH_ADDR_FMT" on port %"PRIu16,
-                 sw->name, IP_ARGS(ip), ETH_ADDR_ARGS(mac), ofp_to_u16(port));
-    } else if (!eth_addr_equals(mac, client->mac) || port != client->port) {
-        VLOG_WARN_RL(&bad_rl, "%s: ignored packet from "ETH_ADDR_FMT" on "
-                     "port %"PRIu16" claiming client "IP_FMT" (it is "
-                     ETH_ADDR_FMT" on port %"PRIu16")", sw->name,
-                     ETH_ADDR_ARGS(mac), ofp_to_u16(port), IP_ARGS(ip),
-                     ETH_ADDR_ARGS(client->mac), ofp_to_u16(client->port));
-        return NULL;
-    } else if (!client->n_mappings) {
-        /* Keep 'idle_clients' in the order of 'last_seen'. */
-        ovs_list_remove(&client->idle_node);
-        ovs_list_push_back(&sw->idle_clients, &client->idle_node);
-    }
-    client->last_seen = now;
-    return client;
-}
+/* Decisions. */
 
 /* Returns true if a decision made at 'now' may be logged. */
 static bool
@@ -617,7 +434,53 @@ log_decision(struct lb_switch *sw, long long int now)
     return false;
 }
 
-/* Says, once, whether 'svc' has a server up. */
+/* Returns true, and counts it, if one more ICMP message may go in the
+ * second of 'now', given the count '*n' so far in '*second'. */
+static bool
+icmp_allowed(long long int *second, unsigned int *n, long long int now)
+{
+    if (now / 1000 != *second) {
+        *second = now / 1000;
+        *n = 0;
+    }
+    return (*n)++ < LB_MAX_ICMP;
+}
+
+/* Returns the client with 'ip', learning it as being at 'mac' on 'ofport'
+ * if it is new.  Returns NULL, and warns, if 'ip' is already known
+ * elsewhere (a client cannot take over another's address) or there is no
+ * room. */
+static struct lb_client *
+learn_client(struct lb_switch *sw, ovs_be32 ip, struct eth_addr mac,
+             ofp_port_t ofport, long long int now)
+{
+    struct lb_client *client = lb_sessions_find_client(&sw->sessions, ip);
+
+    if (!client) {
+        if (!lb_sessions_has_room(&sw->sessions, true, now)) {
+            VLOG_WARN_RL(&bad_rl, "%s: client table full (%"PRIuSIZE
+                         " clients), refused new client "IP_FMT, sw->name,
+                         lb_sessions_count_clients(&sw->sessions),
+                         IP_ARGS(ip));
+            return NULL;
+        }
+        client = lb_sessions_add_client(&sw->sessions, ip, mac, ofport, now);
+        VLOG_DBG("%s: client "IP_FMT" is at "ETH_ADDR_FMT" on port %"PRIu16,
+                 sw->name, IP_ARGS(ip), ETH_ADDR_ARGS(mac),
+                 ofp_to_u16(ofport));
+    } else if (!eth_addr_equals(mac, client->mac) || ofport != client->ofport) {
+        VLOG_WARN_RL(&bad_rl, "%s: ignored packet from "ETH_ADDR_FMT" on "
+                     "port %"PRIu16" claiming client "IP_FMT" (it is "
+                     ETH_ADDR_FMT" on port %"PRIu16")", sw->name,
+                     ETH_ADDR_ARGS(mac), ofp_to_u16(ofport), IP_ARGS(ip),
+                     ETH_ADDR_ARGS(client->mac), ofp_to_u16(client->ofport));
+        return NULL;
+    }
+    lb_sessions_saw_client(&sw->sessions, client, now);
+    return client;
+}
+
+/* Says, once, whether 'svc' has a backend up. */
 static void
 service_set_available(struct lb_switch *sw, struct lb_service *svc,
                       bool available)
@@ -628,305 +491,155 @@ service_set_available(struct lb_switch *sw, struct lb_service *svc,
     svc->unavailable = !available;
     if (available) {
         VLOG_INFO("%s: service %s has a server up again", sw->name,
-                  svc->cfg->name);
+                  svc->cfg.name);
     } else {
         VLOG_WARN("%s: service %s has no server up, %s its traffic",
-                  sw->name, svc->cfg->name,
+                  sw->name, svc->cfg.name,
                   sw->cfg->no_backend == LB_NO_BACKEND_REJECT
                   ? "rejecting" : "dropping");
     }
 }
 
-static struct lb_mapping *
-create_mapping(struct lb_switch *sw, struct lb_service *svc,
-               struct lb_client *client, long long int now)
+/* Binds a new session of 'client' (from 'client_port', per connection) in
+ * 'svc' to a member its scheduler picks.  Returns NULL if no member is
+ * usable or there is no room. */
+static struct lb_session *
+create_session(struct lb_switch *sw, struct lb_service *svc,
+               struct lb_client *client, ovs_be16 client_port,
+               long long int now)
 {
-    size_t n = svc->cfg->n_backends;
+    struct lb_member *m = lb_service_pick(
+        svc, lb_sched_hash(client->ip, ntohs(client_port)));
 
-    for (size_t i = 0; i < n; i++) {
-        const struct lb_member *member = &svc->members[i];
-        svc->candidates[i] = (struct lb_candidate) {
-            .usable = member->backend->state == LB_BACKEND_UP,
-            .weight = 1,
-            .n_clients = member->n_clients,
-        };
+    service_set_available(sw, svc, m != NULL);
+    if (!m) {
+        return NULL;
     }
-    size_t idx = lb_scheduler_pick(svc->scheduler, svc->candidates, n,
-                                   client->ip);
-    service_set_available(sw, svc, idx != SIZE_MAX);
-    if (idx == SIZE_MAX) {
+    if (!lb_sessions_has_room(&sw->sessions, false, now)) {
+        VLOG_WARN_RL(&bad_rl, "%s: session table full (%"PRIuSIZE
+                     " sessions), refused client "IP_FMT, sw->name,
+                     lb_sessions_count(&sw->sessions), IP_ARGS(client->ip));
         return NULL;
     }
 
-    struct lb_mapping *m = lb_add_mapping(sw, svc, client, &svc->members[idx],
-                                          now);
+    struct lb_session *session = lb_sessions_add(&sw->sessions, m, client,
+                                                 client_port, now);
     if (log_decision(sw, now)) {
-        VLOG_INFO("%s: client "IP_FMT" -> server "IP_FMT" (%s)", sw->name,
-                  IP_ARGS(client->ip), IP_ARGS(m->member->backend->ip),
-                  svc->cfg->scheduler->description);
+        struct ds s = DS_EMPTY_INITIALIZER;
+        lb_session_format(session, &s);
+        VLOG_INFO("%s: %s (%s)", sw->name, ds_cstr(&s),
+                  svc->cfg.scheduler->description);
+        ds_destroy(&s);
     }
-    return m;
+    return session;
 }
 
+/* Sends both of 'session''s flows, unless they were sent a moment ago:
+ * packets that were on their way before the flows landed come up too, and
+ * need only be forwarded. */
 static void
-mapping_values(const struct lb_mapping *m, union lb_tmpl_value v[N_MV])
+install_session(struct lb_switch *sw, struct lb_session *session,
+                long long int now)
 {
-    const struct lb_backend *b = m->member->backend;
-    const struct lb_client *c = m->client;
-
-    v[MV_CLIENT_PORT].port = c->port;
-    v[MV_CLIENT_MAC].mac = c->mac;
-    v[MV_CLIENT_IP].ip = c->ip;
-    v[MV_SERVER_MAC].mac = b->mac;
-    v[MV_SERVER_IP].ip = b->ip;
-    v[MV_SERVER_PORT].port = b->port;
-}
-
-/* The match of a mapping's flow in direction 'dir'. */
-static void
-mapping_match(const struct lb_service *svc, const union lb_tmpl_value v[],
-              enum lb_flow_dir dir, struct match *match)
-{
-    match_init_catchall(match);
-    match_set_dl_type(match, htons(ETH_TYPE_IP));
-    if (dir == LB_C2S) {
-        match_set_in_port(match, v[MV_CLIENT_PORT].port);
-        match_set_dl_src(match, v[MV_CLIENT_MAC].mac);
-        match_set_nw_src(match, v[MV_CLIENT_IP].ip);
-        match_set_nw_dst(match, svc->cfg->vip);
-    } else {
-        match_set_in_port(match, v[MV_SERVER_PORT].port);
-        match_set_nw_src(match, v[MV_SERVER_IP].ip);
-        match_set_nw_dst(match, v[MV_CLIENT_IP].ip);
-    }
-}
-
-/* The actions that take a client's packet to its server. */
-static void
-put_c2s_actions(const struct lb_switch *sw, const union lb_tmpl_value v[],
-                struct ofpbuf *ofpacts)
-{
-    lb_ofp_put_rewrite(ofpacts, sw->cfg->lb_mac, v[MV_SERVER_MAC].mac, 0,
-                       v[MV_SERVER_IP].ip);
-    lb_ofp_put_output(ofpacts, v[MV_SERVER_PORT].port,
-                      v[MV_CLIENT_PORT].port);
-}
-
-/* The actions that take a server's packet to its client, from the VIP. */
-static void
-put_s2c_actions(const struct lb_service *svc, const union lb_tmpl_value v[],
-                struct ofpbuf *ofpacts)
-{
-    lb_ofp_put_rewrite(ofpacts, svc->sw->cfg->lb_mac, v[MV_CLIENT_MAC].mac,
-                       svc->cfg->vip, 0);
-    lb_ofp_put_output(ofpacts, v[MV_CLIENT_PORT].port,
-                      v[MV_SERVER_PORT].port);
-}
-
-/* Template encoders for the mapping's messages ('svc_' is its service). */
-
-static void
-encode_mapping_flow(const union lb_tmpl_value v[], const struct lb_service *svc,
-                    enum lb_flow_dir dir, struct ofpbuf *out)
-{
-    const struct lb_switch *sw = svc->sw;
-    struct lb_ofp ofp = sw->ofp;
-    uint64_t stub[128 / 8];
-    struct ofpbuf ofpacts;
-    struct match match;
-
-    ofp.out = out;
-    ofpbuf_use_stub(&ofpacts, stub, sizeof stub);
-    mapping_match(svc, v, dir, &match);
-    if (dir == LB_C2S) {
-        put_c2s_actions(sw, v, &ofpacts);
-    } else {
-        put_s2c_actions(svc, v, &ofpacts);
-    }
-    lb_ofp_flow_add(&ofp, &match, LB_PRIO_CLIENT, sw->cfg->idle_timeout,
-                    sw->cfg->hard_timeout, true, &ofpacts);
-    ofpbuf_uninit(&ofpacts);
-}
-
-static void
-encode_c2s_flow(const union lb_tmpl_value v[], const void *svc,
-                struct ofpbuf *out)
-{
-    encode_mapping_flow(v, svc, LB_C2S, out);
-}
-
-static void
-encode_s2c_flow(const union lb_tmpl_value v[], const void *svc,
-                struct ofpbuf *out)
-{
-    encode_mapping_flow(v, svc, LB_S2C, out);
-}
-
-/* A packet-out of a client's packet to its server, without the packet. */
-static void
-encode_c2s_packet_out(const union lb_tmpl_value v[], const void *svc_,
-                      struct ofpbuf *out)
-{
-    const struct lb_service *svc = svc_;
-    struct lb_ofp ofp = svc->sw->ofp;
-    uint64_t stub[128 / 8];
-    struct ofpbuf ofpacts;
-
-    ofp.out = out;
-    ofpbuf_use_stub(&ofpacts, stub, sizeof stub);
-    put_c2s_actions(svc->sw, v, &ofpacts);
-    lb_ofp_packet_out(&ofp, v[MV_CLIENT_PORT].port, NULL, 0, &ofpacts);
-    ofpbuf_uninit(&ofpacts);
-}
-
-/* Appends one of a mapping's messages from template 't' and returns its
- * offset in 'out'.  OVS encodes an output to the input port (a client and
- * a server behind one port) differently, so that goes the long way. */
-static size_t
-put_mapping_message(const struct lb_tmpl *t, const union lb_tmpl_value v[],
-                    struct ofpbuf *out)
-{
-    size_t ofs = out->size;
-
-    if (v[MV_CLIENT_PORT].port == v[MV_SERVER_PORT].port) {
-        lb_tmpl_encode(t, v, out);
-    } else {
-        lb_tmpl_put(t, v, out);
-    }
-    return ofs;
-}
-
-/* Sends both of 'm''s flows, unless they were sent a moment ago: packets
- * that were on their way before the flows landed come up too, and need
- * only be forwarded. */
-static void
-install_mapping(struct lb_switch *sw, struct lb_mapping *m, long long int now)
-{
-    if (m->flows == LB_FLOWS_BOTH && now - m->installed_at < LB_REINSTALL_MS) {
+    if (session->flows == LB_FLOWS_BOTH
+        && now - session->installed_at < LB_REINSTALL_MS) {
         return;
     }
 
-    union lb_tmpl_value v[N_MV];
-    mapping_values(m, v);
-    put_mapping_message(&m->service->c2s_flow, v, sw->ofp.out);
-    put_mapping_message(&m->service->s2c_flow, v, sw->ofp.out);
-
-    m->installed_at = now;
-    lb_mapping_set_flows(sw, m, LB_FLOWS_BOTH, now);
+    struct lb_binding b;
+    lb_session_binding(session, &b);
+    lb_binding_install(&session->member->service->tmpl, &b, sw->ofp.out);
+    session->installed_at = now;
+    lb_sessions_set_flows(&sw->sessions, session, LB_FLOWS_BOTH, now);
     VLOG_DBG("%s: installed flows "IP_FMT" <-> "IP_FMT, sw->name,
-             IP_ARGS(m->client->ip), IP_ARGS(m->member->backend->ip));
+             IP_ARGS(b.client_ip), IP_ARGS(b.backend_ip));
 }
 
-/* Deletes 'm''s flows from the switch and forgets 'm'. */
+/* Deletes 'session''s flows from the switch and forgets it. */
 static void
-uninstall_mapping(struct lb_switch *sw, struct lb_mapping *m,
+uninstall_session(struct lb_switch *sw, struct lb_session *session,
                   long long int now)
 {
-    if (m->flows && sw->connected) {
-        union lb_tmpl_value v[N_MV];
+    if (session->flows && sw->connected) {
+        struct lb_binding b;
 
-        mapping_values(m, v);
-        for (int dir = LB_C2S; dir <= LB_S2C; dir++) {
-            struct match match;
-
-            mapping_match(m->service, v, dir, &match);
-            lb_ofp_flow_delete_strict(&sw->ofp, &match, LB_PRIO_CLIENT);
-        }
+        lb_session_binding(session, &b);
+        lb_binding_delete(&sw->ofp, &b);
     }
-    destroy_mapping(sw, m, false, now);
+    lb_sessions_remove(&sw->sessions, session, now);
 }
 
 /* Backends. */
-
-/* Asks every backend who it is, with a flooded ARP request from the LB MAC
- * and the VIP.  Those that were up and did not answer the last probe count
- * a miss. */
-static void
-lb_switch_probe(struct lb_switch *sw)
-{
-    struct lb_backend *b;
-
-    HMAP_FOR_EACH (b, node, &sw->backends) {
-        lb_ofp_arp(&sw->ofp, ARP_OP_REQUEST, eth_addr_broadcast,
-                   sw->cfg->lb_mac, b->probe_spa, eth_addr_zero, b->ip,
-                   OFPP_CONTROLLER, OFPP_FLOOD);
-        b->answered = false;
-    }
-}
 
 static void
 backend_down(struct lb_switch *sw, struct lb_backend *b, long long int now)
 {
     size_t n_moved = 0;
+    struct lb_member *m;
 
-    b->state = LB_BACKEND_DOWN;
-    for (size_t i = 0; i < sw->n_services; i++) {
-        struct lb_service *svc = &sw->services[i];
-        struct lb_mapping *m;
+    lb_backend_changed(b);
+    LIST_FOR_EACH (m, backend_node, &b->members) {
+        struct lb_session *session;
 
-        HMAP_FOR_EACH_SAFE (m, node, &svc->mappings) {
-            if (m->member->backend == b) {
-                uninstall_mapping(sw, m, now);
-                n_moved++;
-            }
+        LIST_FOR_EACH_SAFE (session, member_node, &m->sessions) {
+            uninstall_session(sw, session, now);
+            n_moved++;
         }
     }
     VLOG_WARN("%s: server "IP_FMT" is down (%d probes unanswered), "
               "%"PRIuSIZE" client%s will go to other servers", sw->name,
-              IP_ARGS(b->ip), b->misses, n_moved, n_moved == 1 ? "" : "s");
+              IP_ARGS(b->ip), b->health.misses, n_moved,
+              n_moved == 1 ? "" : "s");
 }
 
-/* Counts a miss for each backend that was up and did not answer the last
- * probe, and takes down those that have missed too many. */
+/* Ends a probe round: each backend that was up and did not answer counts a
+ * miss, and those that have missed too many go down. */
 static void
-count_misses(struct lb_switch *sw, long long int now)
+end_probe_round(struct lb_switch *sw, long long int now)
 {
     struct lb_backend *b;
 
-    HMAP_FOR_EACH (b, node, &sw->backends) {
-        if (b->state == LB_BACKEND_UP && !b->answered
-            && ++b->misses >= sw->cfg->probe_misses) {
+    HMAP_FOR_EACH (b, node, &sw->services.backends) {
+        if (lb_health_round_end(&b->health, sw->cfg->probe_misses)) {
             backend_down(sw, b, now);
         }
     }
 }
 
+/* Backend 'b' answered a probe from 'mac' on 'ofport'. */
 static void
 learn_backend(struct lb_switch *sw, struct lb_backend *b,
-              struct eth_addr mac, ofp_port_t port)
+              struct eth_addr mac, ofp_port_t ofport)
 {
-    if (b->state == LB_BACKEND_UP) {
-        if (eth_addr_equals(mac, b->mac) && port == b->port) {
-            b->answered = true;
-            b->misses = 0;
+    struct lb_location *loc = &b->loc;
+
+    if (lb_health_is_up(&b->health)) {
+        if (eth_addr_equals(mac, loc->mac) && ofport == loc->ofport) {
+            lb_health_answered(&b->health);
         } else {
-            /* The identity a server answered with stands while it answers:
-             * another host claiming its address must not take its traffic.
-             * The server may come back as someone else only after it was
-             * down. */
+            /* The identity a backend answered with stands while it
+             * answers: another host claiming its address must not take its
+             * traffic.  The backend may come back as someone else only
+             * after it was down. */
             VLOG_WARN_RL(&bad_rl, "%s: ignored ARP reply claiming server "
                          IP_FMT" for "ETH_ADDR_FMT" on port %"PRIu16" (it is "
                          ETH_ADDR_FMT" on port %"PRIu16")", sw->name,
-                         IP_ARGS(b->ip), ETH_ADDR_ARGS(mac), ofp_to_u16(port),
-                         ETH_ADDR_ARGS(b->mac), ofp_to_u16(b->port));
+                         IP_ARGS(b->ip), ETH_ADDR_ARGS(mac),
+                         ofp_to_u16(ofport), ETH_ADDR_ARGS(loc->mac),
+                         ofp_to_u16(loc->ofport));
         }
         return;
     }
 
-    if (b->state == LB_BACKEND_DOWN) {
-        VLOG_INFO("%s: server "IP_FMT" is up again, at "ETH_ADDR_FMT
-                  " on port %"PRIu16, sw->name, IP_ARGS(b->ip),
-                  ETH_ADDR_ARGS(mac), ofp_to_u16(port));
-    } else {
-        VLOG_INFO("%s: server "IP_FMT" is at "ETH_ADDR_FMT" on port %"PRIu16,
-                  sw->name, IP_ARGS(b->ip), ETH_ADDR_ARGS(mac),
-                  ofp_to_u16(port));
-    }
-    b->state = LB_BACKEND_UP;
-    b->mac = mac;
-    b->port = port;
-    b->answered = true;
-    b->misses = 0;
+    VLOG_INFO("%s: server "IP_FMT" is %s"ETH_ADDR_FMT" on port %"PRIu16,
+              sw->name, IP_ARGS(b->ip),
+              b->health.state == LB_HEALTH_DOWN ? "up again, at " : "at ",
+              ETH_ADDR_ARGS(mac), ofp_to_u16(ofport));
+    loc->known = true;
+    loc->mac = mac;
+    loc->ofport = ofport;
+    lb_health_answered(&b->health);
+    lb_backend_changed(b);
 }
 
 /* Forwarding. */
@@ -996,10 +709,11 @@ handle_arp(struct lb_switch *sw, const struct lb_packet *pkt,
            ofp_port_t in_port, const void *packet, size_t size,
            long long int now)
 {
-    struct lb_backend *backend = lb_find_backend(sw, pkt->arp_spa);
-    struct lb_service *svc = lb_find_service(sw, pkt->arp_tpa);
+    struct lb_backend *backend = lb_services_find_backend(&sw->services,
+                                                          pkt->arp_spa);
+    const struct lb_location *loc = backend ? &backend->loc : NULL;
 
-    if (lb_find_service(sw, pkt->arp_spa)) {
+    if (lb_services_find_vip(&sw->services, pkt->arp_spa)) {
         VLOG_WARN_RL(&bad_rl, "%s: dropped ARP from "ETH_ADDR_FMT" on port "
                      "%"PRIu16" claiming the VIP "IP_FMT, sw->name,
                      ETH_ADDR_ARGS(pkt->arp_sha), ofp_to_u16(in_port),
@@ -1013,9 +727,9 @@ handle_arp(struct lb_switch *sw, const struct lb_packet *pkt,
                      ETH_ADDR_ARGS(pkt->arp_sha), ETH_ADDR_ARGS(pkt->eth_src));
         return;
     }
-    if (backend && backend->state == LB_BACKEND_UP
-        && (!eth_addr_equals(pkt->arp_sha, backend->mac)
-            || in_port != backend->port)
+    if (backend && lb_health_is_up(&backend->health)
+        && (!eth_addr_equals(pkt->arp_sha, loc->mac)
+            || in_port != loc->ofport)
         && !is_probe_reply(sw, backend, pkt)) {
         VLOG_WARN_RL(&bad_rl, "%s: dropped ARP from "ETH_ADDR_FMT" on port "
                      "%"PRIu16" claiming server "IP_FMT, sw->name,
@@ -1030,20 +744,18 @@ handle_arp(struct lb_switch *sw, const struct lb_packet *pkt,
         } else {
             pass_packet(sw, in_port, packet, size);
         }
-    } else if (svc) {
-        /* Someone asks for the VIP: the balancer answers for it.  Backends
+    } else if (lb_services_find_vip(&sw->services, pkt->arp_tpa)) {
+        /* Someone asks for a VIP: the balancer answers for it.  Backends
          * and address probes (sender 0.0.0.0) are answered too, but are not
          * clients. */
-        if (!backend && pkt->arp_spa != htonl(0)) {
-            if (!learn_client(sw, pkt->arp_spa, pkt->arp_sha, in_port,
-                              now)) {
-                return;
-            }
+        if (!backend && pkt->arp_spa != htonl(0)
+            && !learn_client(sw, pkt->arp_spa, pkt->arp_sha, in_port, now)) {
+            return;
         }
         reply_arp(sw, pkt, in_port);
     } else if (backend && pkt->arp_spa != pkt->arp_tpa
-               && lb_find_client(sw, pkt->arp_tpa)) {
-        /* A server looks for a client: its replies must come through the
+               && lb_sessions_find_client(&sw->sessions, pkt->arp_tpa)) {
+        /* A backend looks for a client: its replies must come through the
          * balancer, so the balancer answers for the client. */
         reply_arp(sw, pkt, in_port);
     } else {
@@ -1051,75 +763,102 @@ handle_arp(struct lb_switch *sw, const struct lb_packet *pkt,
     }
 }
 
-/* Answers a packet to a VIP that has no server up with ICMP host
- * unreachable, from the VIP, at most LB_MAX_REJECTS times a second. */
+/* Answers a packet to a service that has no backend up with ICMP host
+ * unreachable, from the VIP, at most LB_MAX_ICMP times a second. */
 static void
 reject(struct lb_switch *sw, struct lb_service *svc,
        const struct lb_packet *pkt, ofp_port_t in_port, const void *packet,
        size_t size, long long int now)
 {
-    if (now / 1000 != svc->reject_second) {
-        svc->reject_second = now / 1000;
-        svc->n_rejects = 0;
-    }
-    if (svc->n_rejects++ < LB_MAX_REJECTS && !pkt->ip_is_fragment) {
+    if (!pkt->ip_is_fragment
+        && icmp_allowed(&svc->reject_second, &svc->n_rejects, now)) {
         lb_ofp_icmp_unreachable(&sw->ofp, sw->cfg->lb_mac, pkt->eth_src,
-                                svc->cfg->vip, pkt->ip_src,
-                                (const uint8_t *) packet + ETH_HEADER_LEN,
-                                size - ETH_HEADER_LEN, in_port);
+                                svc->cfg.vip, pkt->ip_src, LB_ICMP_HOST_UNREACH,
+                                (const uint8_t *) packet + pkt->l3_ofs,
+                                size - pkt->l3_ofs, in_port);
     }
 }
 
-/* A client's packet to a VIP. */
+/* Answers a ping to a VIP that has only tcp and udp services, at most
+ * LB_MAX_ICMP times a second: operators ping VIPs. */
+static void
+answer_ping(struct lb_switch *sw, struct lb_vip *vip,
+            const struct lb_packet *pkt, ofp_port_t in_port,
+            const void *packet, long long int now)
+{
+    if (pkt->ip_is_fragment
+        || !icmp_allowed(&vip->ping_second, &vip->n_pings, now)) {
+        return;
+    }
+    const uint8_t *icmp = (const uint8_t *) packet + pkt->l4_ofs;
+    ovs_be32 rest;
+
+    memcpy(&rest, icmp + 4, sizeof rest);      /* Identifier, sequence. */
+    lb_ofp_icmp(&sw->ofp, sw->cfg->lb_mac, pkt->eth_src, vip->ip,
+                pkt->ip_src, ICMP4_ECHO_REPLY, 0, rest,
+                icmp + ICMP_HEADER_LEN, pkt->l4_size - ICMP_HEADER_LEN,
+                in_port);
+}
+
+/* A client's packet to a service. */
 static void
 balance(struct lb_switch *sw, struct lb_service *svc,
         const struct lb_packet *pkt, ofp_port_t in_port, const void *packet,
         size_t size, long long int now)
 {
+    ovs_be16 client_port = 0;
+
+    if (svc->cfg.affinity == LB_AFFINITY_CONNECTION) {
+        if (!pkt->has_ports || !pkt->l4_src) {
+            VLOG_WARN_RL(&bad_rl, "%s: dropped packet to service %s from "
+                         IP_FMT" without a source port", sw->name,
+                         svc->cfg.name, IP_ARGS(pkt->ip_src));
+            return;
+        }
+        client_port = htons(pkt->l4_src);
+    }
+
     struct lb_client *client = learn_client(sw, pkt->ip_src, pkt->eth_src,
                                             in_port, now);
     if (!client) {
         return;
     }
 
-    struct lb_mapping *m = lb_find_mapping(svc, client->ip);
-    if (!m) {
-        m = create_mapping(sw, svc, client, now);
-        if (!m) {
-            if (sw->cfg->no_backend == LB_NO_BACKEND_REJECT) {
+    struct lb_session *session = lb_sessions_find(&sw->sessions, svc,
+                                                  client->ip, client_port);
+    if (!session) {
+        session = create_session(sw, svc, client, client_port, now);
+        if (!session) {
+            if (svc->unavailable
+                && sw->cfg->no_backend == LB_NO_BACKEND_REJECT) {
                 reject(sw, svc, pkt, in_port, packet, size, now);
             }
             return;
         }
     }
-    install_mapping(sw, m, now);
+    install_session(sw, session, now);
 
-    /* Send the packet on, so that nothing is lost while the flows land: the
-     * packet-out without a packet, then the packet. */
-    union lb_tmpl_value v[N_MV];
-    struct ofpbuf *out = sw->ofp.out;
-
-    mapping_values(m, v);
-    size_t ofs = put_mapping_message(&svc->c2s_packet_out, v, out);
-    ofpbuf_put(out, packet, size);
-    lb_ofp_end_message(out, ofs);
+    /* Send the packet on, so that nothing is lost while the flows land. */
+    struct lb_binding b;
+    lb_session_binding(session, &b);
+    lb_binding_packet_out(&svc->tmpl, &b, packet, size, sw->ofp.out);
 }
 
-/* A backend's packet that no client flow took: if it is for a client of
- * that backend, the server-to-client flow is missing; otherwise it is the
- * server's own traffic. */
+/* A backend's packet that no session flow took: if it is for a client of
+ * that member, the backend-to-client flow is missing; otherwise it is the
+ * backend's own traffic. */
 static void
 handle_backend_packet(struct lb_switch *sw, struct lb_backend *backend,
                       const struct lb_packet *pkt, ofp_port_t in_port,
                       const void *packet, size_t size, long long int now)
 {
-    struct lb_client *client = lb_find_client(sw, pkt->ip_dst);
-    uint64_t stub[128 / 8];
+    const struct lb_location *loc = &backend->loc;
+    bool up = lb_health_is_up(&backend->health);
+    uint64_t stub[256 / 8];
     struct ofpbuf ofpacts;
 
-    if (backend->state == LB_BACKEND_UP
-        && (in_port != backend->port
-            || !eth_addr_equals(pkt->eth_src, backend->mac))) {
+    if (up && (in_port != loc->ofport
+               || !eth_addr_equals(pkt->eth_src, loc->mac))) {
         VLOG_WARN_RL(&bad_rl, "%s: dropped packet from "ETH_ADDR_FMT" on "
                      "port %"PRIu16" claiming server "IP_FMT, sw->name,
                      ETH_ADDR_ARGS(pkt->eth_src), ofp_to_u16(in_port),
@@ -1127,22 +866,25 @@ handle_backend_packet(struct lb_switch *sw, struct lb_backend *backend,
         return;
     }
 
-    if (client && backend->state == LB_BACKEND_UP) {
-        for (size_t i = 0; i < sw->n_services; i++) {
-            struct lb_mapping *m = lb_find_mapping(&sw->services[i],
-                                                   client->ip);
+    struct lb_member *m = lb_services_find_member(&sw->services, backend->ip,
+                                                  pkt->ip_proto, pkt->l4_src);
+    if (m && up) {
+        const struct lb_service *svc = m->service;
+        ovs_be16 client_port = (svc->cfg.affinity == LB_AFFINITY_CONNECTION
+                                ? htons(pkt->l4_dst) : 0);
+        struct lb_session *session = lb_sessions_find(&sw->sessions, svc,
+                                                      pkt->ip_dst,
+                                                      client_port);
+        if (session && session->member == m) {
+            struct lb_binding b;
 
-            if (m && m->member->backend == backend) {
-                union lb_tmpl_value v[N_MV];
-
-                install_mapping(sw, m, now);
-                mapping_values(m, v);
-                ofpbuf_use_stub(&ofpacts, stub, sizeof stub);
-                put_s2c_actions(m->service, v, &ofpacts);
-                lb_ofp_packet_out(&sw->ofp, in_port, packet, size, &ofpacts);
-                ofpbuf_uninit(&ofpacts);
-                return;
-            }
+            install_session(sw, session, now);
+            lb_session_binding(session, &b);
+            ofpbuf_use_stub(&ofpacts, stub, sizeof stub);
+            lb_binding_put_actions(&b, LB_S2C, sw->cfg->lb_mac, &ofpacts);
+            lb_ofp_packet_out(&sw->ofp, in_port, packet, size, &ofpacts);
+            ofpbuf_uninit(&ofpacts);
+            return;
         }
     }
 
@@ -1150,26 +892,22 @@ handle_backend_packet(struct lb_switch *sw, struct lb_backend *backend,
         return;
     }
 
-    /* The server talks to a host of its own.  If that host is a client, the
-     * server knows it by the LB MAC (the balancer answered its ARP), so the
-     * frame is relayed to the client's real MAC; otherwise it is forwarded
-     * normally.  Either way a flow spares the controller the rest. */
-    struct match match;
-    match_init_catchall(&match);
-    match_set_in_port(&match, in_port);
-    match_set_dl_type(&match, htons(ETH_TYPE_IP));
-    match_set_nw_src(&match, pkt->ip_src);
-    match_set_nw_dst(&match, pkt->ip_dst);
-
+    /* The backend talks to a host of its own.  If that host is a client,
+     * the backend knows it by the LB MAC (the balancer answered its ARP),
+     * so the frame is relayed to the client's real MAC; otherwise it is
+     * forwarded normally.  Either way a flow spares the controller the
+     * rest. */
+    struct lb_client *client = lb_sessions_find_client(&sw->sessions,
+                                                       pkt->ip_dst);
     ofpbuf_use_stub(&ofpacts, stub, sizeof stub);
     if (client) {
         lb_ofp_put_rewrite(&ofpacts, sw->cfg->lb_mac, client->mac, 0, 0);
-        lb_ofp_put_output(&ofpacts, client->port, in_port);
+        lb_ofp_put_output(&ofpacts, client->ofport, in_port);
     } else {
         ofpact_put_OUTPUT(&ofpacts)->port = OFPP_NORMAL;
     }
-    lb_ofp_flow_add(&sw->ofp, &match, LB_PRIO_PASS, sw->cfg->idle_timeout,
-                    0, false, &ofpacts);
+    lb_flows_put_pass(&sw->ofp, in_port, pkt->ip_src, pkt->ip_dst,
+                      sw->cfg->idle_timeout, &ofpacts);
     lb_ofp_packet_out(&sw->ofp, in_port, packet, size, &ofpacts);
     ofpbuf_uninit(&ofpacts);
 }
@@ -1179,21 +917,34 @@ handle_ipv4(struct lb_switch *sw, const struct lb_packet *pkt,
             ofp_port_t in_port, const void *packet, size_t size,
             long long int now)
 {
-    struct lb_service *svc = lb_find_service(sw, pkt->ip_dst);
-    struct lb_backend *backend = lb_find_backend(sw, pkt->ip_src);
+    struct lb_vip *vip = lb_services_find_vip(&sw->services, pkt->ip_dst);
+    struct lb_backend *backend = lb_services_find_backend(&sw->services,
+                                                          pkt->ip_src);
 
-    if (svc) {
+    if (vip) {
         ovs_be32 src = pkt->ip_src;
         if (backend) {
             VLOG_WARN_RL(&bad_rl, "%s: dropped packet from server "IP_FMT
                          " to the VIP "IP_FMT" (servers are not balanced)",
                          sw->name, IP_ARGS(src), IP_ARGS(pkt->ip_dst));
+            return;
         } else if (!src || ip_is_multicast(src) || src == OVS_BE32_MAX
-                   || lb_find_service(sw, src)) {
+                   || lb_services_find_vip(&sw->services, src)) {
             VLOG_WARN_RL(&bad_rl, "%s: dropped packet to the VIP from "
                          "invalid source "IP_FMT, sw->name, IP_ARGS(src));
-        } else {
+            return;
+        }
+
+        struct lb_service *svc = lb_services_find_dst(
+            &sw->services, vip->ip, pkt->ip_proto,
+            pkt->has_ports ? pkt->l4_dst : 0);
+        if (svc) {
             balance(sw, svc, pkt, in_port, packet, size, now);
+        } else if (pkt->is_icmp && pkt->icmp_type == ICMP4_ECHO_REQUEST) {
+            answer_ping(sw, vip, pkt, in_port, packet, now);
+        } else {
+            VLOG_DBG_RL(&dbg_rl, "%s: dropped packet to "IP_FMT" that no "
+                        "service takes", sw->name, IP_ARGS(pkt->ip_dst));
         }
     } else if (backend) {
         handle_backend_packet(sw, backend, pkt, in_port, packet, size, now);
@@ -1277,10 +1028,10 @@ handle_packet_in(struct lb_switch *sw, const struct ofp_header *oh,
 
 void
 lb_switch_packet_in(struct lb_switch *sw, const struct ofp_header *oh,
-                    long long int now, struct ofpbuf *out)
+                    long long int now)
 {
-    sw->ofp.out = out;
-    if (!sw->resyncing) {
+    prepare_output(sw);
+    if (!sw->resync.active) {
         handle_packet_in(sw, oh, now);
     } else if (sw->n_held < LB_MAX_HELD) {
         struct ofpbuf *copy = ofpbuf_clone_data(oh, ntohs(oh->length));
@@ -1292,7 +1043,32 @@ lb_switch_packet_in(struct lb_switch *sw, const struct ofp_header *oh,
     }
 }
 
-/* The switch removed one of a mapping's flows: idle or hard timeout, or
+/* Returns the session whose flow 'b' (in direction 'dir', read from a
+ * match alone) is, or NULL. */
+static struct lb_session *
+find_binding_session(const struct lb_switch *sw, const struct lb_binding *b,
+                     enum lb_flow_dir dir)
+{
+    if (dir == LB_C2S) {
+        struct lb_service *svc = lb_services_find_exact(&sw->services,
+                                                        b->vip, b->proto,
+                                                        ntohs(b->vip_port));
+        return (svc ? lb_sessions_find(&sw->sessions, svc, b->client_ip,
+                                       b->client_port)
+                : NULL);
+    } else {
+        struct lb_member *m = lb_services_find_member(&sw->services,
+                                                      b->backend_ip, b->proto,
+                                                      ntohs(b->backend_port));
+        struct lb_session *session
+            = (m ? lb_sessions_find(&sw->sessions, m->service, b->client_ip,
+                                    b->client_port)
+               : NULL);
+        return session && session->member == m ? session : NULL;
+    }
+}
+
+/* The switch removed one of a session's flows: idle or hard timeout, or
  * deleted. */
 void
 lb_switch_flow_removed(struct lb_switch *sw, const struct ofp_header *oh,
@@ -1300,6 +1076,7 @@ lb_switch_flow_removed(struct lb_switch *sw, const struct ofp_header *oh,
 {
     struct ofputil_flow_removed fr;
 
+    prepare_output(sw);
     if (!is_valid_message(sw, oh, OFPTYPE_FLOW_REMOVED)) {
         return;
     }
@@ -1309,33 +1086,20 @@ lb_switch_flow_removed(struct lb_switch *sw, const struct ofp_header *oh,
                      sw->name, ofperr_to_string(error));
         return;
     }
-    if (fr.cookie != sw->ofp.cookie || fr.priority != LB_PRIO_CLIENT) {
+    if (fr.cookie != sw->ofp.cookie || fr.priority != LB_PRIO_SESSION) {
         return;
     }
 
-    ovs_be32 src = fr.match.flow.nw_src;
-    ovs_be32 dst = fr.match.flow.nw_dst;
-    struct lb_mapping *m = NULL;
+    struct lb_binding b;
     enum lb_flow_dir dir;
-
-    struct lb_service *svc = lb_find_service(sw, dst);
-    if (svc) {
-        m = lb_find_mapping(svc, src);
-        dir = LB_C2S;
-    } else {
-        for (size_t i = 0; i < sw->n_services && !m; i++) {
-            m = lb_find_mapping(&sw->services[i], dst);
-            if (m && m->member->backend->ip != src) {
-                m = NULL;
-            }
-        }
-        dir = LB_S2C;
-    }
-    if (!m) {
+    struct lb_session *session
+        = (lb_binding_parse(&fr.match, NULL, 0, &dir, &b)
+           ? find_binding_session(sw, &b, dir) : NULL);
+    if (!session) {
         return;
     }
-    m->seen &= ~LB_FLOW_BIT(dir);
-    if (!(m->flows & LB_FLOW_BIT(dir))) {
+    session->seen &= ~LB_FLOW_BIT(dir);
+    if (!(session->flows & LB_FLOW_BIT(dir))) {
         return;
     }
 
@@ -1344,50 +1108,45 @@ lb_switch_flow_removed(struct lb_switch *sw, const struct ofp_header *oh,
     long long int age = fr.duration_sec == UINT32_MAX
                         ? 0 : fr.duration_sec * 1000LL
                               + fr.duration_nsec / 1000000;
-    if (now - age + 50 < m->installed_at) {
+    if (now - age + 50 < session->installed_at) {
         return;
     }
 
-    lb_mapping_set_flows(sw, m, m->flows & ~LB_FLOW_BIT(dir), now);
+    lb_sessions_set_flows(&sw->sessions, session,
+                          session->flows & ~LB_FLOW_BIT(dir), now);
     VLOG_DBG("%s: switch removed flow "IP_FMT" -> "IP_FMT" (reason %d)",
-             sw->name, IP_ARGS(src), IP_ARGS(dst), fr.reason);
+             sw->name, IP_ARGS(fr.match.flow.nw_src),
+             IP_ARGS(fr.match.flow.nw_dst), fr.reason);
 }
 
 /* Timers. */
 
 void
-lb_switch_run(struct lb_switch *sw, long long int now, struct ofpbuf *out)
+lb_switch_run(struct lb_switch *sw, long long int now)
 {
-    sw->ofp.out = out;
+    prepare_output(sw);
     if (sw->connected && now >= sw->next_probe) {
-        count_misses(sw, now);
-        lb_switch_probe(sw);
+        end_probe_round(sw, now);
+        probe_backends(sw);
         sw->next_probe = now + sw->cfg->probe_interval * 1000LL;
     }
 
-    long long int timeout = sw->cfg->client_timeout * 1000LL;
-    struct lb_mapping *m;
-    LIST_FOR_EACH_SAFE (m, idle_node, &sw->idle_mappings) {
-        if (m->idle_since > now - timeout) {
-            break;
-        }
+    struct lb_session *session;
+    while ((session = lb_sessions_expired(&sw->sessions, now))) {
         if (log_decision(sw, now)) {
-            VLOG_INFO("%s: forgot that client "IP_FMT" is on server "IP_FMT
-                      " (no flows for %d s)", sw->name,
-                      IP_ARGS(m->client->ip),
-                      IP_ARGS(m->member->backend->ip),
-                      sw->cfg->client_timeout);
+            struct ds s = DS_EMPTY_INITIALIZER;
+            lb_session_format(session, &s);
+            VLOG_INFO("%s: forgot %s (no flows for %d s)", sw->name,
+                      ds_cstr(&s), sw->cfg->client_timeout);
+            ds_destroy(&s);
         }
-        destroy_mapping(sw, m, false, now);
+        lb_sessions_remove(&sw->sessions, session, now);
     }
 
     struct lb_client *client;
-    LIST_FOR_EACH_SAFE (client, idle_node, &sw->idle_clients) {
-        if (client->last_seen > now - timeout) {
-            break;
-        }
+    while ((client = lb_sessions_expired_client(&sw->sessions, now))) {
         VLOG_DBG("%s: forgot client "IP_FMT, sw->name, IP_ARGS(client->ip));
-        destroy_client(sw, client);
+        lb_sessions_remove_client(&sw->sessions, client);
     }
 }
 
@@ -1395,23 +1154,34 @@ lb_switch_run(struct lb_switch *sw, long long int now, struct ofpbuf *out)
 long long int
 lb_switch_next_timer(const struct lb_switch *sw)
 {
-    long long int timeout = sw->cfg->client_timeout * 1000LL;
     long long int next = sw->connected ? sw->next_probe : LLONG_MAX;
-
-    if (!ovs_list_is_empty(&sw->idle_mappings)) {
-        const struct lb_mapping *m = CONTAINER_OF(
-            ovs_list_front(&sw->idle_mappings), struct lb_mapping, idle_node);
-        next = MIN(next, m->idle_since + timeout);
-    }
-    if (!ovs_list_is_empty(&sw->idle_clients)) {
-        const struct lb_client *c = CONTAINER_OF(
-            ovs_list_front(&sw->idle_clients), struct lb_client, idle_node);
-        next = MIN(next, c->last_seen + timeout);
-    }
-    return next;
+    return MIN(next, lb_sessions_next_expiry(&sw->sessions));
 }
 
 /* lb/show. */
+
+static int
+compare_services(const void *a_, const void *b_)
+{
+    const struct lb_service *const *a = a_;
+    const struct lb_service *const *b = b_;
+
+    return strcmp((*a)->cfg.name, (*b)->cfg.name);
+}
+
+static int
+compare_sessions(const void *a_, const void *b_)
+{
+    const struct lb_session *const *a = a_;
+    const struct lb_session *const *b = b_;
+    uint32_t a_ip = ntohl((*a)->client->ip), b_ip = ntohl((*b)->client->ip);
+    uint16_t a_port = ntohs((*a)->client_port);
+    uint16_t b_port = ntohs((*b)->client_port);
+
+    return (a_ip != b_ip ? (a_ip < b_ip ? -1 : 1)
+            : a_port != b_port ? (a_port < b_port ? -1 : 1)
+            : 0);
+}
 
 static int
 compare_clients(const void *a_, const void *b_)
@@ -1423,72 +1193,110 @@ compare_clients(const void *a_, const void *b_)
     return a_ip < b_ip ? -1 : a_ip > b_ip;
 }
 
-static const char *
-backend_state_name(enum lb_backend_state state)
+static void
+format_client(const struct lb_client *c, ovs_be16 port, struct ds *s)
 {
-    return (state == LB_BACKEND_UP ? "up"
-            : state == LB_BACKEND_DOWN ? "down"
-            : "unknown");
+    ds_put_cstr(s, "client ");
+    lb_format_endpoint(s, c->ip, ntohs(port));
+    ds_put_format(s, ": "ETH_ADDR_FMT" port %"PRIu16,
+                  ETH_ADDR_ARGS(c->mac), ofp_to_u16(c->ofport));
 }
 
 static void
-format_service(const struct lb_switch *sw, const struct lb_service *svc,
-               const struct lb_client **clients, size_t n_clients,
-               struct ds *s)
+format_service(const struct lb_service *svc, struct ds *s)
 {
-    ds_put_format(s, "  service %s: VIP "IP_FMT", LB MAC "ETH_ADDR_FMT", %s%s\n",
-                  svc->cfg->name, IP_ARGS(svc->cfg->vip),
-                  ETH_ADDR_ARGS(sw->cfg->lb_mac), svc->cfg->scheduler->name,
+    const struct lb_service_config *cfg = &svc->cfg;
+
+    ds_put_format(s, "  service %s: VIP ", cfg->name);
+    lb_format_endpoint(s, cfg->vip, cfg->port);
+    if (cfg->proto) {
+        ds_put_format(s, "/%s", lb_proto_to_string(cfg->proto));
+    }
+    ds_put_format(s, ", %s, affinity %s%s\n", cfg->scheduler->name,
+                  lb_affinity_to_string(cfg->affinity),
                   svc->unavailable ? ", no server up" : "");
 
-    for (size_t i = 0; i < svc->cfg->n_backends; i++) {
-        const struct lb_member *member = &svc->members[i];
-        const struct lb_backend *b = member->backend;
+    const struct lb_session **sessions = NULL;
+    size_t n_sessions = 0, allocated = 0;
+    for (size_t i = 0; i < svc->n_members; i++) {
+        const struct lb_member *m = svc->members[i];
+        const struct lb_backend *b = m->backend;
+        size_t n = lb_member_n_sessions(m);
 
-        ds_put_format(s, "    server "IP_FMT": ", IP_ARGS(b->ip));
-        if (b->state != LB_BACKEND_UNKNOWN) {
+        ds_put_cstr(s, "    server ");
+        lb_format_endpoint(s, b->ip, m->port);
+        if (m->weight != LB_DEFAULT_WEIGHT) {
+            ds_put_format(s, " weight %u", m->weight);
+        }
+        ds_put_cstr(s, ": ");
+        if (b->loc.known) {
             ds_put_format(s, ETH_ADDR_FMT" port %"PRIu16", ",
-                          ETH_ADDR_ARGS(b->mac), ofp_to_u16(b->port));
+                          ETH_ADDR_ARGS(b->loc.mac),
+                          ofp_to_u16(b->loc.ofport));
         }
         ds_put_format(s, "%s, %"PRIuSIZE" client%s\n",
-                      backend_state_name(b->state), member->n_clients,
-                      member->n_clients == 1 ? "" : "s");
-    }
+                      lb_health_state_name(b->health.state), n,
+                      n == 1 ? "" : "s");
 
-    for (size_t i = 0; i < n_clients; i++) {
-        const struct lb_client *c = clients[i];
-        const struct lb_mapping *m = lb_find_mapping(svc, c->ip);
-
-        ds_put_format(s, "    client "IP_FMT": "ETH_ADDR_FMT" port %"PRIu16,
-                      IP_ARGS(c->ip), ETH_ADDR_ARGS(c->mac),
-                      ofp_to_u16(c->port));
-        if (m) {
-            ds_put_format(s, ", server "IP_FMT"%s\n",
-                          IP_ARGS(m->member->backend->ip),
-                          m->flows ? "" : " (idle)");
-        } else {
-            ds_put_cstr(s, ", no server\n");
+        const struct lb_session *session;
+        LIST_FOR_EACH (session, member_node, &m->sessions) {
+            if (n_sessions >= allocated) {
+                sessions = x2nrealloc(sessions, &allocated,
+                                      sizeof *sessions);
+            }
+            sessions[n_sessions++] = session;
         }
     }
+
+    qsort(sessions, n_sessions, sizeof *sessions, compare_sessions);
+    for (size_t i = 0; i < n_sessions; i++) {
+        const struct lb_session *session = sessions[i];
+        const struct lb_member *m = session->member;
+
+        ds_put_cstr(s, "    ");
+        format_client(session->client, session->client_port, s);
+        ds_put_cstr(s, ", server ");
+        lb_format_endpoint(s, m->backend->ip, m->port);
+        ds_put_format(s, "%s\n", session->flows ? "" : " (idle)");
+    }
+    free(sessions);
 }
 
 /* Appends to 's' the balancer's state on this switch: each service with its
- * servers and clients. */
+ * backends and sessions, then the clients without a session. */
 void
 lb_switch_format(const struct lb_switch *sw, struct ds *s)
 {
-    size_t n = hmap_count(&sw->clients);
-    const struct lb_client **clients = xmalloc(n * sizeof *clients);
-    const struct lb_client *c;
+    size_t n = hmap_count(&sw->services.by_name);
+    const struct lb_service **services = xmalloc(n * sizeof *services);
+    const struct lb_service *svc;
     size_t i = 0;
 
-    HMAP_FOR_EACH (c, node, &sw->clients) {
-        clients[i++] = c;
+    HMAP_FOR_EACH (svc, name_node, &sw->services.by_name) {
+        services[i++] = svc;
     }
-    qsort(clients, n, sizeof *clients, compare_clients);
+    qsort(services, n, sizeof *services, compare_services);
+    for (i = 0; i < n; i++) {
+        format_service(services[i], s);
+    }
+    free(services);
 
-    for (i = 0; i < sw->n_services; i++) {
-        format_service(sw, &sw->services[i], clients, n, s);
+    const struct lb_client **idle = NULL;
+    size_t n_idle = 0, allocated = 0;
+    const struct lb_client *c;
+    HMAP_FOR_EACH (c, node, &sw->sessions.clients) {
+        if (!c->n_sessions) {
+            if (n_idle >= allocated) {
+                idle = x2nrealloc(idle, &allocated, sizeof *idle);
+            }
+            idle[n_idle++] = c;
+        }
     }
-    free(clients);
+    qsort(idle, n_idle, sizeof *idle, compare_clients);
+    for (i = 0; i < n_idle; i++) {
+        ds_put_cstr(s, "  ");
+        format_client(idle[i], 0, s);
+        ds_put_cstr(s, ", no server\n");
+    }
+    free(idle);
 }

@@ -17,15 +17,15 @@
 #ifndef LB_SWITCH_H
 #define LB_SWITCH_H 1
 
-/* The balancer's state for one switch and what it does with what the switch
- * sends.
+/* The balancer on one switch: what it does with what the switch sends.
  *
- * An lb_switch knows the backends (learned from ARP probes), the clients
- * (learned from their ARP requests and packets) and, per service, which
- * server each client is assigned to.  It turns packet-ins, flow-removed
- * messages and the passing of time into OpenFlow messages, appended to a
- * list for the caller to send.  It does no I/O and reads no clock: the
- * caller passes the time, in milliseconds, to every call.
+ * An lb_switch has its services and backends (lb-service), its clients and
+ * sessions (lb-sessions) and the flows it wants (lb-flows).  It answers
+ * ARP for the VIPs and for clients, probes the backends, binds new clients
+ * to backends and installs their flows, and turns packet-ins, flow-removed
+ * messages and the passing of time into OpenFlow messages, appended to the
+ * buffer given when the switch connected.  It does no I/O and reads no
+ * clock: the caller passes the time, in milliseconds, to every call.
  *
  * Messages given to lb_switch_packet_in() must be packet-ins that OVS's
  * ofptype_decode() accepted (the caller has looked at their type); the other
@@ -46,23 +46,25 @@ struct lb_config;
 struct ofp_header;
 struct ofpbuf;
 
-struct lb_switch *lb_switch_create(const struct lb_config *, uint64_t dpid);
+struct lb_switch *lb_switch_create(const struct lb_config *, uint64_t dpid,
+                                   long long int now);
 void lb_switch_destroy(struct lb_switch *);
+void lb_switch_reconfigure(struct lb_switch *, const struct lb_config *,
+                           long long int now);
 
 void lb_switch_connected(struct lb_switch *, enum ofputil_protocol,
-                         const struct hmapx *ports, long long int now,
-                         struct ofpbuf *out);
+                         const struct hmapx *ports, struct ofpbuf *out,
+                         long long int now);
 void lb_switch_disconnected(struct lb_switch *, long long int now);
 bool lb_switch_is_connected(const struct lb_switch *);
 
 void lb_switch_packet_in(struct lb_switch *, const struct ofp_header *,
-                         long long int now, struct ofpbuf *out);
+                         long long int now);
 void lb_switch_flow_removed(struct lb_switch *, const struct ofp_header *,
                             long long int now);
 void lb_switch_flow_stats_reply(struct lb_switch *, const struct ofp_header *,
-                                long long int now, struct ofpbuf *out);
-void lb_switch_run(struct lb_switch *, long long int now,
-                   struct ofpbuf *out);
+                                long long int now);
+void lb_switch_run(struct lb_switch *, long long int now);
 long long int lb_switch_next_timer(const struct lb_switch *);
 
 uint64_t lb_switch_get_dpid(const struct lb_switch *);

@@ -44,7 +44,7 @@ kind_width(enum lb_tmpl_kind kind)
 {
     return (kind == LB_TMPL_MAC ? ETH_ADDR_LEN
             : kind == LB_TMPL_IP ? sizeof(ovs_be32)
-            : sizeof(ovs_be16));
+            : sizeof(ovs_be16));    /* Ports. */
 }
 
 /* Values for field 'i' whose every byte differs between 'base' and
@@ -66,6 +66,9 @@ probe_values(enum lb_tmpl_kind kind, size_t i, union lb_tmpl_value *base,
     } else if (kind == LB_TMPL_IP) {
         base->ip = htonl(0x0a203040 + 0x01010101 * i);
         other->ip = ~base->ip;
+    } else if (kind == LB_TMPL_L4PORT) {
+        base->l4port = htons(0x3142 + 0x0101 * i);
+        other->l4port = ~base->l4port;
     } else {
         base->port = u16_to_ofp(0x1020 + 0x0101 * i);
         other->port = u16_to_ofp(0xefdf - 0x0101 * i);
@@ -87,6 +90,8 @@ patch(const struct lb_tmpl *t, const union lb_tmpl_value values[],
                 memcpy(dst, &v->mac, ETH_ADDR_LEN);
             } else if (t->kinds[i] == LB_TMPL_IP) {
                 memcpy(dst, &v->ip, sizeof v->ip);
+            } else if (t->kinds[i] == LB_TMPL_L4PORT) {
+                memcpy(dst, &v->l4port, sizeof v->l4port);
             } else {
                 ovs_be16 port = htons(ofp_to_u16(v->port));
                 memcpy(dst, &port, sizeof port);

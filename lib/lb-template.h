@@ -44,15 +44,17 @@ enum lb_tmpl_kind {
     LB_TMPL_PORT,               /* An OpenFlow port number. */
     LB_TMPL_MAC,                /* An Ethernet address. */
     LB_TMPL_IP,                 /* An IPv4 address. */
+    LB_TMPL_L4PORT,             /* A TCP or UDP port. */
 };
 
 union lb_tmpl_value {
     ofp_port_t port;
     struct eth_addr mac;
     ovs_be32 ip;
+    ovs_be16 l4port;
 };
 
-#define LB_TMPL_MAX_FIELDS 6
+#define LB_TMPL_MAX_FIELDS 8
 #define LB_TMPL_MAX_PLACES 2    /* Where one field may appear. */
 
 /* Appends to 'out' the message for 'values', encoded by OVS. */

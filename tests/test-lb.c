@@ -14,44 +14,74 @@
  * limitations under the License.
  */
 
-/* Unit tests for lib/, driven by tests/lb-unit.at: each command exercises
- * one part of the balancer module and prints what it did. */
+/* Unit tests for lib/, driven by the testsuite: each command exercises one
+ * part of the balancer module and prints what it did.  "test-lb run" drives
+ * the whole module (lb-controller) from a script on virtual time against
+ * emulated switches, and prints the flows it would install, as OVN's
+ * northd tests check flows without packets. */
 
 #include <config.h>
 
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "command-line.h"
+#include "dp-packet.h"
 #include "flow.h"
+#include "hmapx.h"
 #include "lib/lb-config.h"
+#include "lib/lb-controller.h"
+#include "lib/lb-flows.h"
 #include "lib/lb-ofp.h"
 #include "lib/lb-packet.h"
 #include "lib/lb-scheduler.h"
+#include "lib/lb-switch.h"
 #include "lib/lb-template.h"
 #include "openflow/openflow.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/list.h"
 #include "openvswitch/match.h"
 #include "openvswitch/ofp-actions.h"
+#include "openvswitch/ofp-flow.h"
+#include "openvswitch/ofp-monitor.h"
 #include "openvswitch/ofp-msgs.h"
 #include "openvswitch/ofp-packet.h"
+#include "openvswitch/ofp-print.h"
+#include "openvswitch/ofp-util.h"
 #include "openvswitch/ofpbuf.h"
+#include "openvswitch/vlog.h"
 #include "random.h"
 #include "packets.h"
+#include "svec.h"
 #include "unaligned.h"
 #include "util.h"
 
-/* service VIP SERVERS [SCHEDULER]: parses a service definition and prints
- * it, or the error. */
+/* config SPEC...: parses each SPEC, a service as --service takes it or
+ * "lab VIP SERVERS" for --vip and --servers, checks them together and
+ * prints them, or the first error. */
 static void
-test_service(struct ovs_cmdl_context *ctx)
+test_config(struct ovs_cmdl_context *ctx)
 {
     struct lb_config cfg;
+    char *error = NULL;
 
     lb_config_init(&cfg);
-    char *error = lb_config_add_service(&cfg, NULL, ctx->argv[1],
-                                        ctx->argv[2],
-                                        ctx->argc > 3 ? ctx->argv[3] : NULL);
+    for (int i = 1; i < ctx->argc && !error; i++) {
+        const char *spec = ctx->argv[i];
+        if (!strncmp(spec, "lab ", 4)) {
+            struct svec words = SVEC_EMPTY_INITIALIZER;
+            svec_parse_words(&words, spec);
+            error = lb_config_add_lab_service(
+                &cfg, words.n > 1 ? words.names[1] : "",
+                words.n > 2 ? words.names[2] : "");
+            svec_destroy(&words);
+        } else {
+            error = lb_config_add_service(&cfg, spec);
+        }
+    }
     if (!error) {
         error = lb_config_check(&cfg);
     }
@@ -59,38 +89,68 @@ test_service(struct ovs_cmdl_context *ctx)
         printf("error: %s\n", error);
         free(error);
     } else {
-        const struct lb_service_config *svc = &cfg.services[0];
-        printf("%s: vip "IP_FMT", %s, servers", svc->name,
-               IP_ARGS(svc->vip), svc->scheduler->name);
-        for (size_t i = 0; i < svc->n_backends; i++) {
-            printf(" "IP_FMT, IP_ARGS(svc->backends[i]));
+        for (size_t i = 0; i < cfg.n_services; i++) {
+            struct ds s = DS_EMPTY_INITIALIZER;
+            lb_service_config_format(&cfg.services[i], &s);
+            printf("%s\n", ds_cstr(&s));
+            ds_destroy(&s);
         }
-        putchar('\n');
     }
     lb_config_destroy(&cfg);
 }
 
-/* mac MAC: parses an LB MAC and prints it, or the error. */
+/* set NAME VALUE: sets one setting and prints the error, if any. */
 static void
-test_mac(struct ovs_cmdl_context *ctx)
+test_set(struct ovs_cmdl_context *ctx)
 {
     struct lb_config cfg;
 
     lb_config_init(&cfg);
-    char *error = lb_config_set_mac(&cfg, ctx->argv[1]);
-    if (error) {
-        printf("error: %s\n", error);
-        free(error);
-    } else {
-        printf(ETH_ADDR_FMT"\n", ETH_ADDR_ARGS(cfg.lb_mac));
-    }
+    char *error = lb_config_set(&cfg, ctx->argv[1], ctx->argv[2]);
+    printf("%s\n", error ? error : "ok");
+    free(error);
     lb_config_destroy(&cfg);
 }
 
-/* schedule SCHEDULER USABLE N: makes N picks among the backends described
- * by USABLE, a string of 'y' and 'n' (one per backend, 'y' if usable), and
- * prints the chosen indexes, "-" where none was usable.  A '/' in USABLE
- * starts a new set of usability flags, taking effect after N picks. */
+/* Schedulers. */
+
+/* Fills 'm' with the members described by 'spec', comma-separated weights,
+ * each followed by "x" if the member is not usable.  Member i is 10.0.0.i+1
+ * port 80.  Returns the number of members. */
+static size_t
+parse_members(const char *spec, struct lb_sched_member **m)
+{
+    char *copy = xstrdup(spec), *save_ptr = NULL;
+    size_t n = 0, allocated = 0;
+
+    *m = NULL;
+    for (char *w = strtok_r(copy, ",", &save_ptr); w;
+         w = strtok_r(NULL, ",", &save_ptr)) {
+        if (n >= allocated) {
+            *m = x2nrealloc(*m, &allocated, sizeof **m);
+        }
+        (*m)[n] = (struct lb_sched_member) {
+            .ip = htonl(0x0a000001 + n),
+            .port = 80,
+            .weight = atoi(w),
+            .usable = !strchr(w, 'x') && atoi(w) > 0,
+        };
+        n++;
+    }
+    free(copy);
+    return n;
+}
+
+static uint32_t
+client_hash(long long int i)
+{
+    return lb_sched_hash(htonl(0x0a010000 + i), 0);
+}
+
+/* schedule SCHEDULER MEMBERS N: makes N picks among MEMBERS (see
+ * parse_members()), each new session counting for the member picked, and
+ * prints the chosen indexes, "-" where none was usable.  A '/' in MEMBERS
+ * starts a new set of members, taking effect after N picks. */
 static void
 test_schedule(struct ovs_cmdl_context *ctx)
 {
@@ -100,30 +160,126 @@ test_schedule(struct ovs_cmdl_context *ctx)
     }
     struct lb_scheduler *s = lb_scheduler_create(class);
     int n_picks = atoi(ctx->argv[3]);
+    long long int client = 0;
 
     char *sets = xstrdup(ctx->argv[2]);
     char *save_ptr = NULL;
     for (char *set = strtok_r(sets, "/", &save_ptr); set;
          set = strtok_r(NULL, "/", &save_ptr)) {
-        size_t n = strlen(set);
-        struct lb_candidate *c = xcalloc(n, sizeof *c);
-        for (size_t i = 0; i < n; i++) {
-            c[i].usable = set[i] == 'y';
-            c[i].weight = 1;
-        }
+        struct lb_sched_member *m;
+        size_t n = parse_members(set, &m);
+
+        lb_scheduler_reconfigure(s, m, n);
         for (int i = 0; i < n_picks; i++) {
-            size_t idx = lb_scheduler_pick(s, c, n, htonl(0x0a000001 + i));
+            size_t idx = lb_scheduler_pick(s, m, n, client_hash(client++));
             if (idx == SIZE_MAX) {
                 printf(" -");
             } else {
                 printf(" %"PRIuSIZE, idx);
+                m[idx].n_sessions++;
             }
         }
-        free(c);
+        free(m);
     }
     putchar('\n');
     free(sets);
     lb_scheduler_destroy(s);
+}
+
+/* distribution SCHEDULER WEIGHTS N: gives N clients (10.1.0.0 and up) a
+ * member each among members with WEIGHTS (comma-separated), and prints each
+ * member's share against its weight's, and the largest difference as a
+ * fraction of the weight's share. */
+static void
+test_distribution(struct ovs_cmdl_context *ctx)
+{
+    struct lb_scheduler *s = lb_scheduler_create(
+        lb_scheduler_find(ctx->argv[1]));
+    struct lb_sched_member *m;
+    size_t n = parse_members(ctx->argv[2], &m);
+    long long int n_clients = atoll(ctx->argv[3]);
+    unsigned int total_weight = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        total_weight += m[i].weight;
+    }
+    lb_scheduler_reconfigure(s, m, n);
+    for (long long int i = 0; i < n_clients; i++) {
+        size_t idx = lb_scheduler_pick(s, m, n, client_hash(i));
+        ovs_assert(idx != SIZE_MAX);
+        m[idx].n_sessions++;
+    }
+
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double share = (double) m[i].n_sessions / n_clients;
+        double expected = (double) m[i].weight / total_weight;
+        double off = fabs(share - expected) / expected;
+
+        printf("member %"PRIuSIZE" weight %u: %5.2f%% (weight's share "
+               "%5.2f%%)\n", i, m[i].weight, 100 * share, 100 * expected);
+        worst = MAX(worst, off);
+    }
+    printf("largest difference: %.2f%% of the weight's share\n",
+           100 * worst);
+    free(m);
+    lb_scheduler_destroy(s);
+}
+
+/* disruption N CLIENTS: with Maglev over N members of weight 1, removes
+ * each member in turn, and then adds an N+1th, and prints the largest
+ * fraction of CLIENTS whose member changed, against the bound 1/N + 2%. */
+static void
+test_disruption(struct ovs_cmdl_context *ctx)
+{
+    size_t n = atoi(ctx->argv[1]);
+    long long int n_clients = atoll(ctx->argv[2]);
+    struct lb_sched_member *m = xcalloc(n + 1, sizeof *m);
+    size_t *before = xmalloc(n_clients * sizeof *before);
+    struct lb_scheduler *s = lb_scheduler_create(&lb_sched_mh_class);
+
+    for (size_t i = 0; i <= n; i++) {
+        m[i] = (struct lb_sched_member) {
+            .ip = htonl(0x0a000001 + i), .port = 80, .weight = 1,
+            .usable = i < n,
+        };
+    }
+    lb_scheduler_reconfigure(s, m, n + 1);
+    for (long long int c = 0; c < n_clients; c++) {
+        before[c] = lb_scheduler_pick(s, m, n + 1, client_hash(c));
+    }
+
+    double worst_remove = 0;
+    for (size_t gone = 0; gone < n; gone++) {
+        m[gone].usable = false;
+        lb_scheduler_reconfigure(s, m, n + 1);
+        long long int moved = 0;
+        for (long long int c = 0; c < n_clients; c++) {
+            moved += lb_scheduler_pick(s, m, n + 1, client_hash(c))
+                     != before[c];
+        }
+        worst_remove = MAX(worst_remove, (double) moved / n_clients);
+        m[gone].usable = true;
+    }
+
+    m[n].usable = true;
+    lb_scheduler_reconfigure(s, m, n + 1);
+    long long int moved = 0;
+    for (long long int c = 0; c < n_clients; c++) {
+        moved += lb_scheduler_pick(s, m, n + 1, client_hash(c)) != before[c];
+    }
+
+    double bound = 1.0 / n + 0.02;
+    printf("removing one of %"PRIuSIZE": at most %.2f%% moved (bound "
+           "%.2f%%): %s\n", n, 100 * worst_remove, 100 * bound,
+           worst_remove <= bound ? "ok" : "TOO MANY");
+    printf("adding one to %"PRIuSIZE": %.2f%% moved (bound %.2f%%): %s\n",
+           n, 100.0 * moved / n_clients, 100 * (1.0 / (n + 1) + 0.02),
+           (double) moved / n_clients <= 1.0 / (n + 1) + 0.02
+           ? "ok" : "TOO MANY");
+    lb_scheduler_destroy(s);
+    free(before);
+    free(m);
 }
 
 /* parse-packet HEX: parses the Ethernet frame given in hex (spaces
@@ -147,10 +303,16 @@ test_parse_packet(struct ovs_cmdl_context *ctx)
                IP_ARGS(pkt.arp_tpa));
         break;
     case LB_PACKET_IPV4:
-        printf("ipv4 "IP_FMT" -> "IP_FMT" proto %d%s%s\n",
-               IP_ARGS(pkt.ip_src), IP_ARGS(pkt.ip_dst), pkt.ip_proto,
+        printf("ipv4 "IP_FMT" -> "IP_FMT" proto %d%s%s", IP_ARGS(pkt.ip_src),
+               IP_ARGS(pkt.ip_dst), pkt.ip_proto,
                pkt.ip_is_fragment ? " fragment" : "",
                pkt.ip_has_options ? " options" : "");
+        if (pkt.has_ports) {
+            printf(" ports %"PRIu16" -> %"PRIu16, pkt.l4_src, pkt.l4_dst);
+        } else if (pkt.is_icmp) {
+            printf(" icmp %d/%d", pkt.icmp_type, pkt.icmp_code);
+        }
+        putchar('\n');
         break;
     case LB_PACKET_OTHER:
         printf("other 0x%04"PRIx16"\n", pkt.eth_type);
@@ -162,129 +324,140 @@ test_parse_packet(struct ovs_cmdl_context *ctx)
     ofpbuf_uninit(&frame);
 }
 
-/* Template encoders for test_templates(): a flow mod and a packet-out
- * like the balancer's, and an ARP packet-out. */
-enum { F_IN_PORT, F_MAC, F_IP, F_MAC2, F_IP2, F_OUT_PORT, N_F };
+/* Templates. */
 
+/* The values of a binding's messages, for test_templates(). */
 static void
-put_actions(const union lb_tmpl_value v[], struct ofpbuf *ofpacts)
+random_binding(struct lb_binding *b, uint8_t proto, bool per_connection)
 {
-    struct eth_addr lb_mac = ETH_ADDR_C(00,00,00,00,00,fe);
-    lb_ofp_put_rewrite(ofpacts, lb_mac, v[F_MAC2].mac, 0, v[F_IP2].ip);
-    lb_ofp_put_output(ofpacts, v[F_OUT_PORT].port, v[F_IN_PORT].port);
+    memset(b, 0, sizeof *b);
+    b->vip = htonl(0x0a0000fe);
+    b->proto = proto;
+    b->vip_port = proto ? htons(80) : 0;
+    b->client_ofport = u16_to_ofp(1 + random_range(0xfeff));
+    do {
+        b->backend_ofport = u16_to_ofp(1 + random_range(0xfeff));
+    } while (b->backend_ofport == b->client_ofport);
+    random_bytes(&b->client_mac, sizeof b->client_mac);
+    random_bytes(&b->backend_mac, sizeof b->backend_mac);
+    b->client_mac.ea[0] &= ~1;
+    b->backend_mac.ea[0] &= ~1;
+    b->client_ip = (OVS_FORCE ovs_be32) random_uint32();
+    b->backend_ip = (OVS_FORCE ovs_be32) random_uint32();
+    if (proto) {
+        b->backend_port = htons(1 + random_range(0xfffe));
+        if (per_connection) {
+            b->client_port = htons(1 + random_range(0xfffe));
+        }
+    }
 }
 
+/* Appends to 'out' 'b''s messages encoded in full by OVS's encoders. */
 static void
-encode_flow(const union lb_tmpl_value v[], const void *ofp_,
-            struct ofpbuf *out)
+encode_binding(const struct lb_binding_tmpl *t, const struct lb_binding *b,
+               struct ofpbuf *out)
 {
-    struct lb_ofp ofp = *(const struct lb_ofp *) ofp_;
+    struct lb_ofp ofp = t->ofp;
     struct ofpbuf ofpacts;
     struct match match;
 
     ofp.out = out;
     ofpbuf_init(&ofpacts, 0);
-    put_actions(v, &ofpacts);
-    match_init_catchall(&match);
-    match_set_in_port(&match, v[F_IN_PORT].port);
-    match_set_dl_type(&match, htons(ETH_TYPE_IP));
-    match_set_dl_src(&match, v[F_MAC].mac);
-    match_set_nw_src(&match, v[F_IP].ip);
-    match_set_nw_dst(&match, htonl(0x0a0000fe));
-    lb_ofp_flow_add(&ofp, &match, 200, 10, 0, true, &ofpacts);
-    ofpbuf_uninit(&ofpacts);
-}
-
-static void
-encode_packet_out(const union lb_tmpl_value v[], const void *ofp_,
-                  struct ofpbuf *out)
-{
-    struct lb_ofp ofp = *(const struct lb_ofp *) ofp_;
-    struct ofpbuf ofpacts;
-
-    ofp.out = out;
-    ofpbuf_init(&ofpacts, 0);
-    put_actions(v, &ofpacts);
-    lb_ofp_packet_out(&ofp, v[F_IN_PORT].port, NULL, 0, &ofpacts);
-    ofpbuf_uninit(&ofpacts);
-}
-
-static void
-encode_arp(const union lb_tmpl_value v[], const void *ofp_,
-           struct ofpbuf *out)
-{
-    struct lb_ofp ofp = *(const struct lb_ofp *) ofp_;
-    struct eth_addr lb_mac = ETH_ADDR_C(00,00,00,00,00,fe);
-
-    ofp.out = out;
-    lb_ofp_arp(&ofp, ARP_OP_REPLY, v[F_MAC].mac, lb_mac, v[F_IP].ip,
-               v[F_MAC].mac, v[F_IP2].ip, v[F_IN_PORT].port,
-               v[F_IN_PORT].port);
-}
-
-static void
-random_values(union lb_tmpl_value v[N_F])
-{
-    v[F_IN_PORT].port = u16_to_ofp(1 + random_range(0xfeff));
-    do {
-        v[F_OUT_PORT].port = u16_to_ofp(1 + random_range(0xfeff));
-    } while (v[F_OUT_PORT].port == v[F_IN_PORT].port);
-    for (int i = F_MAC; i <= F_MAC2; i += F_MAC2 - F_MAC) {
-        random_bytes(&v[i].mac, sizeof v[i].mac);
-        v[i].mac.ea[0] &= ~1;
+    for (int dir = LB_C2S; dir <= LB_S2C; dir++) {
+        ofpbuf_clear(&ofpacts);
+        lb_binding_match(b, dir, &match);
+        lb_binding_put_actions(b, dir, t->lb_mac, &ofpacts);
+        lb_ofp_flow_add(&ofp, &match, LB_PRIO_SESSION, t->idle_timeout,
+                        t->hard_timeout, true, &ofpacts);
     }
-    v[F_IP].ip = (OVS_FORCE ovs_be32) random_uint32();
-    v[F_IP2].ip = (OVS_FORCE ovs_be32) random_uint32();
+    ofpbuf_clear(&ofpacts);
+    lb_binding_put_actions(b, LB_C2S, t->lb_mac, &ofpacts);
+    size_t ofs = out->size;
+    lb_ofp_packet_out(&ofp, b->client_ofport, NULL, 0, &ofpacts);
+    ofpbuf_put(out, "packet", 6);
+    lb_ofp_end_message(out, ofs);
+    ofpbuf_uninit(&ofpacts);
 }
 
-/* templates N: for OpenFlow 1.0 to 1.5 and three kinds of message, checks
- * that templates patched with N random sets of values give what OVS
- * encodes for them, byte for byte (xids aside). */
+/* Clears the xid of each message in 'buf'. */
+static void
+clear_xids(struct ofpbuf *buf)
+{
+    struct ofpbuf rx = ofpbuf_const_initializer(buf->data, buf->size);
+    struct ofpbuf aligned;
+    const struct ofp_header *oh;
+    int error;
+
+    ofpbuf_init(&aligned, 0);
+    while ((oh = lb_ofp_frame(&rx, &aligned, &error))) {
+        size_t ofs = (const uint8_t *) rx.data - (const uint8_t *) buf->data
+                     - ntohs(oh->length);
+        memset((uint8_t *) buf->data + ofs + 4, 0, 4);
+    }
+    ofpbuf_uninit(&aligned);
+}
+
+/* templates N: for OpenFlow 1.0 to 1.5 and whole-IP, tcp and per-connection
+ * udp services, checks that a service's templates patched with N random
+ * bindings give what OVS encodes for them, byte for byte (xids aside). */
 static void
 test_templates(struct ovs_cmdl_context *ctx)
 {
-    static const enum lb_tmpl_kind kinds[N_F] = {
-        LB_TMPL_PORT, LB_TMPL_MAC, LB_TMPL_IP, LB_TMPL_MAC, LB_TMPL_IP,
-        LB_TMPL_PORT,
-    };
-    static lb_tmpl_encode_func *const encoders[] = {
-        encode_flow, encode_packet_out, encode_arp,
+    static const char *const specs[] = {
+        "lab 10.0.0.254 10.0.0.5",
+        "web 10.0.0.254:80 10.0.0.5:8080",
+        "dns 10.0.0.254:53 10.0.0.5 udp affinity=connection",
     };
     int n = atoi(ctx->argv[1]);
 
     for (enum ofp_version v = OFP10_VERSION; v <= OFP15_VERSION; v++) {
         struct lb_ofp ofp = {
             .protocol = ofputil_protocol_from_ofp_version(v),
-            .cookie = htonll(0x6f76736c62),
+            .cookie = htonll(LB_DEFAULT_COOKIE),
         };
         int n_usable = 0, n_same = 0;
 
-        for (size_t e = 0; e < ARRAY_SIZE(encoders); e++) {
-            struct lb_tmpl t;
+        for (size_t i = 0; i < ARRAY_SIZE(specs); i++) {
+            struct lb_config cfg;
+            struct lb_binding_tmpl t;
 
-            lb_tmpl_init(&t, kinds, N_F, encoders[e], &ofp);
-            n_usable += t.usable;
-            for (int i = 0; i < n && t.usable; i++) {
-                union lb_tmpl_value values[N_F];
-                struct ofpbuf a, b;
+            lb_config_init(&cfg);
+            char *error = (i ? lb_config_add_service(&cfg, specs[i])
+                           : lb_config_add_lab_service(&cfg, "10.0.0.254",
+                                                       "10.0.0.5"));
+            ovs_assert(!error);
+            const struct lb_service_config *svc = &cfg.services[0];
+            lb_binding_tmpl_init(&t, &ofp, &cfg, svc);
+            n_usable += (t.c2s_flow.usable + t.s2c_flow.usable
+                         + t.c2s_packet_out.usable);
+            for (int k = 0; k < n; k++) {
+                struct lb_binding b;
+                struct ofpbuf a, e;
 
-                random_values(values);
+                random_binding(&b, svc->proto,
+                               svc->affinity == LB_AFFINITY_CONNECTION);
                 ofpbuf_init(&a, 0);
-                ofpbuf_init(&b, 0);
-                lb_tmpl_put(&t, values, &a);
-                lb_tmpl_encode(&t, values, &b);
-                memset((uint8_t *) a.data + 4, 0, 4);
-                memset((uint8_t *) b.data + 4, 0, 4);
-                n_same += a.size == b.size && !memcmp(a.data, b.data, a.size);
+                ofpbuf_init(&e, 0);
+                lb_binding_install(&t, &b, &a);
+                lb_binding_packet_out(&t, &b, "packet", 6, &a);
+                encode_binding(&t, &b, &e);
+                clear_xids(&a);
+                clear_xids(&e);
+                n_same += a.size == e.size && !memcmp(a.data, e.data, a.size);
                 ofpbuf_uninit(&a);
-                ofpbuf_uninit(&b);
+                ofpbuf_uninit(&e);
             }
-            lb_tmpl_destroy(&t);
+            lb_binding_tmpl_destroy(&t);
+            lb_config_destroy(&cfg);
         }
-        printf("%s: %d of 3 templates usable, %d of %d messages identical\n",
-               ofputil_version_to_string(v), n_usable, n_same, 3 * n);
+        printf("%s: %d of %d templates usable, %d of %d bindings "
+               "identical\n", ofputil_version_to_string(v), n_usable,
+               3 * (int) ARRAY_SIZE(specs), n_same,
+               n * (int) ARRAY_SIZE(specs));
     }
 }
+
+/* Packet-ins. */
 
 /* Returns a random input port: mostly a low port number, as switches have,
  * sometimes any normal port or one of the special ones (OFPP_LOCAL,
@@ -435,13 +608,582 @@ test_packet_ins(struct ovs_cmdl_context *ctx)
     }
 }
 
+/* "run": the balancer against emulated switches, from a script.
+ *
+ * Each emulated switch keeps a flow table that the balancer's flow mods
+ * change as a switch's would, answers its flow stats requests from it, and
+ * records the packets it is told to send. */
+
+struct fake_flow {
+    struct ovs_list node;       /* In fake_switch's 'flows'. */
+    struct match match;
+    int priority;
+    ovs_be64 cookie;
+    uint16_t idle_timeout, hard_timeout;
+    enum ofputil_flow_mod_flags flags;
+    struct ofpact *ofpacts;
+    size_t ofpacts_len;
+};
+
+struct fake_switch {
+    uint64_t dpid;
+    enum ofputil_protocol protocol;
+    struct hmapx ports;
+    struct ofpbuf out;          /* What the balancer sent, unread. */
+    struct ovs_list flows;      /* "struct fake_flow"s. */
+    struct ds sent;             /* Packets sent, formatted, not printed. */
+    size_t n_flow_mods;
+    struct lb_switch *lb;       /* NULL while disconnected. */
+};
+
+#define MAX_FAKE_SWITCHES 8
+static struct fake_switch fake_switches[MAX_FAKE_SWITCHES];
+static struct lb_controller *controller;
+static struct lb_config script_cfg;
+static long long int now = 1000000;
+
+static void
+free_fake_flow(struct fake_flow *f)
+{
+    ovs_list_remove(&f->node);
+    free(f->ofpacts);
+    free(f);
+}
+
+static struct fake_flow *
+find_fake_flow(struct fake_switch *fs, const struct match *match,
+               int priority)
+{
+    struct fake_flow *f;
+
+    LIST_FOR_EACH (f, node, &fs->flows) {
+        if (f->priority == priority && match_equal(&f->match, match)) {
+            return f;
+        }
+    }
+    return NULL;
+}
+
+/* Appends to 's' the packet 'data' in the style of ovs-ofctl's flow
+ * syntax, with only the fields the balancer sets or reads. */
+static void
+format_packet(const void *data, size_t size, struct ds *s)
+{
+    struct dp_packet packet;
+    struct flow flow;
+
+    dp_packet_use_const(&packet, data, size);
+    flow_extract(&packet, &flow);
+    if (flow.dl_type == htons(ETH_TYPE_ARP)) {
+        ds_put_format(s, "arp,dl_src="ETH_ADDR_FMT",dl_dst="ETH_ADDR_FMT
+                      ",arp_spa="IP_FMT",arp_tpa="IP_FMT",arp_op=%d,arp_sha="
+                      ETH_ADDR_FMT",arp_tha="ETH_ADDR_FMT,
+                      ETH_ADDR_ARGS(flow.dl_src), ETH_ADDR_ARGS(flow.dl_dst),
+                      IP_ARGS(flow.nw_src), IP_ARGS(flow.nw_dst),
+                      flow.nw_proto, ETH_ADDR_ARGS(flow.arp_sha),
+                      ETH_ADDR_ARGS(flow.arp_tha));
+    } else if (flow.dl_type == htons(ETH_TYPE_IP)) {
+        const char *proto = (flow.nw_proto == IPPROTO_TCP ? "tcp"
+                             : flow.nw_proto == IPPROTO_UDP ? "udp"
+                             : flow.nw_proto == IPPROTO_ICMP ? "icmp"
+                             : "ip");
+        ds_put_format(s, "%s,dl_src="ETH_ADDR_FMT",dl_dst="ETH_ADDR_FMT
+                      ",nw_src="IP_FMT",nw_dst="IP_FMT, proto,
+                      ETH_ADDR_ARGS(flow.dl_src), ETH_ADDR_ARGS(flow.dl_dst),
+                      IP_ARGS(flow.nw_src), IP_ARGS(flow.nw_dst));
+        if (flow.nw_proto == IPPROTO_ICMP) {
+            ds_put_format(s, ",icmp_type=%d,icmp_code=%d",
+                          ntohs(flow.tp_src), ntohs(flow.tp_dst));
+        } else if (flow.nw_proto == IPPROTO_TCP
+                   || flow.nw_proto == IPPROTO_UDP) {
+            ds_put_format(s, ",tp_src=%d,tp_dst=%d", ntohs(flow.tp_src),
+                          ntohs(flow.tp_dst));
+        } else {
+            ds_put_format(s, ",nw_proto=%d", flow.nw_proto);
+        }
+    } else {
+        ds_put_format(s, "dl_type=0x%04x", ntohs(flow.dl_type));
+    }
+}
+
+/* Has 'fs' answer a flow stats request 'request' from its table. */
+static void
+reply_flow_stats(struct fake_switch *fs, const struct ofp_header *request)
+{
+    struct ofputil_flow_stats_request fsr;
+    struct ovs_list replies;
+    struct fake_flow *f;
+
+    ovs_assert(!ofputil_decode_flow_stats_request(&fsr, request, NULL,
+                                                  NULL));
+    ofpmp_init(&replies, request);
+    LIST_FOR_EACH (f, node, &fs->flows) {
+        if ((f->cookie & fsr.cookie_mask) != (fsr.cookie & fsr.cookie_mask)) {
+            continue;
+        }
+        struct ofputil_flow_stats st = {
+            .match = f->match,
+            .cookie = f->cookie,
+            .table_id = 0,
+            .priority = f->priority,
+            .idle_timeout = f->idle_timeout,
+            .hard_timeout = f->hard_timeout,
+            .idle_age = -1,
+            .hard_age = -1,
+            .packet_count = 0,
+            .byte_count = 0,
+            .ofpacts = f->ofpacts,
+            .ofpacts_len = f->ofpacts_len,
+            .flags = f->flags,
+        };
+        ofputil_append_flow_stats_reply(&st, &replies, NULL);
+    }
+
+    struct ofpbuf *reply;
+    LIST_FOR_EACH_POP (reply, list_node, &replies) {
+        if (fs->lb) {
+            lb_switch_flow_stats_reply(fs->lb, reply->data, now);
+        }
+        ofpbuf_delete(reply);
+    }
+}
+
+static void
+apply_flow_mod(struct fake_switch *fs, const struct ofp_header *oh)
+{
+    struct ofputil_flow_mod fm;
+    struct ofpbuf ofpacts;
+    struct match match;
+
+    ofpbuf_init(&ofpacts, 0);
+    ovs_assert(!ofputil_decode_flow_mod(&fm, oh, fs->protocol, NULL, NULL,
+                                        &ofpacts, OFPP_MAX, 255));
+    minimatch_expand(&fm.match, &match);
+    fs->n_flow_mods++;
+
+    struct fake_flow *f = find_fake_flow(fs, &match, fm.priority);
+    if (fm.command == OFPFC_ADD) {
+        if (f) {
+            free_fake_flow(f);
+        }
+        f = xzalloc(sizeof *f);
+        f->match = match;
+        f->priority = fm.priority;
+        f->cookie = fm.new_cookie;
+        f->idle_timeout = fm.idle_timeout;
+        f->hard_timeout = fm.hard_timeout;
+        f->flags = fm.flags;
+        f->ofpacts = xmemdup(ofpacts.data, ofpacts.size);
+        f->ofpacts_len = ofpacts.size;
+        ovs_list_push_back(&fs->flows, &f->node);
+    } else if (fm.command == OFPFC_DELETE_STRICT) {
+        if (f && (f->cookie & fm.cookie_mask) == (fm.cookie
+                                                   & fm.cookie_mask)) {
+            free_fake_flow(f);
+        }
+    } else {
+        ovs_fatal(0, "unexpected flow mod command %d", fm.command);
+    }
+    minimatch_destroy(&fm.match);
+    ofpbuf_uninit(&ofpacts);
+}
+
+static void
+record_packet_out(struct fake_switch *fs, const struct ofp_header *oh)
+{
+    struct ofputil_packet_out po;
+    struct ofpbuf ofpacts;
+
+    ofpbuf_init(&ofpacts, 0);
+    ovs_assert(!ofputil_decode_packet_out(&po, oh, NULL, &ofpacts));
+    ds_put_format(&fs->sent, "packet-out in_port=%"PRIu16" ",
+                  ofp_to_u16(po.flow_metadata.flow.in_port.ofp_port));
+    format_packet(po.packet, po.packet_len, &fs->sent);
+    ds_put_cstr(&fs->sent, " actions=");
+    struct ofpact_format_params fp = { .s = &fs->sent };
+    ofpacts_format(po.ofpacts, po.ofpacts_len, &fp);
+    ds_put_char(&fs->sent, '\n');
+    ofpbuf_uninit(&ofpacts);
+}
+
+/* Does what a switch does with everything the balancer sent to 'fs',
+ * until it sends no more. */
+static void
+process_output(struct fake_switch *fs)
+{
+    while (fs->out.size) {
+        struct ofpbuf rx = ofpbuf_const_initializer(
+            xmemdup(fs->out.data, fs->out.size), fs->out.size);
+        void *base = rx.data;
+        struct ofpbuf aligned;
+        const struct ofp_header *oh;
+        int error;
+
+        ofpbuf_clear(&fs->out);
+        ofpbuf_init(&aligned, 0);
+        while ((oh = lb_ofp_frame(&rx, &aligned, &error))) {
+            enum ofptype type;
+
+            ovs_assert(!ofptype_decode(&type, oh));
+            if (type == OFPTYPE_FLOW_MOD) {
+                apply_flow_mod(fs, oh);
+            } else if (type == OFPTYPE_PACKET_OUT) {
+                record_packet_out(fs, oh);
+            } else if (type == OFPTYPE_FLOW_STATS_REQUEST) {
+                reply_flow_stats(fs, oh);
+            } else {
+                ovs_fatal(0, "unexpected message %s",
+                          ofptype_get_name(type));
+            }
+        }
+        ovs_assert(!error && !rx.size);
+        ofpbuf_uninit(&aligned);
+        free(base);
+    }
+}
+
+static struct fake_switch *
+get_fake_switch(const char *dpid_s)
+{
+    int dpid = atoi(dpid_s);
+
+    if (dpid < 1 || dpid > MAX_FAKE_SWITCHES) {
+        ovs_fatal(0, "switch %s: use 1 to %d", dpid_s, MAX_FAKE_SWITCHES);
+    }
+    struct fake_switch *fs = &fake_switches[dpid - 1];
+    if (!fs->dpid) {
+        fs->dpid = dpid;
+        hmapx_init(&fs->ports);
+        ofpbuf_init(&fs->out, 0);
+        ovs_list_init(&fs->flows);
+        ds_init(&fs->sent);
+    }
+    return fs;
+}
+
+static int
+compare_strings(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/* Prints 'fs''s flows with the balancer's cookie as "ovs-ofctl dump-flows"
+ * does, sorted. */
+static void
+print_flows(struct fake_switch *fs)
+{
+    struct svec lines = SVEC_EMPTY_INITIALIZER;
+    struct fake_flow *f;
+
+    LIST_FOR_EACH (f, node, &fs->flows) {
+        struct ds s = DS_EMPTY_INITIALIZER;
+
+        if (f->idle_timeout) {
+            ds_put_format(&s, "idle_timeout=%d, ", f->idle_timeout);
+        }
+        if (f->hard_timeout) {
+            ds_put_format(&s, "hard_timeout=%d, ", f->hard_timeout);
+        }
+        match_format(&f->match, NULL, &s, f->priority);
+        ds_put_cstr(&s, " actions=");
+        struct ofpact_format_params fp = { .s = &s };
+        ofpacts_format(f->ofpacts, f->ofpacts_len, &fp);
+        svec_add_nocopy(&lines, ds_steal_cstr(&s));
+    }
+    qsort(lines.names, lines.n, sizeof *lines.names, compare_strings);
+    for (size_t i = 0; i < lines.n; i++) {
+        printf("%s\n", lines.names[i]);
+    }
+    svec_destroy(&lines);
+}
+
+static void
+packet_in(struct fake_switch *fs, int port, const struct dp_packet *packet)
+{
+    struct ofputil_packet_in_private pin = {
+        .base = {
+            .packet = CONST_CAST(void *, dp_packet_data(packet)),
+            .packet_len = dp_packet_size(packet),
+            .reason = OFPR_ACTION,
+            .cookie = htonll(LB_DEFAULT_COOKIE),
+        },
+    };
+    match_init_catchall(&pin.base.flow_metadata);
+    match_set_in_port(&pin.base.flow_metadata, u16_to_ofp(port));
+    struct ofpbuf *msg = ofputil_encode_packet_in_private(
+        &pin, fs->protocol, OFPUTIL_PACKET_IN_STD);
+    if (fs->lb) {
+        lb_switch_packet_in(fs->lb, msg->data, now);
+    }
+    ofpbuf_delete(msg);
+}
+
+/* The switch's flows with send_flow_rem and an idle timeout expire, as if
+ * idle: they go, and the balancer hears of it. */
+static void
+expire_flows(struct fake_switch *fs)
+{
+    struct fake_flow *f;
+
+    LIST_FOR_EACH_SAFE (f, node, &fs->flows) {
+        if (!f->idle_timeout) {
+            continue;
+        }
+        if (f->flags & OFPUTIL_FF_SEND_FLOW_REM && fs->lb) {
+            struct ofputil_flow_removed fr = {
+                .match = f->match,
+                .cookie = f->cookie,
+                .priority = f->priority,
+                .reason = OFPRR_IDLE_TIMEOUT,
+                .table_id = 0,
+                .duration_sec = 100,
+                .idle_timeout = f->idle_timeout,
+                .hard_timeout = f->hard_timeout,
+                .packet_count = 1,
+                .byte_count = 64,
+            };
+            struct ofpbuf *msg = ofputil_encode_flow_removed(&fr,
+                                                             fs->protocol);
+            lb_switch_flow_removed(fs->lb, msg->data, now);
+            ofpbuf_delete(msg);
+        }
+        free_fake_flow(f);
+    }
+}
+
+static void
+run_line(char *line, int line_number)
+{
+    struct svec words = SVEC_EMPTY_INITIALIZER;
+    char *rest;
+
+    svec_parse_words(&words, line);
+    if (!words.n || words.names[0][0] == '#') {
+        svec_destroy(&words);
+        return;
+    }
+    const char *cmd = words.names[0];
+    rest = line + strspn(line, " \t");
+    rest += strlen(cmd);
+    rest += strspn(rest, " \t");
+
+#define NEED(N)                                                         \
+    if (words.n < (N) + 1) {                                            \
+        ovs_fatal(0, "line %d: %s needs %d arguments", line_number, cmd, \
+                  (N));                                                 \
+    }
+
+    struct fake_switch *fs = NULL;
+    if (!strcmp(cmd, "service")) {
+        char *error = lb_config_add_service(&script_cfg, rest);
+        if (error) {
+            printf("error: %s\n", error);
+            free(error);
+        }
+    } else if (!strcmp(cmd, "lab")) {
+        NEED(2);
+        char *error = lb_config_add_lab_service(&script_cfg, words.names[1],
+                                                words.names[2]);
+        if (error) {
+            printf("error: %s\n", error);
+            free(error);
+        }
+    } else if (!strcmp(cmd, "set")) {
+        for (size_t i = 1; i < words.n; i++) {
+            char *eq = strchr(words.names[i], '=');
+            if (!eq) {
+                ovs_fatal(0, "line %d: set NAME=VALUE...", line_number);
+            }
+            *eq = '\0';
+            char *error = lb_config_set(&script_cfg, words.names[i], eq + 1);
+            if (error) {
+                printf("error: %s\n", error);
+                free(error);
+            }
+        }
+    } else if (!strcmp(cmd, "clear-services")) {
+        struct lb_config fresh;
+        lb_config_clone(&fresh, &script_cfg);
+        lb_config_destroy(&fresh);
+        for (size_t i = 0; i < script_cfg.n_services; i++) {
+            lb_service_config_destroy(&script_cfg.services[i]);
+        }
+        script_cfg.n_services = 0;
+    } else if (!strcmp(cmd, "apply")) {
+        char *error = lb_controller_reconfigure(controller, &script_cfg,
+                                                now);
+        if (error) {
+            printf("error: %s\n", error);
+            free(error);
+        }
+    } else if (!strcmp(cmd, "connect")) {
+        /* connect DPID VERSION N_PORTS */
+        NEED(3);
+        fs = get_fake_switch(words.names[1]);
+        enum ofp_version v = ofputil_version_from_string(words.names[2]);
+        if (!v) {
+            ovs_fatal(0, "line %d: bad version %s", line_number,
+                      words.names[2]);
+        }
+        fs->protocol = ofputil_protocol_from_ofp_version(v);
+        hmapx_clear(&fs->ports);
+        for (int p = 1; p <= atoi(words.names[3]); p++) {
+            hmapx_add(&fs->ports, (void *) (uintptr_t) p);
+        }
+        char *via = xasprintf("%s on fake", words.names[2]);
+        fs->lb = lb_controller_connect(controller, fs->dpid, fs->protocol,
+                                       &fs->ports, &fs->out, via, now);
+        free(via);
+    } else if (!strcmp(cmd, "disconnect")) {
+        NEED(1);
+        fs = get_fake_switch(words.names[1]);
+        lb_controller_disconnect(controller, fs->dpid, now);
+        fs->lb = NULL;
+        ofpbuf_clear(&fs->out);
+    } else if (!strcmp(cmd, "packet")) {
+        /* packet DPID PORT FLOW */
+        NEED(3);
+        fs = get_fake_switch(words.names[1]);
+        struct flow flow;
+        char *error = parse_ofp_exact_flow(&flow, NULL, NULL, words.names[3],
+                                           NULL);
+        if (error) {
+            ovs_fatal(0, "line %d: %s", line_number, error);
+        }
+        struct dp_packet packet;
+        dp_packet_init(&packet, 0);
+        flow_compose(&packet, &flow, NULL, 64);
+        packet_in(fs, atoi(words.names[2]), &packet);
+        dp_packet_uninit(&packet);
+    } else if (!strcmp(cmd, "arp-reply")) {
+        /* arp-reply DPID PORT SPA SHA TPA: an answer to a probe. */
+        NEED(5);
+        fs = get_fake_switch(words.names[1]);
+        struct eth_addr sha, lb_mac = script_cfg.lb_mac;
+        ovs_be32 spa, tpa;
+        if (!eth_addr_from_string(words.names[4], &sha)
+            || !ip_parse(words.names[3], &spa)
+            || !ip_parse(words.names[5], &tpa)) {
+            ovs_fatal(0, "line %d: arp-reply DPID PORT SPA SHA TPA",
+                      line_number);
+        }
+        struct dp_packet packet;
+        dp_packet_init(&packet, 0);
+        compose_arp(&packet, ARP_OP_REPLY, sha, lb_mac, false, spa, tpa);
+        packet_in(fs, atoi(words.names[2]), &packet);
+        dp_packet_uninit(&packet);
+    } else if (!strcmp(cmd, "warp")) {
+        NEED(1);
+        long long int until = now + atoll(words.names[1]);
+        /* Step through the timers on the way, as the daemon would. */
+        for (;;) {
+            long long int next = lb_controller_next_timer(controller);
+            now = MIN(until, MAX(now, next));
+            lb_controller_run(controller, now);
+            for (int i = 0; i < MAX_FAKE_SWITCHES; i++) {
+                if (fake_switches[i].dpid) {
+                    process_output(&fake_switches[i]);
+                }
+            }
+            if (now >= until) {
+                break;
+            }
+        }
+    } else if (!strcmp(cmd, "expire")) {
+        NEED(1);
+        fs = get_fake_switch(words.names[1]);
+        expire_flows(fs);
+    } else if (!strcmp(cmd, "flows")) {
+        NEED(1);
+        print_flows(get_fake_switch(words.names[1]));
+    } else if (!strcmp(cmd, "sent")) {
+        NEED(1);
+        fs = get_fake_switch(words.names[1]);
+        fputs(ds_cstr(&fs->sent), stdout);
+        ds_clear(&fs->sent);
+    } else if (!strcmp(cmd, "show")) {
+        struct ds s = DS_EMPTY_INITIALIZER;
+        char *error = lb_controller_show(controller,
+                                         words.n > 1 ? words.names[1] : NULL,
+                                         &s);
+        fputs(error ? error : ds_cstr(&s), stdout);
+        free(error);
+        ds_destroy(&s);
+    } else if (!strcmp(cmd, "echo")) {
+        printf("%s\n", rest);
+    } else {
+        ovs_fatal(0, "line %d: unknown command %s", line_number, cmd);
+    }
+#undef NEED
+
+    if (fs) {
+        process_output(fs);
+    }
+    svec_destroy(&words);
+    fflush(stdout);
+}
+
+/* run: reads a script from stdin, one command per line:
+ *
+ *   service SPEC            adds a service, as --service=SPEC
+ *   lab VIP SERVERS         adds the lab's service, as --vip and --servers
+ *   set NAME=VALUE...       a setting, as --NAME=VALUE
+ *   clear-services          forgets the services added so far
+ *   apply                   makes all of that the configuration
+ *   connect DPID VERSION N  switch DPID (1-8) connects over VERSION with
+ *                           ports 1 to N, with the flows it still has
+ *   disconnect DPID
+ *   packet DPID PORT FLOW   a packet-in of the packet FLOW describes (as
+ *                           ovs-ofctl compose-packet takes it) from PORT
+ *   arp-reply DPID PORT SPA SHA TPA   a backend answers a probe
+ *   warp MSECS              time passes, and the timers run
+ *   expire DPID             the flows with idle timeouts expire
+ *   flows DPID              prints the switch's flows, sorted
+ *   sent DPID               prints the packets sent since last asked
+ *   show [DPID]             prints lb/show's output
+ *   echo TEXT               prints TEXT
+ *
+ * Every switch does at once what the balancer sends it. */
+static void
+test_run(struct ovs_cmdl_context *ctx OVS_UNUSED)
+{
+    char line[4096];
+    int line_number = 0;
+
+    vlog_set_verbosity("off");
+    lb_config_init(&script_cfg);
+    controller = lb_controller_create();
+    while (fgets(line, sizeof line, stdin)) {
+        line[strcspn(line, "\n")] = '\0';
+        run_line(line, ++line_number);
+    }
+
+    lb_controller_destroy(controller);
+    lb_config_destroy(&script_cfg);
+    for (int i = 0; i < MAX_FAKE_SWITCHES; i++) {
+        struct fake_switch *fs = &fake_switches[i];
+        if (fs->dpid) {
+            struct fake_flow *f;
+            LIST_FOR_EACH_SAFE (f, node, &fs->flows) {
+                free_fake_flow(f);
+            }
+            hmapx_destroy(&fs->ports);
+            ofpbuf_uninit(&fs->out);
+            ds_destroy(&fs->sent);
+        }
+    }
+}
+
 static const struct ovs_cmdl_command commands[] = {
-    {"service", "VIP SERVERS [SCHEDULER]", 2, 3, test_service, OVS_RO},
-    {"mac", "MAC", 1, 1, test_mac, OVS_RO},
-    {"schedule", "SCHEDULER USABLE N", 3, 3, test_schedule, OVS_RO},
+    {"config", "SPEC...", 1, INT_MAX, test_config, OVS_RO},
+    {"set", "NAME VALUE", 2, 2, test_set, OVS_RO},
+    {"schedule", "SCHEDULER MEMBERS N", 3, 3, test_schedule, OVS_RO},
+    {"distribution", "SCHEDULER WEIGHTS N", 3, 3, test_distribution, OVS_RO},
+    {"disruption", "N CLIENTS", 2, 2, test_disruption, OVS_RO},
     {"parse-packet", "HEX", 1, 1, test_parse_packet, OVS_RO},
     {"templates", "N", 1, 1, test_templates, OVS_RO},
     {"packet-ins", "N", 1, 1, test_packet_ins, OVS_RO},
+    {"run", "", 0, 0, test_run, OVS_RO},
     {NULL, NULL, 0, 0, NULL, OVS_RO},
 };
 

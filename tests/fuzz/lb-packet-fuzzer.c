@@ -16,8 +16,10 @@
 
 /* libFuzzer target for the balancer's packet handling.
  *
- * Each input is a little script run against a fresh lb_switch for the
- * lab's service, connected over OpenFlow 1.0 or 1.3 with ports 1 to 8, so
+ * Each input is a little script run against a fresh balancer for the lab's
+ * service (VIP 10.0.0.254) and two L4 services on 10.0.0.253 (tcp/80 to
+ * 10.0.0.8-9:8080, per-connection udp/53), on a switch connected over
+ * OpenFlow 1.0 or 1.3 with ports 1 to 8, so
  * that sequences (a server answering, then a client asking, then its
  * packets) can be explored, not only single frames.  The input is a series
  * of records:
@@ -47,6 +49,7 @@
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/ofp-protocol.h"
 #include "lib/lb-config.h"
+#include "lib/lb-controller.h"
 #include "lib/lb-ofp.h"
 #include "lib/lb-switch.h"
 #include "openflow/openflow.h"
@@ -64,6 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct lb_config config;
 static struct hmapx ports = HMAPX_INITIALIZER(&ports);
+static struct lb_controller *controller;
 
 static void
 init(void)
@@ -74,9 +78,16 @@ init(void)
         inited = true;
         vlog_set_verbosity("off");
         lb_config_init(&config);
-        char *error = lb_config_add_service(&config, NULL, "10.0.0.254",
-                                            "10.0.0.5,10.0.0.6,10.0.0.7",
-                                            NULL);
+        char *error = lb_config_add_lab_service(&config, "10.0.0.254",
+                                                "10.0.0.5,10.0.0.6,10.0.0.7");
+        ovs_assert(!error);
+        error = lb_config_add_service(
+            &config, "web 10.0.0.253:80 10.0.0.8:8080=3,10.0.0.9:8080 "
+            "scheduler=wrr");
+        ovs_assert(!error);
+        error = lb_config_add_service(
+            &config, "dns 10.0.0.253:53 10.0.0.8,10.0.0.9 udp "
+            "scheduler=mh affinity=connection");
         ovs_assert(!error);
         config.max_clients = 64;
         config.overflow = LB_OVERFLOW_EVICT;
@@ -205,8 +216,7 @@ check_packet_in_decoders(const struct ofp_header *oh)
  * header's worth), as the daemon hands it on after framing it. */
 static void
 raw_message(struct lb_switch *sw, enum ofp_version version,
-            const uint8_t *data, size_t len, long long int now,
-            struct ofpbuf *out)
+            const uint8_t *data, size_t len, long long int now)
 {
     struct ofpbuf *msg = ofpbuf_clone_data(data, len);
     struct ofp_header *oh = msg->data;
@@ -216,25 +226,27 @@ raw_message(struct lb_switch *sw, enum ofp_version version,
     oh->length = htons(len);
     if (!ofptype_decode(&type, oh) && type == OFPTYPE_PACKET_IN) {
         check_packet_in_decoders(oh);
-        lb_switch_packet_in(sw, oh, now, out);
+        lb_switch_packet_in(sw, oh, now);
     }
     ofpbuf_delete(msg);
 }
 
-/* Connects 'sw' over 'version'; the flow read-back finds nothing. */
-static void
-connect_switch(struct lb_switch *sw, enum ofp_version version,
-               long long int now, struct ofpbuf *out)
+/* Connects switch 1 over 'version'; the flow read-back finds nothing. */
+static struct lb_switch *
+connect_switch(enum ofp_version version, long long int now,
+               struct ofpbuf *out)
 {
-    lb_switch_connected(sw, ofputil_protocol_from_ofp_version(version),
-                        &ports, now, out);
+    struct lb_switch *sw = lb_controller_connect(
+        controller, 1, ofputil_protocol_from_ofp_version(version), &ports,
+        out, "fuzz", now);
 
     enum ofpraw raw = (version == OFP10_VERSION
                        ? OFPRAW_OFPST10_FLOW_REPLY
                        : OFPRAW_OFPST13_FLOW_REPLY);
     struct ofpbuf *reply = ofpraw_alloc_xid(raw, version, 0, 0);
-    lb_switch_flow_stats_reply(sw, reply->data, now, out);
+    lb_switch_flow_stats_reply(sw, reply->data, now);
     ofpbuf_delete(reply);
+    return sw;
 }
 
 int
@@ -246,9 +258,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     init();
     ofpbuf_init(&out, 0);
-    struct lb_switch *sw = lb_switch_create(&config, 1);
+    controller = lb_controller_create();
+    char *error = lb_controller_reconfigure(controller, &config, now);
+    ovs_assert(!error);
     size_t checked = 0;
-    connect_switch(sw, version, now, &out);
+    struct lb_switch *sw = connect_switch(version, now, &out);
     check_output(&out, &checked, version);
 
     while (size > 0) {
@@ -264,13 +278,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             /* As the daemon does, give the balancer only packet-ins. */
             if (!ofptype_decode(&type, msg->data)
                 && type == OFPTYPE_PACKET_IN) {
-                lb_switch_packet_in(sw, msg->data, now, &out);
+                lb_switch_packet_in(sw, msg->data, now);
             }
             ofpbuf_delete(msg);
             data += 3 + len, size -= 3 + len;
         } else if (type == 1 && size >= 2) {
             now += data[0] << 8 | data[1];
-            lb_switch_run(sw, now, &out);
+            lb_controller_run(controller, now);
             data += 2, size -= 2;
         } else if (type == 2 && size >= 2) {
             size_t len = MIN((size_t) (data[0] << 8 | data[1]), size - 2);
@@ -281,14 +295,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         } else if (type == 4 && size >= 2) {
             size_t len = MIN((size_t) (data[0] << 8 | data[1]), size - 2);
             if (len >= sizeof(struct ofp_header)) {
-                raw_message(sw, version, data + 2, len, now, &out);
+                raw_message(sw, version, data + 2, len, now);
             }
             data += 2 + len, size -= 2 + len;
         } else if (type > 2) {
             version = version == OFP10_VERSION ? OFP13_VERSION
                                                : OFP10_VERSION;
-            lb_switch_disconnected(sw, now);
-            connect_switch(sw, version, now, &out);
+            lb_controller_disconnect(controller, 1, now);
+            sw = connect_switch(version, now, &out);
         } else {
             break;
         }
@@ -296,9 +310,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     struct ds s = DS_EMPTY_INITIALIZER;
-    lb_switch_format(sw, &s);
+    free(lb_controller_show(controller, NULL, &s));
     ds_destroy(&s);
+    lb_controller_destroy(controller);
     ofpbuf_uninit(&out);
-    lb_switch_destroy(sw);
     return 0;
 }

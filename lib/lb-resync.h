@@ -1,0 +1,64 @@
+/*
+ * Copyright (c) 2026 The ovs-balancer authors.
+ *
+ * Licensed under the Apache License, Version 2.0 (the "License");
+ * you may not use this file except in compliance with the License.
+ * You may obtain a copy of the License at:
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+#ifndef LB_RESYNC_H
+#define LB_RESYNC_H 1
+
+/* Reconciling a switch's tables with the flows the switch has.
+ *
+ * Whenever a switch connects, the balancer asks it for every flow with the
+ * balancer's cookie.  A base flow is kept if the configuration still wants
+ * it exactly; a session flow is kept if the balancer would have installed
+ * it itself, and the client, backend location and session it stands for
+ * are taken into the tables if they are not there: after a restart of
+ * ovs-balancer this is how clients stay on their backends, and after the
+ * switch reconnects how the tables learn which flows survived.  Any other
+ * flow with the cookie is deleted, so that none is stale or duplicated. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "openvswitch/list.h"
+
+struct lb_config;
+struct lb_flow_set;
+struct lb_ofp;
+struct lb_services;
+struct lb_sessions;
+struct ofp_header;
+
+/* What a resync works on: one switch's tables. */
+struct lb_resync_ctx {
+    const char *name;           /* The switch, for logging. */
+    const struct lb_config *cfg;
+    const struct lb_ofp *ofp;
+    const struct lb_flow_set *base;
+    struct lb_services *services;
+    struct lb_sessions *sessions;
+};
+
+struct lb_resync {
+    bool active;
+    size_t kept, deleted;       /* Flows so far. */
+    struct ovs_list later;      /* Flows to look at again at the end. */
+};
+
+void lb_resync_init(struct lb_resync *);
+void lb_resync_start(struct lb_resync *, const struct lb_resync_ctx *);
+void lb_resync_abort(struct lb_resync *);
+bool lb_resync_reply(struct lb_resync *, const struct lb_resync_ctx *,
+                     const struct ofp_header *, long long int now);
+
+#endif /* lb-resync.h */

@@ -1,0 +1,379 @@
+/*
+ * Copyright (c) 2026 The ovs-balancer authors.
+ *
+ * Licensed under the Apache License, Version 2.0 (the "License");
+ * you may not use this file except in compliance with the License.
+ * You may obtain a copy of the License at:
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+#include <config.h>
+#include "lib/lb-sessions.h"
+
+#include <limits.h>
+
+#include "hash.h"
+#include "openvswitch/dynamic-string.h"
+#include "packets.h"
+#include "lib/lb-service.h"
+#include "openvswitch/vlog.h"
+#include "util.h"
+
+VLOG_DEFINE_THIS_MODULE(lb_sessions);
+
+void
+lb_sessions_init(struct lb_sessions *s, size_t max, bool evict,
+                 int timeout_s)
+{
+    hmap_init(&s->clients);
+    hmap_init(&s->sessions);
+    ovs_list_init(&s->idle_clients);
+    ovs_list_init(&s->idle_sessions);
+    lb_sessions_set_limits(s, max, evict, timeout_s);
+}
+
+/* The tables get all the buckets they may need at once, about 4 bytes per
+ * entry of 'max' each: growing a table of a million entries would stop the
+ * balancer for tens of milliseconds. */
+void
+lb_sessions_set_limits(struct lb_sessions *s, size_t max, bool evict,
+                       int timeout_s)
+{
+    s->max = max;
+    s->evict = evict;
+    s->timeout = timeout_s * 1000LL;
+    hmap_reserve(&s->clients, max);
+    hmap_reserve(&s->sessions, max);
+}
+
+/* Frees everything, without touching the members' counts (their services
+ * go too). */
+void
+lb_sessions_destroy(struct lb_sessions *s)
+{
+    struct lb_session *session;
+    struct lb_client *client;
+
+    HMAP_FOR_EACH_POP (session, node, &s->sessions) {
+        ovs_list_remove(&session->member_node);
+        free(session);
+    }
+    HMAP_FOR_EACH_POP (client, node, &s->clients) {
+        free(client);
+    }
+    hmap_destroy(&s->sessions);
+    hmap_destroy(&s->clients);
+}
+
+size_t
+lb_sessions_count_clients(const struct lb_sessions *s)
+{
+    return hmap_count(&s->clients);
+}
+
+size_t
+lb_sessions_count(const struct lb_sessions *s)
+{
+    return hmap_count(&s->sessions);
+}
+
+/* Clients. */
+
+struct lb_client *
+lb_sessions_find_client(const struct lb_sessions *s, ovs_be32 ip)
+{
+    struct lb_client *client;
+
+    HMAP_FOR_EACH_WITH_HASH (client, node, lb_hash_ip(ip), &s->clients) {
+        if (client->ip == ip) {
+            return client;
+        }
+    }
+    return NULL;
+}
+
+/* Adds a client, which the caller has made room for. */
+struct lb_client *
+lb_sessions_add_client(struct lb_sessions *s, ovs_be32 ip,
+                       struct eth_addr mac, ofp_port_t ofport,
+                       long long int now)
+{
+    struct lb_client *client = xzalloc(sizeof *client);
+
+    client->ip = ip;
+    client->mac = mac;
+    client->ofport = ofport;
+    client->last_seen = now;
+    hmap_insert(&s->clients, &client->node, lb_hash_ip(ip));
+    ovs_list_push_back(&s->idle_clients, &client->idle_node);
+    return client;
+}
+
+/* Notes that 'client' was seen at 'now'. */
+void
+lb_sessions_saw_client(struct lb_sessions *s, struct lb_client *client,
+                       long long int now)
+{
+    client->last_seen = now;
+    if (!client->n_sessions) {
+        /* Keep 'idle_clients' in the order of 'last_seen'. */
+        ovs_list_remove(&client->idle_node);
+        ovs_list_push_back(&s->idle_clients, &client->idle_node);
+    }
+}
+
+/* Forgets 'client', which has no session. */
+void
+lb_sessions_remove_client(struct lb_sessions *s, struct lb_client *client)
+{
+    ovs_assert(!client->n_sessions);
+    hmap_remove(&s->clients, &client->node);
+    ovs_list_remove(&client->idle_node);
+    free(client);
+}
+
+/* Sessions. */
+
+static uint32_t
+hash_session(const struct lb_service *svc, ovs_be32 client_ip,
+             ovs_be16 client_port)
+{
+    return hash_int(svc->id << 16 | (OVS_FORCE uint16_t) client_port,
+                    lb_hash_ip(client_ip));
+}
+
+struct lb_session *
+lb_sessions_find(const struct lb_sessions *s, const struct lb_service *svc,
+                 ovs_be32 client_ip, ovs_be16 client_port)
+{
+    struct lb_session *session;
+
+    HMAP_FOR_EACH_WITH_HASH (session, node,
+                             hash_session(svc, client_ip, client_port),
+                             &s->sessions) {
+        if (session->member->service == svc
+            && session->client->ip == client_ip
+            && session->client_port == client_port) {
+            return session;
+        }
+    }
+    return NULL;
+}
+
+/* Binds 'client' (or its connection from 'client_port') to 'member'.  The
+ * caller has made room.  A new session has no flows yet. */
+struct lb_session *
+lb_sessions_add(struct lb_sessions *s, struct lb_member *member,
+                struct lb_client *client, ovs_be16 client_port,
+                long long int now)
+{
+    struct lb_session *session = xzalloc(sizeof *session);
+
+    session->member = member;
+    session->client = client;
+    session->client_port = client_port;
+    session->idle_since = now;
+    hmap_insert(&s->sessions, &session->node,
+                hash_session(member->service, client->ip, client_port));
+    ovs_list_push_back(&member->sessions, &session->member_node);
+    ovs_list_push_back(&s->idle_sessions, &session->idle_node);
+    lb_member_count_session(member, 1);
+    if (!client->n_sessions++) {
+        ovs_list_remove(&client->idle_node);
+    }
+    return session;
+}
+
+/* Forgets 'session'.  Its client goes too if it has no other session and
+ * has not been seen for the client timeout, or if 'force'. */
+static void
+remove_session(struct lb_sessions *s, struct lb_session *session, bool force,
+               long long int now)
+{
+    struct lb_client *client = session->client;
+
+    hmap_remove(&s->sessions, &session->node);
+    ovs_list_remove(&session->member_node);
+    if (!session->flows) {
+        ovs_list_remove(&session->idle_node);
+    }
+    lb_member_count_session(session->member, -1);
+    free(session);
+
+    if (!--client->n_sessions) {
+        if (force || client->last_seen + s->timeout <= now) {
+            hmap_remove(&s->clients, &client->node);
+            free(client);
+        } else {
+            ovs_list_push_back(&s->idle_clients, &client->idle_node);
+        }
+    }
+}
+
+void
+lb_sessions_remove(struct lb_sessions *s, struct lb_session *session,
+                   long long int now)
+{
+    remove_session(s, session, false, now);
+}
+
+/* Records that the switch has the flows 'flows' (LB_FLOW_BIT()s) of
+ * 'session'. */
+void
+lb_sessions_set_flows(struct lb_sessions *s, struct lb_session *session,
+                      unsigned int flows, long long int now)
+{
+    if (session->flows && !flows) {
+        session->idle_since = now;
+        ovs_list_push_back(&s->idle_sessions, &session->idle_node);
+    } else if (!session->flows && flows) {
+        ovs_list_remove(&session->idle_node);
+    }
+    session->flows = flows;
+}
+
+/* Limits. */
+
+static struct lb_session *
+oldest_idle_session(const struct lb_sessions *s)
+{
+    return (ovs_list_is_empty(&s->idle_sessions) ? NULL
+            : CONTAINER_OF(ovs_list_front(&s->idle_sessions),
+                           struct lb_session, idle_node));
+}
+
+static struct lb_client *
+oldest_idle_client(const struct lb_sessions *s)
+{
+    return (ovs_list_is_empty(&s->idle_clients) ? NULL
+            : CONTAINER_OF(ovs_list_front(&s->idle_clients),
+                           struct lb_client, idle_node));
+}
+
+/* Makes room for a new client (if 'for_client') or a new session, by
+ * evicting the least recently used idle entries if eviction is on; entries
+ * whose flows are in use never go.  Returns false if there is no room. */
+bool
+lb_sessions_has_room(struct lb_sessions *s, bool for_client,
+                     long long int now)
+{
+    if (!for_client) {
+        if (hmap_count(&s->sessions) < s->max) {
+            return true;
+        }
+        struct lb_session *session = s->evict ? oldest_idle_session(s) : NULL;
+        if (session) {
+            VLOG_DBG("evicted session of client "IP_FMT,
+                     IP_ARGS(session->client->ip));
+            remove_session(s, session, false, now);
+        }
+        return session != NULL;
+    }
+
+    if (hmap_count(&s->clients) < s->max) {
+        return true;
+    } else if (!s->evict) {
+        return false;
+    }
+    struct lb_client *client = oldest_idle_client(s);
+    if (client) {
+        VLOG_DBG("evicted client "IP_FMT, IP_ARGS(client->ip));
+        lb_sessions_remove_client(s, client);
+        return true;
+    }
+    /* Idle sessions go until one takes its client with it. */
+    struct lb_session *session;
+    while ((session = oldest_idle_session(s))) {
+        bool last = session->client->n_sessions == 1;
+
+        VLOG_DBG("evicted client "IP_FMT" with its session",
+                 IP_ARGS(session->client->ip));
+        remove_session(s, session, true, now);
+        if (last) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Expiry. */
+
+/* Returns the oldest session whose flows have been gone for the client
+ * timeout at 'now', or NULL. */
+struct lb_session *
+lb_sessions_expired(const struct lb_sessions *s, long long int now)
+{
+    struct lb_session *session = oldest_idle_session(s);
+
+    return (session && session->idle_since <= now - s->timeout
+            ? session : NULL);
+}
+
+/* Returns the oldest client without sessions that has not been seen for
+ * the client timeout at 'now', or NULL. */
+struct lb_client *
+lb_sessions_expired_client(const struct lb_sessions *s, long long int now)
+{
+    struct lb_client *client = oldest_idle_client(s);
+
+    return (client && client->last_seen <= now - s->timeout
+            ? client : NULL);
+}
+
+/* Returns when the next session or client expires, or LLONG_MAX. */
+long long int
+lb_sessions_next_expiry(const struct lb_sessions *s)
+{
+    const struct lb_session *session = oldest_idle_session(s);
+    const struct lb_client *client = oldest_idle_client(s);
+    long long int next = LLONG_MAX;
+
+    if (session) {
+        next = MIN(next, session->idle_since + s->timeout);
+    }
+    if (client) {
+        next = MIN(next, client->last_seen + s->timeout);
+    }
+    return next;
+}
+
+/* Everything the flows of 'session' say. */
+void
+lb_session_binding(const struct lb_session *session, struct lb_binding *b)
+{
+    const struct lb_member *m = session->member;
+    const struct lb_service_config *svc = &m->service->cfg;
+    const struct lb_client *c = session->client;
+
+    b->vip = svc->vip;
+    b->proto = svc->proto;
+    b->vip_port = htons(svc->port);
+    b->client_ip = c->ip;
+    b->client_port = session->client_port;
+    b->client_mac = c->mac;
+    b->client_ofport = c->ofport;
+    b->backend_ip = m->backend->ip;
+    b->backend_port = htons(m->port);
+    b->backend_mac = m->backend->loc.mac;
+    b->backend_ofport = m->backend->loc.ofport;
+}
+
+/* Appends "client IP[:PORT] -> server IP[:PORT] of SERVICE". */
+void
+lb_session_format(const struct lb_session *session, struct ds *s)
+{
+    const struct lb_member *m = session->member;
+
+    ds_put_cstr(s, "client ");
+    lb_format_endpoint(s, session->client->ip, ntohs(session->client_port));
+    ds_put_cstr(s, " -> server ");
+    lb_format_endpoint(s, m->backend->ip, m->port);
+    ds_put_format(s, " of %s", m->service->cfg.name);
+}
