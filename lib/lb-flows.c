@@ -481,6 +481,21 @@ lb_flow_hash(const struct minimatch *match, int priority)
     return minimatch_hash(match, priority);
 }
 
+/* Initializes 'mm' from 'match', in the form in which matches go in flow
+ * sets: a switch's decoder may say that a match is for Ethernet packets,
+ * which goes without saying in the balancer's own. */
+static void
+normalize_match(struct minimatch *mm, const struct match *match)
+{
+    struct match m = *match;
+
+    if (match_has_default_packet_type(&m)) {
+        m.flow.packet_type = 0;
+        m.wc.masks.packet_type = 0;
+    }
+    minimatch_init(mm, &m);
+}
+
 /* Adds the flow with 'match', 'priority' and 'ofpacts' to 'set', replacing
  * the one with the same match and priority. */
 void
@@ -489,7 +504,7 @@ lb_flow_set_add(struct lb_flow_set *set, const struct match *match,
 {
     struct lb_flow *flow = xzalloc(sizeof *flow);
 
-    minimatch_init(&flow->match, match);
+    normalize_match(&flow->match, match);
     flow->priority = priority;
     flow->ofpacts = xmemdup(ofpacts->data, ofpacts->size);
     flow->ofpacts_len = ofpacts->size;
@@ -514,7 +529,7 @@ lb_flow_set_find(const struct lb_flow_set *set, const struct match *match,
     const struct lb_flow *flow;
     const struct lb_flow *found = NULL;
 
-    minimatch_init(&mm, match);
+    normalize_match(&mm, match);
     HMAP_FOR_EACH_WITH_HASH (flow, node, lb_flow_hash(&mm, priority),
                              &set->flows) {
         if (flow->priority == priority

@@ -1248,7 +1248,9 @@ format_service(const struct lb_service *svc, struct ds *s)
         }
     }
 
-    qsort(sessions, n_sessions, sizeof *sessions, compare_sessions);
+    if (n_sessions) {
+        qsort(sessions, n_sessions, sizeof *sessions, compare_sessions);
+    }
     for (size_t i = 0; i < n_sessions; i++) {
         const struct lb_session *session = sessions[i];
         const struct lb_member *m = session->member;
@@ -1292,7 +1294,9 @@ lb_switch_format(const struct lb_switch *sw, struct ds *s)
             idle[n_idle++] = c;
         }
     }
-    qsort(idle, n_idle, sizeof *idle, compare_clients);
+    if (n_idle) {
+        qsort(idle, n_idle, sizeof *idle, compare_clients);
+    }
     for (i = 0; i < n_idle; i++) {
         ds_put_cstr(s, "  ");
         format_client(idle[i], 0, s);

@@ -72,12 +72,14 @@ test_config(struct ovs_cmdl_context *ctx)
     for (int i = 1; i < ctx->argc && !error; i++) {
         const char *spec = ctx->argv[i];
         if (!strncmp(spec, "lab ", 4)) {
-            struct svec words = SVEC_EMPTY_INITIALIZER;
-            svec_parse_words(&words, spec);
-            error = lb_config_add_lab_service(
-                &cfg, words.n > 1 ? words.names[1] : "",
-                words.n > 2 ? words.names[2] : "");
-            svec_destroy(&words);
+            /* "lab VIP SERVERS", the servers to the end. */
+            char *vip = xstrdup(spec + 4);
+            char *servers = vip + strcspn(vip, " ");
+            if (*servers) {
+                *servers++ = '\0';
+            }
+            error = lb_config_add_lab_service(&cfg, vip, servers);
+            free(vip);
         } else {
             error = lb_config_add_service(&cfg, spec);
         }
@@ -164,11 +166,16 @@ test_schedule(struct ovs_cmdl_context *ctx)
 
     char *sets = xstrdup(ctx->argv[2]);
     char *save_ptr = NULL;
+    size_t *sessions = NULL, n_sessions = 0;
     for (char *set = strtok_r(sets, "/", &save_ptr); set;
          set = strtok_r(NULL, "/", &save_ptr)) {
         struct lb_sched_member *m;
         size_t n = parse_members(set, &m);
 
+        /* Members keep their sessions from one set to the next. */
+        for (size_t i = 0; i < MIN(n, n_sessions); i++) {
+            m[i].n_sessions = sessions[i];
+        }
         lb_scheduler_reconfigure(s, m, n);
         for (int i = 0; i < n_picks; i++) {
             size_t idx = lb_scheduler_pick(s, m, n, client_hash(client++));
@@ -179,9 +186,15 @@ test_schedule(struct ovs_cmdl_context *ctx)
                 m[idx].n_sessions++;
             }
         }
+        sessions = xrealloc(sessions, n * sizeof *sessions);
+        for (size_t i = 0; i < n; i++) {
+            sessions[i] = m[i].n_sessions;
+        }
+        n_sessions = n;
         free(m);
     }
     putchar('\n');
+    free(sessions);
     free(sets);
     lb_scheduler_destroy(s);
 }
@@ -282,6 +295,43 @@ test_disruption(struct ovs_cmdl_context *ctx)
     free(m);
 }
 
+/* mh-order N CLIENTS: builds Maglev's table for N members of weights 1 to
+ * N, listed in order and in reverse order, and counts the CLIENTS that get
+ * the same member (by address) from both. */
+static void
+test_mh_order(struct ovs_cmdl_context *ctx)
+{
+    size_t n = atoi(ctx->argv[1]);
+    long long int n_clients = atoll(ctx->argv[2]);
+    struct lb_sched_member *fwd = xcalloc(n, sizeof *fwd);
+    struct lb_sched_member *rev = xcalloc(n, sizeof *rev);
+    struct lb_scheduler *a = lb_scheduler_create(&lb_sched_mh_class);
+    struct lb_scheduler *b = lb_scheduler_create(&lb_sched_mh_class);
+
+    for (size_t i = 0; i < n; i++) {
+        fwd[i] = (struct lb_sched_member) {
+            .ip = htonl(0x0a000001 + i), .port = 80, .weight = i + 1,
+            .usable = true,
+        };
+        rev[n - 1 - i] = fwd[i];
+    }
+    lb_scheduler_reconfigure(a, fwd, n);
+    lb_scheduler_reconfigure(b, rev, n);
+
+    long long int same = 0;
+    for (long long int c = 0; c < n_clients; c++) {
+        size_t i = lb_scheduler_pick(a, fwd, n, client_hash(c));
+        size_t j = lb_scheduler_pick(b, rev, n, client_hash(c));
+        same += fwd[i].ip == rev[j].ip;
+    }
+    printf("members in reverse order: the same member for %lld of %lld "
+           "clients\n", same, n_clients);
+    lb_scheduler_destroy(a);
+    lb_scheduler_destroy(b);
+    free(fwd);
+    free(rev);
+}
+
 /* parse-packet HEX: parses the Ethernet frame given in hex (spaces
  * allowed) and prints what the balancer makes of it. */
 static void
@@ -326,14 +376,17 @@ test_parse_packet(struct ovs_cmdl_context *ctx)
 
 /* Templates. */
 
-/* The values of a binding's messages, for test_templates(). */
+/* A random binding for a session of 'svc', for test_templates(). */
 static void
-random_binding(struct lb_binding *b, uint8_t proto, bool per_connection)
+random_binding(struct lb_binding *b, const struct lb_service_config *svc)
 {
+    uint8_t proto = svc->proto;
+    bool per_connection = svc->affinity == LB_AFFINITY_CONNECTION;
+
     memset(b, 0, sizeof *b);
-    b->vip = htonl(0x0a0000fe);
+    b->vip = svc->vip;
     b->proto = proto;
-    b->vip_port = proto ? htons(80) : 0;
+    b->vip_port = htons(svc->port);
     b->client_ofport = u16_to_ofp(1 + random_range(0xfeff));
     do {
         b->backend_ofport = u16_to_ofp(1 + random_range(0xfeff));
@@ -434,8 +487,7 @@ test_templates(struct ovs_cmdl_context *ctx)
                 struct lb_binding b;
                 struct ofpbuf a, e;
 
-                random_binding(&b, svc->proto,
-                               svc->affinity == LB_AFFINITY_CONNECTION);
+                random_binding(&b, svc);
                 ofpbuf_init(&a, 0);
                 ofpbuf_init(&e, 0);
                 lb_binding_install(&t, &b, &a);
@@ -1180,6 +1232,7 @@ static const struct ovs_cmdl_command commands[] = {
     {"schedule", "SCHEDULER MEMBERS N", 3, 3, test_schedule, OVS_RO},
     {"distribution", "SCHEDULER WEIGHTS N", 3, 3, test_distribution, OVS_RO},
     {"disruption", "N CLIENTS", 2, 2, test_disruption, OVS_RO},
+    {"mh-order", "N CLIENTS", 2, 2, test_mh_order, OVS_RO},
     {"parse-packet", "HEX", 1, 1, test_parse_packet, OVS_RO},
     {"templates", "N", 1, 1, test_templates, OVS_RO},
     {"packet-ins", "N", 1, 1, test_packet_ins, OVS_RO},
