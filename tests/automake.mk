@@ -5,6 +5,7 @@ TESTSUITE_AT = \
 	tests/testsuite.at \
 	tests/lb-macros.at \
 	tests/lb-unit.at \
+	tests/lb-flows.at \
 	tests/lb-daemon.at \
 	tests/lb-balancer.at \
 	tests/lb-robust.at \

@@ -675,6 +675,7 @@ struct fake_flow {
     enum ofputil_flow_mod_flags flags;
     struct ofpact *ofpacts;
     size_t ofpacts_len;
+    long long int created;      /* When added, in virtual ms. */
 };
 
 struct fake_switch {
@@ -683,7 +684,7 @@ struct fake_switch {
     struct hmapx ports;
     struct ofpbuf out;          /* What the balancer sent, unread. */
     struct ovs_list flows;      /* "struct fake_flow"s. */
-    struct ds sent;             /* Packets sent, formatted, not printed. */
+    struct svec sent;           /* Packets sent, formatted, not printed. */
     size_t n_flow_mods;
     struct lb_switch *lb;       /* NULL while disconnected. */
 };
@@ -780,6 +781,8 @@ reply_flow_stats(struct fake_switch *fs, const struct ofp_header *request)
             .priority = f->priority,
             .idle_timeout = f->idle_timeout,
             .hard_timeout = f->hard_timeout,
+            .duration_sec = (now - f->created) / 1000,
+            .duration_nsec = (now - f->created) % 1000 * 1000000,
             .idle_age = -1,
             .hard_age = -1,
             .packet_count = 0,
@@ -793,6 +796,7 @@ reply_flow_stats(struct fake_switch *fs, const struct ofp_header *request)
 
     struct ofpbuf *reply;
     LIST_FOR_EACH_POP (reply, list_node, &replies) {
+        ofpmsg_update_length(reply);
         if (fs->lb) {
             lb_switch_flow_stats_reply(fs->lb, reply->data, now);
         }
@@ -827,11 +831,17 @@ apply_flow_mod(struct fake_switch *fs, const struct ofp_header *oh)
         f->flags = fm.flags;
         f->ofpacts = xmemdup(ofpacts.data, ofpacts.size);
         f->ofpacts_len = ofpacts.size;
+        f->created = now;
         ovs_list_push_back(&fs->flows, &f->node);
     } else if (fm.command == OFPFC_DELETE_STRICT) {
         if (f && (f->cookie & fm.cookie_mask) == (fm.cookie
                                                    & fm.cookie_mask)) {
             free_fake_flow(f);
+        } else if (getenv("TEST_LB_DEBUG")) {
+            struct ds s = DS_EMPTY_INITIALIZER;
+            match_format(&match, NULL, &s, fm.priority);
+            fprintf(stderr, "delete of missing flow %s\n", ds_cstr(&s));
+            ds_destroy(&s);
         }
     } else {
         ovs_fatal(0, "unexpected flow mod command %d", fm.command);
@@ -845,16 +855,17 @@ record_packet_out(struct fake_switch *fs, const struct ofp_header *oh)
 {
     struct ofputil_packet_out po;
     struct ofpbuf ofpacts;
+    struct ds s = DS_EMPTY_INITIALIZER;
 
     ofpbuf_init(&ofpacts, 0);
     ovs_assert(!ofputil_decode_packet_out(&po, oh, NULL, &ofpacts));
-    ds_put_format(&fs->sent, "packet-out in_port=%"PRIu16" ",
+    ds_put_format(&s, "packet-out in_port=%"PRIu16" ",
                   ofp_to_u16(po.flow_metadata.flow.in_port.ofp_port));
-    format_packet(po.packet, po.packet_len, &fs->sent);
-    ds_put_cstr(&fs->sent, " actions=");
-    struct ofpact_format_params fp = { .s = &fs->sent };
+    format_packet(po.packet, po.packet_len, &s);
+    ds_put_cstr(&s, " actions=");
+    struct ofpact_format_params fp = { .s = &s };
     ofpacts_format(po.ofpacts, po.ofpacts_len, &fp);
-    ds_put_char(&fs->sent, '\n');
+    svec_add_nocopy(&fs->sent, ds_steal_cstr(&s));
     ofpbuf_uninit(&ofpacts);
 }
 
@@ -894,6 +905,16 @@ process_output(struct fake_switch *fs)
     }
 }
 
+static void
+process_all_output(void)
+{
+    for (int i = 0; i < MAX_FAKE_SWITCHES; i++) {
+        if (fake_switches[i].dpid) {
+            process_output(&fake_switches[i]);
+        }
+    }
+}
+
 static struct fake_switch *
 get_fake_switch(const char *dpid_s)
 {
@@ -908,7 +929,7 @@ get_fake_switch(const char *dpid_s)
         hmapx_init(&fs->ports);
         ofpbuf_init(&fs->out, 0);
         ovs_list_init(&fs->flows);
-        ds_init(&fs->sent);
+        svec_init(&fs->sent);
     }
     return fs;
 }
@@ -964,14 +985,16 @@ packet_in(struct fake_switch *fs, int port, const struct dp_packet *packet)
     match_set_in_port(&pin.base.flow_metadata, u16_to_ofp(port));
     struct ofpbuf *msg = ofputil_encode_packet_in_private(
         &pin, fs->protocol, OFPUTIL_PACKET_IN_STD);
+    ofpmsg_update_length(msg);
     if (fs->lb) {
         lb_switch_packet_in(fs->lb, msg->data, now);
     }
     ofpbuf_delete(msg);
 }
 
-/* The switch's flows with send_flow_rem and an idle timeout expire, as if
- * idle: they go, and the balancer hears of it. */
+/* The switch's flows with an idle timeout expire, as if idle, at least the
+ * timeout after they were added: they go, and the balancer hears of those
+ * with send_flow_rem. */
 static void
 expire_flows(struct fake_switch *fs)
 {
@@ -981,6 +1004,7 @@ expire_flows(struct fake_switch *fs)
         if (!f->idle_timeout) {
             continue;
         }
+        now = MAX(now, f->created + f->idle_timeout * 1000LL);
         if (f->flags & OFPUTIL_FF_SEND_FLOW_REM && fs->lb) {
             struct ofputil_flow_removed fr = {
                 .match = f->match,
@@ -988,7 +1012,8 @@ expire_flows(struct fake_switch *fs)
                 .priority = f->priority,
                 .reason = OFPRR_IDLE_TIMEOUT,
                 .table_id = 0,
-                .duration_sec = 100,
+                .duration_sec = (now - f->created) / 1000,
+                .duration_nsec = (now - f->created) % 1000 * 1000000,
                 .idle_timeout = f->idle_timeout,
                 .hard_timeout = f->hard_timeout,
                 .packet_count = 1,
@@ -996,6 +1021,7 @@ expire_flows(struct fake_switch *fs)
             };
             struct ofpbuf *msg = ofputil_encode_flow_removed(&fr,
                                                              fs->protocol);
+            ofpmsg_update_length(msg);
             lb_switch_flow_removed(fs->lb, msg->data, now);
             ofpbuf_delete(msg);
         }
@@ -1068,6 +1094,20 @@ run_line(char *line, int line_number)
             printf("error: %s\n", error);
             free(error);
         }
+    } else if (!strcmp(cmd, "restart")) {
+        /* The balancer restarts with the configuration so far; the
+         * switches keep their flows and reconnect when told to. */
+        lb_controller_destroy(controller);
+        controller = lb_controller_create();
+        for (int i = 0; i < MAX_FAKE_SWITCHES; i++) {
+            fake_switches[i].lb = NULL;
+        }
+        char *error = lb_controller_reconfigure(controller, &script_cfg,
+                                                now);
+        if (error) {
+            printf("error: %s\n", error);
+            free(error);
+        }
     } else if (!strcmp(cmd, "connect")) {
         /* connect DPID VERSION N_PORTS */
         NEED(3);
@@ -1132,11 +1172,7 @@ run_line(char *line, int line_number)
             long long int next = lb_controller_next_timer(controller);
             now = MIN(until, MAX(now, next));
             lb_controller_run(controller, now);
-            for (int i = 0; i < MAX_FAKE_SWITCHES; i++) {
-                if (fake_switches[i].dpid) {
-                    process_output(&fake_switches[i]);
-                }
-            }
+            process_all_output();
             if (now >= until) {
                 break;
             }
@@ -1150,9 +1186,14 @@ run_line(char *line, int line_number)
         print_flows(get_fake_switch(words.names[1]));
     } else if (!strcmp(cmd, "sent")) {
         NEED(1);
+        /* Sorted: the order of the packets a switch is told to send does
+         * not matter, and the probes' order is a hash table's. */
         fs = get_fake_switch(words.names[1]);
-        fputs(ds_cstr(&fs->sent), stdout);
-        ds_clear(&fs->sent);
+        svec_sort(&fs->sent);
+        for (size_t i = 0; i < fs->sent.n; i++) {
+            printf("%s\n", fs->sent.names[i]);
+        }
+        svec_clear(&fs->sent);
     } else if (!strcmp(cmd, "show")) {
         struct ds s = DS_EMPTY_INITIALIZER;
         char *error = lb_controller_show(controller,
@@ -1168,9 +1209,7 @@ run_line(char *line, int line_number)
     }
 #undef NEED
 
-    if (fs) {
-        process_output(fs);
-    }
+    process_all_output();
     svec_destroy(&words);
     fflush(stdout);
 }
@@ -1182,6 +1221,7 @@ run_line(char *line, int line_number)
  *   set NAME=VALUE...       a setting, as --NAME=VALUE
  *   clear-services          forgets the services added so far
  *   apply                   makes all of that the configuration
+ *   restart                 the balancer restarts with that configuration
  *   connect DPID VERSION N  switch DPID (1-8) connects over VERSION with
  *                           ports 1 to N, with the flows it still has
  *   disconnect DPID
@@ -1191,18 +1231,22 @@ run_line(char *line, int line_number)
  *   warp MSECS              time passes, and the timers run
  *   expire DPID             the flows with idle timeouts expire
  *   flows DPID              prints the switch's flows, sorted
- *   sent DPID               prints the packets sent since last asked
+ *   sent DPID               prints the packets sent since last asked,
+ *                           sorted
  *   show [DPID]             prints lb/show's output
  *   echo TEXT               prints TEXT
  *
  * Every switch does at once what the balancer sends it. */
 static void
-test_run(struct ovs_cmdl_context *ctx OVS_UNUSED)
+test_run(struct ovs_cmdl_context *ctx)
 {
     char line[4096];
     int line_number = 0;
 
-    vlog_set_verbosity("off");
+    /* Logs go to stderr if asked for with -v. */
+    if (ctx->argc < 2 || strcmp(ctx->argv[1], "-v")) {
+        vlog_set_verbosity("off");
+    }
     lb_config_init(&script_cfg);
     controller = lb_controller_create();
     while (fgets(line, sizeof line, stdin)) {
@@ -1221,7 +1265,7 @@ test_run(struct ovs_cmdl_context *ctx OVS_UNUSED)
             }
             hmapx_destroy(&fs->ports);
             ofpbuf_uninit(&fs->out);
-            ds_destroy(&fs->sent);
+            svec_destroy(&fs->sent);
         }
     }
 }
@@ -1236,7 +1280,7 @@ static const struct ovs_cmdl_command commands[] = {
     {"parse-packet", "HEX", 1, 1, test_parse_packet, OVS_RO},
     {"templates", "N", 1, 1, test_templates, OVS_RO},
     {"packet-ins", "N", 1, 1, test_packet_ins, OVS_RO},
-    {"run", "", 0, 0, test_run, OVS_RO},
+    {"run", "[-v]", 0, 1, test_run, OVS_RO},
     {NULL, NULL, 0, 0, NULL, OVS_RO},
 };
 
