@@ -8,6 +8,7 @@ TESTSUITE_AT = \
 	tests/lb-flows.at \
 	tests/lb-daemon.at \
 	tests/lb-balancer.at \
+	tests/lb-services.at \
 	tests/lb-robust.at \
 	tests/lb-bench.at
 
