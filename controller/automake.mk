@@ -3,6 +3,8 @@
 bin_PROGRAMS += controller/ovs-balancer
 controller_ovs_balancer_SOURCES = \
 	controller/ovs-balancer.c \
+	controller/batch-conn.c \
+	controller/batch-conn.h \
 	controller/swconn.c \
 	controller/swconn.h
 controller_ovs_balancer_LDADD = lib/libovsbalancer.la $(OVS_LIBADD)

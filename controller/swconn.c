@@ -22,9 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "controller/batch-conn.h"
 #include "flow.h"
 #include "hmapx.h"
-#include "lib/lb-ofp.h"
 #include "ofp-version-opt.h"
 #include "openflow/openflow.h"
 #include "openvswitch/ofp-errors.h"
@@ -45,12 +45,9 @@ VLOG_DEFINE_THIS_MODULE(swconn);
 
 static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
 
-/* Batched I/O.  OVS's vconn reads each message with two recv() calls and
- * sends each with its own send(), which caps a controller near 100,000
- * flow setups a second.  A swconn reads up to SWCONN_READ_SIZE bytes at a
- * time, frames the messages itself and sends everything queued in one
- * write when swconn_flush() is called, at the end of each main loop
- * iteration. */
+/* Batched I/O (see batch-conn.h): a swconn reads up to SWCONN_READ_SIZE
+ * bytes at a time and sends everything queued in one write when
+ * swconn_flush() is called, at the end of each main loop iteration. */
 #define SWCONN_READ_SIZE (64 * 1024)
 #define SWCONN_MAX_READS 4          /* Per swconn_run(), for fairness. */
 
@@ -69,7 +66,7 @@ enum swconn_state {
 struct swconn {
     char *name;
     char *target;               /* For active connections, NULL otherwise. */
-    struct stream *stream;      /* NULL while disconnected. */
+    struct batch_conn bc;       /* Its stream is NULL while disconnected. */
     struct reconnect *reconnect;
     uint32_t allowed_versions;
 
@@ -79,9 +76,6 @@ struct swconn {
     enum ofputil_protocol protocol;
     struct hmapx ports;         /* Port numbers, cast to pointers. */
 
-    struct ofpbuf rx;           /* Received bytes not yet framed. */
-    struct ofpbuf aligned;      /* A message copied to an aligned place. */
-    struct ofpbuf tx;           /* Messages not yet sent. */
     int last_error;
 
     const struct swconn_handler *handler;
@@ -104,9 +98,7 @@ swconn_create__(const char *name, int probe_interval,
     sw->allowed_versions = get_allowed_ofp_versions();
     sw->state = SWCONN_CONNECTING;
     hmapx_init(&sw->ports);
-    ofpbuf_init(&sw->rx, SWCONN_READ_SIZE);
-    ofpbuf_init(&sw->aligned, 0);
-    ofpbuf_init(&sw->tx, SWCONN_READ_SIZE);
+    batch_conn_init(&sw->bc, SWCONN_READ_SIZE);
     sw->handler = handler;
     sw->aux = aux;
     return sw;
@@ -123,7 +115,7 @@ swconn_create_passive(struct stream *stream, int probe_interval,
     reconnect_set_quiet(sw->reconnect, true);
     reconnect_set_max_tries(sw->reconnect, 0);
     reconnect_connected(sw->reconnect, time_msec());
-    sw->stream = stream;
+    batch_conn_open(&sw->bc, stream);
     swconn_connected(sw);
     return sw;
 }
@@ -146,12 +138,9 @@ void
 swconn_destroy(struct swconn *sw)
 {
     if (sw) {
-        stream_close(sw->stream);
+        batch_conn_destroy(&sw->bc);
         reconnect_destroy(sw->reconnect);
         hmapx_destroy(&sw->ports);
-        ofpbuf_uninit(&sw->rx);
-        ofpbuf_uninit(&sw->aligned);
-        ofpbuf_uninit(&sw->tx);
         free(sw->target);
         free(sw->name);
         free(sw);
@@ -162,7 +151,7 @@ swconn_destroy(struct swconn *sw)
 static void
 swconn_disconnect(struct swconn *sw, int error)
 {
-    if (!sw->stream) {
+    if (!sw->bc.stream) {
         return;
     }
     if (sw->state == SWCONN_READY) {
@@ -171,13 +160,10 @@ swconn_disconnect(struct swconn *sw, int error)
         sw->handler->disconnected(sw, sw->aux);
     }
     reconnect_disconnected(sw->reconnect, time_msec(), error);
-    stream_close(sw->stream);
-    sw->stream = NULL;
+    batch_conn_close(&sw->bc);
     sw->last_error = error;
     sw->state = SWCONN_CONNECTING;
     hmapx_clear(&sw->ports);
-    ofpbuf_clear(&sw->rx);
-    ofpbuf_clear(&sw->tx);
 }
 
 /* Queues 'msg' toward the switch, to go out with the next flush, and takes
@@ -187,9 +173,9 @@ swconn_send(struct swconn *sw, struct ofpbuf *msg)
 {
     int error = 0;
 
-    if (sw->stream && sw->state != SWCONN_CONNECTING) {
+    if (sw->bc.stream && sw->state != SWCONN_CONNECTING) {
         ofpmsg_update_length(msg);
-        ofpbuf_put(&sw->tx, msg->data, msg->size);
+        ofpbuf_put(&sw->bc.tx, msg->data, msg->size);
     } else {
         error = ENOTCONN;
     }
@@ -201,22 +187,11 @@ swconn_send(struct swconn *sw, struct ofpbuf *msg)
 void
 swconn_flush(struct swconn *sw)
 {
-    while (sw->stream && sw->tx.size) {
-        int retval = stream_send(sw->stream, sw->tx.data, sw->tx.size);
-        if (retval > 0) {
-            ofpbuf_pull(&sw->tx, retval);
-        } else if (retval == -EAGAIN) {
-            return;
-        } else {
-            VLOG_WARN_RL(&rl, "%s: send failed (%s)", sw->name,
-                         ovs_strerror(-retval));
-            swconn_disconnect(sw, -retval);
-            return;
-        }
-    }
-    if (!sw->tx.size) {
-        /* Start over at the front, so the buffer does not creep. */
-        ofpbuf_clear(&sw->tx);
+    int error = batch_conn_flush(&sw->bc);
+    if (error) {
+        VLOG_WARN_RL(&rl, "%s: send failed (%s)", sw->name,
+                     ovs_strerror(error));
+        swconn_disconnect(sw, error);
     }
 }
 
@@ -224,13 +199,13 @@ static void
 swconn_connected(struct swconn *sw)
 {
     sw->state = SWCONN_HELLO;
-    ofpbuf_clear(&sw->rx);
-    ofpbuf_clear(&sw->tx);
+    ofpbuf_clear(&sw->bc.rx);
+    ofpbuf_clear(&sw->bc.tx);
 
     /* The hello goes first, in the version of the highest one allowed, with
      * a bitmap of them all. */
     struct ofpbuf *hello = ofputil_encode_hello(sw->allowed_versions);
-    ofpbuf_put(&sw->tx, hello->data, hello->size);
+    ofpbuf_put(&sw->bc.tx, hello->data, hello->size);
     ofpbuf_delete(hello);
 }
 
@@ -239,25 +214,22 @@ swconn_connected(struct swconn *sw)
 static bool
 swconn_receive(struct swconn *sw)
 {
-    for (int i = 0; i < SWCONN_MAX_READS && sw->tx.size < SWCONN_TX_HIGH;
+    for (int i = 0; i < SWCONN_MAX_READS && sw->bc.tx.size < SWCONN_TX_HIGH;
          i++) {
-        ofpbuf_prealloc_tailroom(&sw->rx, SWCONN_READ_SIZE);
-        int retval = stream_recv(sw->stream, ofpbuf_tail(&sw->rx),
-                                 SWCONN_READ_SIZE);
-        if (retval == -EAGAIN) {
+        int error;
+        int retval = batch_conn_read(&sw->bc, SWCONN_READ_SIZE, &error);
+        if (!retval) {
             break;
-        } else if (retval <= 0) {
-            swconn_disconnect(sw, retval ? -retval : EOF);
+        } else if (retval < 0) {
+            swconn_disconnect(sw, error);
             return false;
         }
-        sw->rx.size += retval;
         reconnect_activity(sw->reconnect, time_msec());
 
         const struct ofp_header *oh;
-        int error;
-        while ((oh = lb_ofp_frame(&sw->rx, &sw->aligned, &error))) {
+        while ((oh = batch_conn_next(&sw->bc, &error))) {
             swconn_process(sw, oh);
-            if (!sw->stream) {
+            if (!sw->bc.stream) {
                 return false;
             }
         }
@@ -267,17 +239,12 @@ swconn_receive(struct swconn *sw)
             swconn_disconnect(sw, error);
             return false;
         }
-
-        /* Move a partial message to the front, so the buffer stays small. */
-        if (sw->rx.size) {
-            memmove(sw->rx.base, sw->rx.data, sw->rx.size);
-        }
-        sw->rx.data = sw->rx.base;
+        batch_conn_compact(&sw->bc);
 
         /* Answer what this read brought before reading more, so that a
          * burst does not keep the first answers waiting for the last. */
         swconn_flush(sw);
-        if (!sw->stream) {
+        if (!sw->bc.stream) {
             return false;
         }
         if (retval < SWCONN_READ_SIZE) {
@@ -290,25 +257,24 @@ swconn_receive(struct swconn *sw)
 void
 swconn_run(struct swconn *sw)
 {
-    if (sw->stream && sw->state == SWCONN_CONNECTING) {
+    if (sw->bc.stream && sw->state == SWCONN_CONNECTING) {
         /* An active connection on its way. */
-        stream_run(sw->stream);
-        int error = stream_connect(sw->stream);
+        stream_run(sw->bc.stream);
+        int error = stream_connect(sw->bc.stream);
         if (!error) {
             reconnect_connected(sw->reconnect, time_msec());
             swconn_connected(sw);
         } else if (error != EAGAIN) {
             reconnect_connect_failed(sw->reconnect, time_msec(), error);
-            stream_close(sw->stream);
-            sw->stream = NULL;
+            batch_conn_close(&sw->bc);
             sw->last_error = error;
         }
     }
 
-    if (sw->stream && sw->state != SWCONN_CONNECTING) {
-        stream_run(sw->stream);
+    if (sw->bc.stream && sw->state != SWCONN_CONNECTING) {
+        stream_run(sw->bc.stream);
         swconn_flush(sw);
-        if (sw->stream && swconn_receive(sw)) {
+        if (sw->bc.stream && swconn_receive(sw)) {
             swconn_flush(sw);
         }
     }
@@ -316,14 +282,14 @@ swconn_run(struct swconn *sw)
     switch (reconnect_run(sw->reconnect, time_msec())) {
     case RECONNECT_CONNECT:
         if (sw->target) {
+            struct stream *stream;
             int error = stream_open_with_default_port(sw->target, OFP_PORT,
-                                                      &sw->stream,
-                                                      DSCP_DEFAULT);
+                                                      &stream, DSCP_DEFAULT);
             if (!error) {
+                batch_conn_open(&sw->bc, stream);
                 reconnect_connecting(sw->reconnect, time_msec());
             } else {
                 reconnect_connect_failed(sw->reconnect, time_msec(), error);
-                sw->stream = NULL;
             }
         }
         break;
@@ -337,7 +303,7 @@ swconn_run(struct swconn *sw)
         break;
 
     case RECONNECT_PROBE:
-        if (sw->stream && sw->state != SWCONN_CONNECTING
+        if (sw->bc.stream && sw->state != SWCONN_CONNECTING
             && sw->state != SWCONN_HELLO) {
             swconn_send(sw, ofputil_encode_echo_request(sw->version));
             swconn_flush(sw);
@@ -349,18 +315,11 @@ swconn_run(struct swconn *sw)
 void
 swconn_wait(struct swconn *sw)
 {
-    if (sw->stream) {
-        stream_run_wait(sw->stream);
-        if (sw->state == SWCONN_CONNECTING) {
-            stream_connect_wait(sw->stream);
-        } else {
-            if (sw->tx.size < SWCONN_TX_HIGH) {
-                stream_recv_wait(sw->stream);
-            }
-            if (sw->tx.size) {
-                stream_send_wait(sw->stream);
-            }
-        }
+    if (sw->bc.stream && sw->state == SWCONN_CONNECTING) {
+        stream_run_wait(sw->bc.stream);
+        stream_connect_wait(sw->bc.stream);
+    } else {
+        batch_conn_wait(&sw->bc, sw->bc.tx.size < SWCONN_TX_HIGH);
     }
     reconnect_wait(sw->reconnect, time_msec());
 }
@@ -369,7 +328,7 @@ swconn_wait(struct swconn *sw)
 bool
 swconn_is_alive(const struct swconn *sw)
 {
-    return sw->stream || reconnect_get_max_tries(sw->reconnect);
+    return sw->bc.stream || reconnect_get_max_tries(sw->reconnect);
 }
 
 bool
@@ -416,7 +375,7 @@ swconn_get_ports(const struct swconn *sw)
 struct ofpbuf *
 swconn_get_tx(struct swconn *sw)
 {
-    return sw->stream && sw->state > SWCONN_HELLO ? &sw->tx : NULL;
+    return sw->bc.stream && sw->state > SWCONN_HELLO ? &sw->bc.tx : NULL;
 }
 
 void
@@ -468,7 +427,7 @@ swconn_process_hello(struct swconn *sw, const struct ofp_header *oh)
         struct ofpbuf *error = ofperr_encode_hello(
             OFPERR_OFPHFC_INCOMPATIBLE, leftmost_1bit_idx(peer_versions),
             "no common OpenFlow version");
-        ofpbuf_put(&sw->tx, error->data, error->size);
+        ofpbuf_put(&sw->bc.tx, error->data, error->size);
         ofpbuf_delete(error);
         swconn_flush(sw);
         swconn_disconnect(sw, EPROTO);

@@ -9,5 +9,8 @@ dist_noinst_SCRIPTS += \
 	utilities/ovs-balancer-benchmark
 
 bin_PROGRAMS += utilities/ovs-balancer-bench
-utilities_ovs_balancer_bench_SOURCES = utilities/ovs-balancer-bench.c
+utilities_ovs_balancer_bench_SOURCES = \
+	utilities/ovs-balancer-bench.c \
+	controller/batch-conn.c \
+	controller/batch-conn.h
 utilities_ovs_balancer_bench_LDADD = lib/libovsbalancer.la $(OVS_LIBADD)

@@ -50,6 +50,7 @@
 #include "command-line.h"
 #include "csum.h"
 #include "dp-packet.h"
+#include "controller/batch-conn.h"
 #include "fatal-signal.h"
 #include "lib/lb-ofp.h"
 #include "openflow/openflow.h"
@@ -147,13 +148,11 @@ get_be32(const uint8_t *p)
     return (uint32_t) p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3];
 }
 
-/* A batched OpenFlow connection. */
+/* A batched OpenFlow connection (controller/batch-conn.h), and what the
+ * bench does when it fails. */
 
 struct conn {
-    struct stream *stream;
-    struct ofpbuf rx;           /* Received, not yet framed. */
-    struct ofpbuf aligned;      /* A message copied to an aligned place. */
-    struct ofpbuf tx;           /* To send. */
+    struct batch_conn bc;
     bool closed;
     char *name;
 };
@@ -164,27 +163,22 @@ static void
 conn_init(struct conn *c, struct stream *stream, const char *name)
 {
     memset(c, 0, sizeof *c);
-    c->stream = stream;
-    ofpbuf_init(&c->rx, 2 * CONN_READ_SIZE);
-    ofpbuf_init(&c->aligned, 0);
-    ofpbuf_init(&c->tx, 2 * CONN_READ_SIZE);
+    batch_conn_init(&c->bc, 2 * CONN_READ_SIZE);
+    batch_conn_open(&c->bc, stream);
     c->name = xstrdup(name);
 }
 
 static void
 conn_destroy(struct conn *c)
 {
-    stream_close(c->stream);
-    ofpbuf_uninit(&c->rx);
-    ofpbuf_uninit(&c->aligned);
-    ofpbuf_uninit(&c->tx);
+    batch_conn_destroy(&c->bc);
     free(c->name);
 }
 
 static void
 conn_put(struct conn *c, const void *msg, size_t len)
 {
-    ofpbuf_put(&c->tx, msg, len);
+    ofpbuf_put(&c->bc.tx, msg, len);
     msgs_sent++;
 }
 
@@ -196,74 +190,58 @@ conn_put_ofpbuf(struct conn *c, struct ofpbuf *msg)
     ofpbuf_delete(msg);
 }
 
+/* A connection that failed is closed: the responder carries on, the bench
+ * cannot. */
+static void
+conn_failed(struct conn *c, int error, const char *what)
+{
+    if (!responder) {
+        ovs_fatal(error, "%s: %s", c->name, what);
+    }
+    c->closed = true;
+}
+
 /* Sends what is queued, in as few writes as the socket takes. */
 static void
 conn_flush(struct conn *c)
 {
-    while (c->tx.size) {
-        int retval = stream_send(c->stream, c->tx.data, c->tx.size);
-        if (retval > 0) {
-            ofpbuf_pull(&c->tx, retval);
-        } else if (retval == -EAGAIN) {
-            break;
-        } else if (responder) {
-            c->closed = true;
-            return;
-        } else {
-            ovs_fatal(-retval, "%s: send failed", c->name);
-        }
-    }
-    if (!c->tx.size) {
-        ofpbuf_clear(&c->tx);
+    int error = batch_conn_flush(&c->bc);
+    if (error) {
+        conn_failed(c, error, "send failed");
     }
 }
 
 /* Reads once and hands each whole message to 'handle'.  Returns false if
- * nothing could be read.  If the peer closed the connection, marks 'c' as
- * closed (the responder carries on) or exits (the bench cannot). */
+ * nothing could be read or the connection failed. */
 static bool
 conn_recv(struct conn *c, void (*handle)(void *, const struct ofp_header *,
                                          size_t),
           void *aux)
 {
-    ofpbuf_prealloc_tailroom(&c->rx, CONN_READ_SIZE);
-    int retval = stream_recv(c->stream, ofpbuf_tail(&c->rx), CONN_READ_SIZE);
-    if (retval == -EAGAIN) {
-        return false;
-    } else if (retval <= 0) {
-        if (!responder) {
-            ovs_fatal(retval ? -retval : 0, "%s: connection closed",
-                      c->name);
+    int error;
+    int retval = batch_conn_read(&c->bc, CONN_READ_SIZE, &error);
+    if (retval <= 0) {
+        if (retval) {
+            conn_failed(c, error == EOF ? 0 : error, "connection closed");
         }
-        c->closed = true;
         return false;
     }
-    c->rx.size += retval;
 
     const struct ofp_header *oh;
-    int error;
-    while ((oh = lb_ofp_frame(&c->rx, &c->aligned, &error))) {
+    while ((oh = batch_conn_next(&c->bc, &error))) {
         handle(aux, oh, ntohs(oh->length));
     }
     if (error) {
         ovs_fatal(0, "%s: message with impossible length", c->name);
     }
-    /* Move what is left to the front, so the buffer does not grow. */
-    if (c->rx.size) {
-        memmove(c->rx.base, c->rx.data, c->rx.size);
-    }
-    c->rx.data = c->rx.base;
+    batch_conn_compact(&c->bc);
     return true;
 }
 
 static void
 conn_wait(struct conn *c)
 {
-    stream_run_wait(c->stream);
-    stream_recv_wait(c->stream);
-    if (c->tx.size) {
-        stream_send_wait(c->stream);
-    }
+    batch_conn_wait(&c->bc, true);
 }
 
 /* The emulated switches. */
@@ -387,7 +365,7 @@ put_client_packet_in(struct bench_switch *sw, const struct ofpbuf *template,
                      size_t ip_ofs, bool ip_csum)
 {
     size_t size = template->size;
-    uint8_t *msg = ofpbuf_put(&sw->conn.tx, template->data, size);
+    uint8_t *msg = ofpbuf_put(&sw->conn.bc.tx, template->data, size);
     struct eth_addr mac = client_mac(i);
     ovs_be32 ip = client_ip(i);
 
@@ -926,7 +904,7 @@ responder_handle(void *rc_, const struct ofp_header *oh,
         if (lb_ofp_decode_packet_in(oh, &pin)) {
             return;
         }
-        struct ofpbuf *tx = &rc->conn.tx;
+        struct ofpbuf *tx = &rc->conn.bc.tx;
         size_t po_ofs = tx->size;
         uint8_t *po = ofpbuf_put(tx, rc->template->data, rc->template->size);
         memcpy(po + offsetof(struct ofp_header, xid), &oh->xid,
