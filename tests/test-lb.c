@@ -239,6 +239,21 @@ test_distribution(struct ovs_cmdl_context *ctx)
     lb_scheduler_destroy(s);
 }
 
+/* Returns the fraction of 'n_clients' whose member by 's' with the 'n'
+ * members 'm' is not the one in 'before'. */
+static double
+moved_fraction(struct lb_scheduler *s, const struct lb_sched_member m[],
+               size_t n, const size_t before[], long long int n_clients)
+{
+    long long int moved = 0;
+
+    lb_scheduler_reconfigure(s, m, n);
+    for (long long int c = 0; c < n_clients; c++) {
+        moved += lb_scheduler_pick(s, m, n, client_hash(c)) != before[c];
+    }
+    return (double) moved / n_clients;
+}
+
 /* disruption N CLIENTS: with Maglev over N members of weight 1, removes
  * each member in turn, and then adds an N+1th, and prints the largest
  * fraction of CLIENTS whose member changed, against the bound 1/N + 2%. */
@@ -265,31 +280,20 @@ test_disruption(struct ovs_cmdl_context *ctx)
     double worst_remove = 0;
     for (size_t gone = 0; gone < n; gone++) {
         m[gone].usable = false;
-        lb_scheduler_reconfigure(s, m, n + 1);
-        long long int moved = 0;
-        for (long long int c = 0; c < n_clients; c++) {
-            moved += lb_scheduler_pick(s, m, n + 1, client_hash(c))
-                     != before[c];
-        }
-        worst_remove = MAX(worst_remove, (double) moved / n_clients);
+        worst_remove = MAX(worst_remove,
+                           moved_fraction(s, m, n + 1, before, n_clients));
         m[gone].usable = true;
     }
-
     m[n].usable = true;
-    lb_scheduler_reconfigure(s, m, n + 1);
-    long long int moved = 0;
-    for (long long int c = 0; c < n_clients; c++) {
-        moved += lb_scheduler_pick(s, m, n + 1, client_hash(c)) != before[c];
-    }
+    double added = moved_fraction(s, m, n + 1, before, n_clients);
 
     double bound = 1.0 / n + 0.02;
     printf("removing one of %"PRIuSIZE": at most %.2f%% moved (bound "
            "%.2f%%): %s\n", n, 100 * worst_remove, 100 * bound,
            worst_remove <= bound ? "ok" : "TOO MANY");
+    bound = 1.0 / (n + 1) + 0.02;
     printf("adding one to %"PRIuSIZE": %.2f%% moved (bound %.2f%%): %s\n",
-           n, 100.0 * moved / n_clients, 100 * (1.0 / (n + 1) + 0.02),
-           (double) moved / n_clients <= 1.0 / (n + 1) + 0.02
-           ? "ok" : "TOO MANY");
+           n, 100 * added, 100 * bound, added <= bound ? "ok" : "TOO MANY");
     lb_scheduler_destroy(s);
     free(before);
     free(m);
