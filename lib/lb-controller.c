@@ -20,9 +20,13 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "flow.h"
 #include "hash.h"
 #include "lib/lb-config.h"
+#include "lib/lb-service.h"
+#include "lib/lb-sessions.h"
 #include "lib/lb-switch.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/hmap.h"
@@ -191,6 +195,155 @@ lb_controller_next_timer(const struct lb_controller *ctl)
     return next;
 }
 
+/* lb/show. */
+
+static int
+compare_services(const void *a_, const void *b_)
+{
+    const struct lb_service *const *a = a_;
+    const struct lb_service *const *b = b_;
+
+    return strcmp((*a)->cfg.name, (*b)->cfg.name);
+}
+
+static int
+compare_sessions(const void *a_, const void *b_)
+{
+    const struct lb_session *const *a = a_;
+    const struct lb_session *const *b = b_;
+    uint32_t a_ip = ntohl((*a)->client->ip), b_ip = ntohl((*b)->client->ip);
+    uint16_t a_port = ntohs((*a)->client_port);
+    uint16_t b_port = ntohs((*b)->client_port);
+
+    return (a_ip != b_ip ? (a_ip < b_ip ? -1 : 1)
+            : a_port != b_port ? (a_port < b_port ? -1 : 1)
+            : 0);
+}
+
+static int
+compare_clients(const void *a_, const void *b_)
+{
+    const struct lb_client *const *a = a_;
+    const struct lb_client *const *b = b_;
+    uint32_t a_ip = ntohl((*a)->ip), b_ip = ntohl((*b)->ip);
+
+    return a_ip < b_ip ? -1 : a_ip > b_ip;
+}
+
+static void
+format_client(const struct lb_client *c, ovs_be16 port, struct ds *s)
+{
+    ds_put_cstr(s, "client ");
+    lb_format_endpoint(s, c->ip, ntohs(port));
+    ds_put_format(s, ": "ETH_ADDR_FMT" port %"PRIu16,
+                  ETH_ADDR_ARGS(c->mac), ofp_to_u16(c->ofport));
+}
+
+static void
+format_service(const struct lb_service *svc, struct ds *s)
+{
+    const struct lb_service_config *cfg = &svc->cfg;
+
+    ds_put_format(s, "  service %s: VIP ", cfg->name);
+    lb_format_endpoint(s, cfg->vip, cfg->port);
+    if (cfg->proto) {
+        ds_put_format(s, "/%s", lb_proto_to_string(cfg->proto));
+    }
+    ds_put_format(s, ", %s, affinity %s%s\n", cfg->scheduler->name,
+                  lb_affinity_to_string(cfg->affinity),
+                  svc->unavailable ? ", no server up" : "");
+
+    const struct lb_session **sessions = NULL;
+    size_t n_sessions = 0, allocated = 0;
+    for (size_t i = 0; i < svc->n_members; i++) {
+        const struct lb_member *m = svc->members[i];
+        const struct lb_backend *b = m->backend;
+        size_t n = lb_member_n_sessions(m);
+
+        ds_put_cstr(s, "    server ");
+        lb_format_endpoint(s, b->ip, m->port);
+        if (m->weight != LB_DEFAULT_WEIGHT) {
+            ds_put_format(s, " weight %u", m->weight);
+        }
+        ds_put_cstr(s, ": ");
+        if (b->loc.known) {
+            ds_put_format(s, ETH_ADDR_FMT" port %"PRIu16", ",
+                          ETH_ADDR_ARGS(b->loc.mac),
+                          ofp_to_u16(b->loc.ofport));
+        }
+        ds_put_format(s, "%s, %"PRIuSIZE" client%s\n",
+                      lb_health_state_name(b->health.state), n,
+                      n == 1 ? "" : "s");
+
+        const struct lb_session *session;
+        LIST_FOR_EACH (session, member_node, &m->sessions) {
+            if (n_sessions >= allocated) {
+                sessions = x2nrealloc(sessions, &allocated,
+                                      sizeof *sessions);
+            }
+            sessions[n_sessions++] = session;
+        }
+    }
+
+    if (n_sessions) {
+        qsort(sessions, n_sessions, sizeof *sessions, compare_sessions);
+    }
+    for (size_t i = 0; i < n_sessions; i++) {
+        const struct lb_session *session = sessions[i];
+        const struct lb_member *m = session->member;
+
+        ds_put_cstr(s, "    ");
+        format_client(session->client, session->client_port, s);
+        ds_put_cstr(s, ", server ");
+        lb_format_endpoint(s, m->backend->ip, m->port);
+        ds_put_format(s, "%s\n", session->flows ? "" : " (idle)");
+    }
+    free(sessions);
+}
+
+/* Appends to 's' the balancer's state on switch 'sw': each service with
+ * its backends and sessions, then the clients without a session. */
+static void
+format_switch(const struct lb_switch *sw, struct ds *s)
+{
+    const struct lb_services *svcs = lb_switch_get_services(sw);
+    const struct lb_sessions *sessions = lb_switch_get_sessions(sw);
+    size_t n = hmap_count(&svcs->by_name);
+    const struct lb_service **services = xmalloc(n * sizeof *services);
+    const struct lb_service *svc;
+    size_t i = 0;
+
+    HMAP_FOR_EACH (svc, name_node, &svcs->by_name) {
+        services[i++] = svc;
+    }
+    qsort(services, n, sizeof *services, compare_services);
+    for (i = 0; i < n; i++) {
+        format_service(services[i], s);
+    }
+    free(services);
+
+    const struct lb_client **idle = NULL;
+    size_t n_idle = 0, allocated = 0;
+    const struct lb_client *c;
+    HMAP_FOR_EACH (c, node, &sessions->clients) {
+        if (!c->n_sessions) {
+            if (n_idle >= allocated) {
+                idle = x2nrealloc(idle, &allocated, sizeof *idle);
+            }
+            idle[n_idle++] = c;
+        }
+    }
+    if (n_idle) {
+        qsort(idle, n_idle, sizeof *idle, compare_clients);
+    }
+    for (i = 0; i < n_idle; i++) {
+        ds_put_cstr(s, "  ");
+        format_client(idle[i], 0, s);
+        ds_put_cstr(s, ", no server\n");
+    }
+    free(idle);
+}
+
 static int
 compare_switches(const void *a_, const void *b_)
 {
@@ -238,7 +391,7 @@ lb_controller_show(const struct lb_controller *ctl, const char *dpid_s,
         } else {
             ds_put_cstr(s, ": disconnected\n");
         }
-        lb_switch_format(cs->sw, s);
+        format_switch(cs->sw, s);
     }
     free(sorted);
     return dpid_s && !found ? xstrdup("no such switch") : NULL;

@@ -34,11 +34,16 @@ hash_addr(ovs_be32 ip, uint8_t proto, uint16_t port)
     return hash_int(proto << 16 | port, lb_hash_ip(ip));
 }
 
+static uint32_t
+hash_proto_port(uint8_t proto, uint16_t port)
+{
+    return hash_int(proto << 16 | port, 0);
+}
+
 void
 lb_services_init(struct lb_services *svcs)
 {
     hmap_init(&svcs->by_name);
-    hmap_init(&svcs->by_addr);
     hmap_init(&svcs->vips);
     hmap_init(&svcs->members);
     hmap_init(&svcs->backends);
@@ -55,7 +60,6 @@ lb_services_destroy(struct lb_services *svcs)
         lb_services_remove(svcs, svc);
     }
     hmap_destroy(&svcs->by_name);
-    hmap_destroy(&svcs->by_addr);
     hmap_destroy(&svcs->vips);
     hmap_destroy(&svcs->members);
     hmap_destroy(&svcs->backends);
@@ -218,30 +222,59 @@ lb_services_find_vip(const struct lb_services *svcs, ovs_be32 ip)
 }
 
 static void
-ref_vip(struct lb_services *svcs, const struct lb_service_config *cfg)
+add_to_vip(struct lb_services *svcs, struct lb_service *svc)
 {
+    const struct lb_service_config *cfg = &svc->cfg;
     struct lb_vip *vip = lb_services_find_vip(svcs, cfg->vip);
 
     if (!vip) {
         vip = xzalloc(sizeof *vip);
         vip->ip = cfg->vip;
+        hmap_init(&vip->services);
         hmap_insert(&svcs->vips, &vip->node, lb_hash_ip(cfg->vip));
     }
-    vip->n_services++;
-    vip->whole_ip |= !cfg->proto;
+    hmap_insert(&vip->services, &svc->vip_node,
+                hash_proto_port(cfg->proto, cfg->port));
+    if (!cfg->proto) {
+        vip->whole_ip = svc;
+    }
 }
 
 static void
-unref_vip(struct lb_services *svcs, const struct lb_service_config *cfg)
+remove_from_vip(struct lb_services *svcs, struct lb_service *svc)
 {
-    struct lb_vip *vip = lb_services_find_vip(svcs, cfg->vip);
+    struct lb_vip *vip = lb_services_find_vip(svcs, svc->cfg.vip);
 
-    if (!--vip->n_services) {
-        hmap_remove(&svcs->vips, &vip->node);
-        free(vip);
-    } else if (!cfg->proto) {
-        vip->whole_ip = false;
+    hmap_remove(&vip->services, &svc->vip_node);
+    if (vip->whole_ip == svc) {
+        vip->whole_ip = NULL;
     }
+    if (hmap_is_empty(&vip->services)) {
+        hmap_remove(&svcs->vips, &vip->node);
+        hmap_destroy(&vip->services);
+        free(vip);
+    }
+}
+
+/* Returns the service of 'vip' that takes a packet with 'proto' and, for
+ * TCP and UDP, 'dst_port': the VIP's whole-IP service, or the one for that
+ * protocol and port. */
+struct lb_service *
+lb_vip_find_service(const struct lb_vip *vip, uint8_t proto,
+                    uint16_t dst_port)
+{
+    struct lb_service *svc;
+
+    if (vip->whole_ip) {
+        return vip->whole_ip;
+    }
+    HMAP_FOR_EACH_WITH_HASH (svc, vip_node, hash_proto_port(proto, dst_port),
+                             &vip->services) {
+        if (svc->cfg.proto == proto && svc->cfg.port == dst_port) {
+            return svc;
+        }
+    }
+    return NULL;
 }
 
 /* Services. */
@@ -294,9 +327,7 @@ lb_services_add(struct lb_services *svcs, const struct lb_service_config *cfg)
     svc->id = svcs->next_id++;
     svc->scheduler = lb_scheduler_create(cfg->scheduler);
     hmap_insert(&svcs->by_name, &svc->name_node, hash_string(cfg->name, 0));
-    hmap_insert(&svcs->by_addr, &svc->addr_node,
-                hash_addr(cfg->vip, cfg->proto, cfg->port));
-    ref_vip(svcs, cfg);
+    add_to_vip(svcs, svc);
     set_members(svcs, svc, cfg);
     return svc;
 }
@@ -312,8 +343,7 @@ lb_services_remove(struct lb_services *svcs, struct lb_service *svc)
     free(svc->members);
     free(svc->sched);
     hmap_remove(&svcs->by_name, &svc->name_node);
-    hmap_remove(&svcs->by_addr, &svc->addr_node);
-    unref_vip(svcs, &svc->cfg);
+    remove_from_vip(svcs, svc);
     lb_scheduler_destroy(svc->scheduler);
     lb_service_config_destroy(&svc->cfg);
     free(svc);
@@ -364,34 +394,14 @@ lb_services_find_name(const struct lb_services *svcs, const char *name)
 
 /* Returns the service that takes exactly 'vip', 'proto' and 'port'. */
 struct lb_service *
-lb_services_find_exact(const struct lb_services *svcs, ovs_be32 vip,
+lb_services_find_exact(const struct lb_services *svcs, ovs_be32 vip_ip,
                        uint8_t proto, uint16_t port)
 {
-    struct lb_service *svc;
+    const struct lb_vip *vip = lb_services_find_vip(svcs, vip_ip);
+    struct lb_service *svc = vip ? lb_vip_find_service(vip, proto, port) : NULL;
 
-    HMAP_FOR_EACH_WITH_HASH (svc, addr_node, hash_addr(vip, proto, port),
-                             &svcs->by_addr) {
-        if (svc->cfg.vip == vip && svc->cfg.proto == proto
-            && svc->cfg.port == port) {
-            return svc;
-        }
-    }
-    return NULL;
-}
-
-/* Returns the service that takes a packet to 'vip' with 'proto' and, for
- * TCP and UDP, 'dst_port': the one for that protocol and port, or the
- * VIP's whole-IP service. */
-struct lb_service *
-lb_services_find_dst(const struct lb_services *svcs, ovs_be32 vip,
-                     uint8_t proto, uint16_t dst_port)
-{
-    struct lb_service *svc = NULL;
-
-    if (proto == IPPROTO_TCP || proto == IPPROTO_UDP) {
-        svc = lb_services_find_exact(svcs, vip, proto, dst_port);
-    }
-    return svc ? svc : lb_services_find_exact(svcs, vip, LB_PROTO_NONE, 0);
+    return (svc && svc->cfg.proto == proto && svc->cfg.port == port
+            ? svc : NULL);
 }
 
 /* Scheduling. */

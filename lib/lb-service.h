@@ -20,9 +20,9 @@
 /* The services on one switch, their members and the backends behind them,
  * each keyed for the lookups the balancer makes on every packet:
  *
- *   - a service by its name, and by the traffic it takes (VIP, protocol,
- *     port);
- *   - a VIP by its address (several services may share one);
+ *   - a service by its name;
+ *   - a VIP by its address (several services may share one), and in a VIP
+ *     a service by the traffic it takes (protocol and port);
  *   - a member by the traffic it sends back (backend IP, protocol, port):
  *     lb_config_check() makes that unique;
  *   - a backend by its IP (several services may share one: it is one
@@ -74,7 +74,7 @@ struct lb_member {
 
 struct lb_service {
     struct hmap_node name_node; /* In lb_services' 'by_name'. */
-    struct hmap_node addr_node; /* In lb_services' 'by_addr'. */
+    struct hmap_node vip_node;  /* In its lb_vip's 'services'. */
     struct lb_service_config cfg;   /* A copy of its own. */
     uint32_t id;                /* Unique on the switch. */
 
@@ -95,15 +95,14 @@ struct lb_service {
 struct lb_vip {
     struct hmap_node node;      /* In lb_services' 'vips', by IP. */
     ovs_be32 ip;
-    size_t n_services;
-    bool whole_ip;              /* Has a whole-IP service? */
+    struct hmap services;       /* "struct lb_service"s, by proto and port. */
+    struct lb_service *whole_ip;    /* Its whole-IP service, if any. */
     long long int ping_second;  /* For rate-limiting ping answers. */
     unsigned int n_pings;       /* Answers sent in that second. */
 };
 
 struct lb_services {
     struct hmap by_name;        /* "struct lb_service"s, 'name_node'. */
-    struct hmap by_addr;        /* "struct lb_service"s, 'addr_node'. */
     struct hmap vips;           /* "struct lb_vip"s. */
     struct hmap members;        /* "struct lb_member"s. */
     struct hmap backends;       /* "struct lb_backend"s. */
@@ -126,10 +125,9 @@ struct lb_service *lb_services_find_name(const struct lb_services *,
 struct lb_service *lb_services_find_exact(const struct lb_services *,
                                           ovs_be32 vip, uint8_t proto,
                                           uint16_t port);
-struct lb_service *lb_services_find_dst(const struct lb_services *,
-                                        ovs_be32 vip, uint8_t proto,
-                                        uint16_t dst_port);
 struct lb_vip *lb_services_find_vip(const struct lb_services *, ovs_be32);
+struct lb_service *lb_vip_find_service(const struct lb_vip *, uint8_t proto,
+                                       uint16_t dst_port);
 struct lb_member *lb_services_find_member(const struct lb_services *,
                                           ovs_be32 ip, uint8_t proto,
                                           uint16_t src_port);

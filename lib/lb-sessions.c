@@ -145,8 +145,10 @@ static uint32_t
 hash_session(const struct lb_service *svc, ovs_be32 client_ip,
              ovs_be16 client_port)
 {
-    return hash_int(svc->id << 16 | (OVS_FORCE uint16_t) client_port,
-                    lb_hash_ip(client_ip));
+    /* One hash of all three: this is on every new client's path. */
+    return hash_int((OVS_FORCE uint32_t) client_ip
+                    ^ (svc->id * 0x9e3779b1u)
+                    ^ (OVS_FORCE uint16_t) client_port, 0);
 }
 
 struct lb_session *

@@ -534,25 +534,23 @@ create_session(struct lb_switch *sw, struct lb_service *svc,
     return session;
 }
 
-/* Sends both of 'session''s flows, unless they were sent a moment ago:
- * packets that were on their way before the flows landed come up too, and
- * need only be forwarded. */
+/* Sends both of 'session''s flows, which say 'b', unless they were sent a
+ * moment ago: packets that were on their way before the flows landed come
+ * up too, and need only be forwarded. */
 static void
 install_session(struct lb_switch *sw, struct lb_session *session,
-                long long int now)
+                const struct lb_binding *b, long long int now)
 {
     if (session->flows == LB_FLOWS_BOTH
         && now - session->installed_at < LB_REINSTALL_MS) {
         return;
     }
 
-    struct lb_binding b;
-    lb_session_binding(session, &b);
-    lb_binding_install(&session->member->service->tmpl, &b, sw->ofp.out);
+    lb_binding_install(&session->member->service->tmpl, b, sw->ofp.out);
     session->installed_at = now;
     lb_sessions_set_flows(&sw->sessions, session, LB_FLOWS_BOTH, now);
     VLOG_DBG("%s: installed flows "IP_FMT" <-> "IP_FMT, sw->name,
-             IP_ARGS(b.client_ip), IP_ARGS(b.backend_ip));
+             IP_ARGS(b->client_ip), IP_ARGS(b->backend_ip));
 }
 
 /* Deletes 'session''s flows from the switch and forgets it. */
@@ -836,11 +834,11 @@ balance(struct lb_switch *sw, struct lb_service *svc,
             return;
         }
     }
-    install_session(sw, session, now);
-
-    /* Send the packet on, so that nothing is lost while the flows land. */
     struct lb_binding b;
     lb_session_binding(session, &b);
+    install_session(sw, session, &b, now);
+
+    /* Send the packet on, so that nothing is lost while the flows land. */
     lb_binding_packet_out(&svc->tmpl, &b, packet, size, sw->ofp.out);
 }
 
@@ -878,8 +876,8 @@ handle_backend_packet(struct lb_switch *sw, struct lb_backend *backend,
         if (session && session->member == m) {
             struct lb_binding b;
 
-            install_session(sw, session, now);
             lb_session_binding(session, &b);
+            install_session(sw, session, &b, now);
             ofpbuf_use_stub(&ofpacts, stub, sizeof stub);
             lb_binding_put_actions(&b, LB_S2C, sw->cfg->lb_mac, &ofpacts);
             lb_ofp_packet_out(&sw->ofp, in_port, packet, size, &ofpacts);
@@ -935,12 +933,12 @@ handle_ipv4(struct lb_switch *sw, const struct lb_packet *pkt,
             return;
         }
 
-        struct lb_service *svc = lb_services_find_dst(
-            &sw->services, vip->ip, pkt->ip_proto,
-            pkt->has_ports ? pkt->l4_dst : 0);
+        struct lb_service *svc = lb_vip_find_service(
+            vip, pkt->ip_proto, pkt->has_ports ? pkt->l4_dst : 0);
         if (svc) {
             balance(sw, svc, pkt, in_port, packet, size, now);
         } else if (pkt->is_icmp && pkt->icmp_type == ICMP4_ECHO_REQUEST) {
+            /* (A VIP with a whole-IP service has taken it above.) */
             answer_ping(sw, vip, pkt, in_port, packet, now);
         } else {
             VLOG_DBG_RL(&dbg_rl, "%s: dropped packet to "IP_FMT" that no "
@@ -1158,149 +1156,16 @@ lb_switch_next_timer(const struct lb_switch *sw)
     return MIN(next, lb_sessions_next_expiry(&sw->sessions));
 }
 
-/* lb/show. */
+/* For lb/show. */
 
-static int
-compare_services(const void *a_, const void *b_)
+const struct lb_services *
+lb_switch_get_services(const struct lb_switch *sw)
 {
-    const struct lb_service *const *a = a_;
-    const struct lb_service *const *b = b_;
-
-    return strcmp((*a)->cfg.name, (*b)->cfg.name);
+    return &sw->services;
 }
 
-static int
-compare_sessions(const void *a_, const void *b_)
+const struct lb_sessions *
+lb_switch_get_sessions(const struct lb_switch *sw)
 {
-    const struct lb_session *const *a = a_;
-    const struct lb_session *const *b = b_;
-    uint32_t a_ip = ntohl((*a)->client->ip), b_ip = ntohl((*b)->client->ip);
-    uint16_t a_port = ntohs((*a)->client_port);
-    uint16_t b_port = ntohs((*b)->client_port);
-
-    return (a_ip != b_ip ? (a_ip < b_ip ? -1 : 1)
-            : a_port != b_port ? (a_port < b_port ? -1 : 1)
-            : 0);
-}
-
-static int
-compare_clients(const void *a_, const void *b_)
-{
-    const struct lb_client *const *a = a_;
-    const struct lb_client *const *b = b_;
-    uint32_t a_ip = ntohl((*a)->ip), b_ip = ntohl((*b)->ip);
-
-    return a_ip < b_ip ? -1 : a_ip > b_ip;
-}
-
-static void
-format_client(const struct lb_client *c, ovs_be16 port, struct ds *s)
-{
-    ds_put_cstr(s, "client ");
-    lb_format_endpoint(s, c->ip, ntohs(port));
-    ds_put_format(s, ": "ETH_ADDR_FMT" port %"PRIu16,
-                  ETH_ADDR_ARGS(c->mac), ofp_to_u16(c->ofport));
-}
-
-static void
-format_service(const struct lb_service *svc, struct ds *s)
-{
-    const struct lb_service_config *cfg = &svc->cfg;
-
-    ds_put_format(s, "  service %s: VIP ", cfg->name);
-    lb_format_endpoint(s, cfg->vip, cfg->port);
-    if (cfg->proto) {
-        ds_put_format(s, "/%s", lb_proto_to_string(cfg->proto));
-    }
-    ds_put_format(s, ", %s, affinity %s%s\n", cfg->scheduler->name,
-                  lb_affinity_to_string(cfg->affinity),
-                  svc->unavailable ? ", no server up" : "");
-
-    const struct lb_session **sessions = NULL;
-    size_t n_sessions = 0, allocated = 0;
-    for (size_t i = 0; i < svc->n_members; i++) {
-        const struct lb_member *m = svc->members[i];
-        const struct lb_backend *b = m->backend;
-        size_t n = lb_member_n_sessions(m);
-
-        ds_put_cstr(s, "    server ");
-        lb_format_endpoint(s, b->ip, m->port);
-        if (m->weight != LB_DEFAULT_WEIGHT) {
-            ds_put_format(s, " weight %u", m->weight);
-        }
-        ds_put_cstr(s, ": ");
-        if (b->loc.known) {
-            ds_put_format(s, ETH_ADDR_FMT" port %"PRIu16", ",
-                          ETH_ADDR_ARGS(b->loc.mac),
-                          ofp_to_u16(b->loc.ofport));
-        }
-        ds_put_format(s, "%s, %"PRIuSIZE" client%s\n",
-                      lb_health_state_name(b->health.state), n,
-                      n == 1 ? "" : "s");
-
-        const struct lb_session *session;
-        LIST_FOR_EACH (session, member_node, &m->sessions) {
-            if (n_sessions >= allocated) {
-                sessions = x2nrealloc(sessions, &allocated,
-                                      sizeof *sessions);
-            }
-            sessions[n_sessions++] = session;
-        }
-    }
-
-    if (n_sessions) {
-        qsort(sessions, n_sessions, sizeof *sessions, compare_sessions);
-    }
-    for (size_t i = 0; i < n_sessions; i++) {
-        const struct lb_session *session = sessions[i];
-        const struct lb_member *m = session->member;
-
-        ds_put_cstr(s, "    ");
-        format_client(session->client, session->client_port, s);
-        ds_put_cstr(s, ", server ");
-        lb_format_endpoint(s, m->backend->ip, m->port);
-        ds_put_format(s, "%s\n", session->flows ? "" : " (idle)");
-    }
-    free(sessions);
-}
-
-/* Appends to 's' the balancer's state on this switch: each service with its
- * backends and sessions, then the clients without a session. */
-void
-lb_switch_format(const struct lb_switch *sw, struct ds *s)
-{
-    size_t n = hmap_count(&sw->services.by_name);
-    const struct lb_service **services = xmalloc(n * sizeof *services);
-    const struct lb_service *svc;
-    size_t i = 0;
-
-    HMAP_FOR_EACH (svc, name_node, &sw->services.by_name) {
-        services[i++] = svc;
-    }
-    qsort(services, n, sizeof *services, compare_services);
-    for (i = 0; i < n; i++) {
-        format_service(services[i], s);
-    }
-    free(services);
-
-    const struct lb_client **idle = NULL;
-    size_t n_idle = 0, allocated = 0;
-    const struct lb_client *c;
-    HMAP_FOR_EACH (c, node, &sw->sessions.clients) {
-        if (!c->n_sessions) {
-            if (n_idle >= allocated) {
-                idle = x2nrealloc(idle, &allocated, sizeof *idle);
-            }
-            idle[n_idle++] = c;
-        }
-    }
-    if (n_idle) {
-        qsort(idle, n_idle, sizeof *idle, compare_clients);
-    }
-    for (i = 0; i < n_idle; i++) {
-        ds_put_cstr(s, "  ");
-        format_client(idle[i], 0, s);
-        ds_put_cstr(s, ", no server\n");
-    }
-    free(idle);
+    return &sw->sessions;
 }

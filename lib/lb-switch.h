@@ -40,7 +40,6 @@
 #include "openvswitch/ofp-protocol.h"
 #include "openvswitch/types.h"
 
-struct ds;
 struct hmapx;
 struct lb_config;
 struct ofp_header;
@@ -69,6 +68,7 @@ long long int lb_switch_next_timer(const struct lb_switch *);
 
 uint64_t lb_switch_get_dpid(const struct lb_switch *);
 size_t lb_switch_count_clients(const struct lb_switch *);
-void lb_switch_format(const struct lb_switch *, struct ds *);
+const struct lb_services *lb_switch_get_services(const struct lb_switch *);
+const struct lb_sessions *lb_switch_get_sessions(const struct lb_switch *);
 
 #endif /* lb-switch.h */

@@ -79,23 +79,21 @@ static void
 patch(const struct lb_tmpl *t, const union lb_tmpl_value values[],
       uint8_t *msg)
 {
-    for (size_t i = 0; i < t->n_fields; i++) {
-        const union lb_tmpl_value *v = &values[i];
+    for (size_t k = 0; k < t->n_places; k++) {
+        const struct lb_tmpl_place *place = &t->places[k];
+        const union lb_tmpl_value *v = &values[place->field];
+        uint8_t *dst = msg + place->ofs;
 
-        for (size_t k = 0; k < t->n_places[i]; k++) {
-            uint8_t *dst = msg + t->places[i][k].ofs;
-
-            /* A port's place is its last two bytes; see find_places(). */
-            if (t->kinds[i] == LB_TMPL_MAC) {
-                memcpy(dst, &v->mac, ETH_ADDR_LEN);
-            } else if (t->kinds[i] == LB_TMPL_IP) {
-                memcpy(dst, &v->ip, sizeof v->ip);
-            } else if (t->kinds[i] == LB_TMPL_L4PORT) {
-                memcpy(dst, &v->l4port, sizeof v->l4port);
-            } else {
-                ovs_be16 port = htons(ofp_to_u16(v->port));
-                memcpy(dst, &port, sizeof port);
-            }
+        /* A port's place is its last two bytes; see find_places(). */
+        if (place->kind == LB_TMPL_MAC) {
+            memcpy(dst, &v->mac, ETH_ADDR_LEN);
+        } else if (place->kind == LB_TMPL_IP) {
+            memcpy(dst, &v->ip, sizeof v->ip);
+        } else if (place->kind == LB_TMPL_L4PORT) {
+            memcpy(dst, &v->l4port, sizeof v->l4port);
+        } else {
+            ovs_be16 port = htons(ofp_to_u16(v->port));
+            memcpy(dst, &port, sizeof port);
         }
     }
 }
@@ -109,8 +107,8 @@ find_places(struct lb_tmpl *t, size_t i, const struct ofpbuf *a,
 {
     const uint8_t *pa = a->data, *pb = b->data;
     size_t width = kind_width(t->kinds[i]);
+    size_t n = 0;
 
-    t->n_places[i] = 0;
     for (size_t ofs = 0; ofs < a->size; ) {
         if (pa[ofs] == pb[ofs]) {
             ofs++;
@@ -122,11 +120,11 @@ find_places(struct lb_tmpl *t, size_t i, const struct ofpbuf *a,
         }
         /* A run is the value's last bytes: all of them, or for a port the
          * 16 bits of a 32-bit field whose upper half stays 0. */
-        if (len != width || t->n_places[i] >= LB_TMPL_MAX_PLACES) {
+        if (len != width || n++ >= LB_TMPL_MAX_PLACES) {
             return false;
         }
-        t->places[i][t->n_places[i]++] = (struct lb_tmpl_place) {
-            .ofs = ofs, .len = len,
+        t->places[t->n_places++] = (struct lb_tmpl_place) {
+            .ofs = ofs, .field = i, .kind = t->kinds[i],
         };
         ofs += len;
     }

@@ -61,9 +61,11 @@ union lb_tmpl_value {
 typedef void lb_tmpl_encode_func(const union lb_tmpl_value values[],
                                  const void *aux, struct ofpbuf *out);
 
+/* A place where a field's value goes, in the message: a store. */
 struct lb_tmpl_place {
     uint16_t ofs;               /* Offset in the message. */
-    uint8_t len;                /* Bytes of the value's end stored there. */
+    uint8_t field;              /* Index of the value. */
+    uint8_t kind;               /* enum lb_tmpl_kind. */
 };
 
 struct lb_tmpl {
@@ -71,8 +73,11 @@ struct lb_tmpl {
     struct ofpbuf msg;          /* Encoded for the base values. */
     size_t n_fields;
     enum lb_tmpl_kind kinds[LB_TMPL_MAX_FIELDS];
-    struct lb_tmpl_place places[LB_TMPL_MAX_FIELDS][LB_TMPL_MAX_PLACES];
-    uint8_t n_places[LB_TMPL_MAX_FIELDS];
+
+    /* All the places of all the fields: using the template is a copy and
+     * these stores, whatever fields have no place. */
+    struct lb_tmpl_place places[LB_TMPL_MAX_FIELDS * LB_TMPL_MAX_PLACES];
+    size_t n_places;
 
     lb_tmpl_encode_func *encode;
     const void *aux;
