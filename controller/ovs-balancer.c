@@ -156,12 +156,16 @@ main(int argc, char *argv[])
          * in slices that stall the balancer for half a millisecond.  Tried
          * on every iteration of a busy loop, the listeners (the switches'
          * and unixctl's) made the balancer's setup latency p99 several
-         * times worse, so they are served at most every LISTEN_MS. */
-        bool serve_listeners = time_msec() >= next_listen;
+         * times worse, so they are served at most every LISTEN_MS.  (Of
+         * real time: on virtual time, stopped, time_msec() stands still.
+         * A wall clock that jumps back serves them at once.) */
+        long long int wall = time_wall_msec();
+        bool serve_listeners = (wall >= next_listen
+                                || wall < next_listen - LISTEN_MS);
         if (serve_listeners) {
             accept_switches();
             unixctl_server_run(unixctl);
-            next_listen = time_msec() + LISTEN_MS;
+            next_listen = wall + LISTEN_MS;
         }
 
         struct switch_node *sn;
@@ -188,7 +192,7 @@ main(int argc, char *argv[])
             }
             unixctl_server_wait(unixctl);
         } else {
-            poll_timer_wait_until(next_listen);
+            poll_timer_wait(MAX(next_listen - wall, 0));
         }
         LIST_FOR_EACH (sn, node, &switches) {
             swconn_wait(sn->swconn);
