@@ -41,6 +41,7 @@
 #include "openvswitch/ofp-monitor.h"
 #include "openvswitch/ofp-msgs.h"
 #include "openvswitch/ofpbuf.h"
+#include "openvswitch/shash.h"
 #include "openvswitch/vlog.h"
 #include "packets.h"
 #include "util.h"
@@ -209,17 +210,17 @@ lb_switch_reconfigure(struct lb_switch *sw, const struct lb_config *cfg,
     sw->cfg = cfg;
     sw->ofp.cookie = htonll(cfg->cookie);
 
+    struct shash by_name = SHASH_INITIALIZER(&by_name);
+    for (size_t i = 0; i < cfg->n_services; i++) {
+        shash_add_once(&by_name, cfg->services[i].name, &cfg->services[i]);
+    }
+
     /* Services that went or changed beyond repair go first, so that the
      * new ones find their VIPs and backends free. */
     struct lb_service *svc;
     HMAP_FOR_EACH_SAFE (svc, name_node, &sw->services.by_name) {
-        const struct lb_service_config *sc = NULL;
-        for (size_t i = 0; i < cfg->n_services; i++) {
-            if (!strcmp(cfg->services[i].name, svc->cfg.name)) {
-                sc = &cfg->services[i];
-                break;
-            }
-        }
+        const struct lb_service_config *sc = shash_find_data(&by_name,
+                                                             svc->cfg.name);
         if (!sc || !lb_services_can_update(svc, sc)) {
             remove_service(sw, svc, now);
         } else if (!lb_service_config_equal(&svc->cfg, sc)) {
@@ -247,6 +248,7 @@ lb_switch_reconfigure(struct lb_switch *sw, const struct lb_config *cfg,
             add_service(sw, &cfg->services[i]);
         }
     }
+    shash_destroy(&by_name);
 
     lb_sessions_set_limits(&sw->sessions, cfg->max_clients,
                            cfg->overflow == LB_OVERFLOW_EVICT,
