@@ -275,6 +275,15 @@ switch_message(struct swconn *swconn OVS_UNUSED, enum ofptype type,
         lb_switch_flow_removed(sn->lb, oh, time_msec());
     } else if (type == OFPTYPE_FLOW_STATS_REPLY) {
         lb_switch_flow_stats_reply(sn->lb, oh, time_msec());
+    } else if (type == OFPTYPE_FLOW_MONITOR_STATS_REPLY) {
+        lb_switch_flow_monitor(sn->lb, oh, time_msec());
+    } else if (type == OFPTYPE_FLOW_MONITOR_PAUSED
+               || type == OFPTYPE_FLOW_MONITOR_RESUMED) {
+        lb_switch_flow_monitor_paused(sn->lb,
+                                      type == OFPTYPE_FLOW_MONITOR_PAUSED,
+                                      time_msec());
+    } else if (type == OFPTYPE_ERROR) {
+        lb_switch_error(sn->lb, oh, time_msec());
     }
 }
 
@@ -424,6 +433,7 @@ parse_options(int argc, char *argv[])
         {"servers", required_argument, NULL, OPT_SERVERS},
         /* The balancer's settings (lb_config_set()). */
         {"lb-mac", required_argument, NULL, OPT_SETTING},
+        {"cookie", required_argument, NULL, OPT_SETTING},
         {"idle-timeout", required_argument, NULL, OPT_SETTING},
         {"hard-timeout", required_argument, NULL, OPT_SETTING},
         {"client-timeout", required_argument, NULL, OPT_SETTING},
@@ -563,6 +573,9 @@ usage(void)
            "\nService options:\n"
            "  --lb-mac=MAC            the MAC the balancer answers with "
            "(%s)\n"
+           "  --cookie=COOKIE         the cookie of its flows, its own on "
+           "a shared bridge\n"
+           "                          (0x6f76736c62)\n"
            "  --idle-timeout=SECS     idle timeout of per-client flows, "
            "0 for none (%d)\n"
            "  --hard-timeout=SECS     hard timeout of per-client flows, "

@@ -583,6 +583,10 @@ swconn_process(struct swconn *sw, const struct ofp_header *oh)
         /* Any message counts as a sign of life. */
     } else if (type == OFPTYPE_ERROR) {
         swconn_log_error(sw, oh);
+        if (sw->state == SWCONN_READY) {
+            /* The handler may be waiting on the request it refers to. */
+            sw->handler->message(sw, type, oh, sw->aux);
+        }
     } else if (type == OFPTYPE_FEATURES_REPLY) {
         if (sw->state == SWCONN_FEATURES) {
             swconn_process_features_reply(sw, oh);

@@ -15,6 +15,8 @@ lib_libovsbalancer_la_SOURCES = \
 	lib/lb-ofp.h \
 	lib/lb-packet.c \
 	lib/lb-packet.h \
+	lib/lb-repair.c \
+	lib/lb-repair.h \
 	lib/lb-resync.c \
 	lib/lb-resync.h \
 	lib/lb-sched-mh.c \

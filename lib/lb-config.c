@@ -468,6 +468,23 @@ parse_mac(const char *s, struct eth_addr *mac)
     return NULL;
 }
 
+/* Parses a flow cookie: a number (0x for hexadecimal) other than 0, which
+ * other controllers' flows have by default, and all-ones, which OpenFlow
+ * reserves. */
+static char *
+parse_cookie(const char *s, uint64_t *cookie)
+{
+    unsigned long long int value;
+
+    if (!str_to_ullong(s, 0, &value) || !value || value == UINT64_MAX) {
+        return xasprintf("\"%s\" is not a cookie (a number, such as "
+                         "0x6f76736c62, other than 0 and 0xffffffffffffffff)",
+                         s);
+    }
+    *cookie = value;
+    return NULL;
+}
+
 /* Sets '*value' to the index of 's' among the two 'names', or returns an
  * error that says what the choices are. */
 static char *
@@ -495,7 +512,7 @@ parse_int(const char *s, int min, int max, const char *unit, int *value)
 
 /* The settings other than services, by the names of their command-line
  * options. */
-enum setting_type { S_SECONDS, S_NUMBER, S_CHOICE, S_MAC };
+enum setting_type { S_SECONDS, S_NUMBER, S_CHOICE, S_MAC, S_COOKIE };
 struct setting {
     const char *name;
     enum setting_type type;
@@ -508,6 +525,7 @@ struct setting {
     { NAME, TYPE, MIN, MAX, { C0, C1 }, offsetof(struct lb_config, MEMBER) }
 static const struct setting settings[] = {
     SETTING("lb-mac", S_MAC, 0, 0, NULL, NULL, lb_mac),
+    SETTING("cookie", S_COOKIE, 0, 0, NULL, NULL, cookie),
     SETTING("idle-timeout", S_SECONDS, 0, UINT16_MAX, NULL, NULL,
             idle_timeout),
     SETTING("hard-timeout", S_SECONDS, 0, UINT16_MAX, NULL, NULL,
@@ -559,6 +577,9 @@ lb_config_set(struct lb_config *cfg, const char *name, const char *value)
     switch (s->type) {
     case S_MAC:
         return parse_mac(value, field);
+
+    case S_COOKIE:
+        return parse_cookie(value, field);
 
     case S_SECONDS:
     case S_NUMBER:

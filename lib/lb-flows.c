@@ -542,18 +542,19 @@ lb_flow_set_find(const struct lb_flow_set *set, const struct match *match,
     return found;
 }
 
-/* Does 'set' hold exactly this flow, actions included?  Actions read back
- * from a switch may differ from those built in details that do not show
- * in their text, so they are compared as text. */
-bool
-lb_flow_set_contains(const struct lb_flow_set *set, const struct match *match,
-                     int priority, const struct ofpact *ofpacts,
-                     size_t ofpacts_len)
+/* Returns the flow in 'set' that is exactly this one, actions included, or
+ * NULL.  Actions read back from a switch may differ from those built in
+ * details that do not show in their text, so they are compared as text. */
+const struct lb_flow *
+lb_flow_set_find_same(const struct lb_flow_set *set,
+                      const struct match *match, int priority,
+                      const struct ofpact *ofpacts, size_t ofpacts_len)
 {
     const struct lb_flow *flow = lb_flow_set_find(set, match, priority);
 
-    return flow && ofpacts_equal_stringwise(flow->ofpacts, flow->ofpacts_len,
-                                            ofpacts, ofpacts_len);
+    return (flow && ofpacts_equal_stringwise(flow->ofpacts, flow->ofpacts_len,
+                                             ofpacts, ofpacts_len)
+            ? flow : NULL);
 }
 
 /* The base flows. */
@@ -655,8 +656,10 @@ lb_flows_build_base(const struct lb_config *cfg, struct lb_flow_set *set)
     ofpbuf_uninit(&drop);
 }
 
-static void
-put_flow(const struct lb_ofp *ofp, const struct lb_flow *flow)
+/* Adds 'flow' to the switch (replacing one with the same match and
+ * priority). */
+void
+lb_flows_install(const struct lb_ofp *ofp, const struct lb_flow *flow)
 {
     struct ofpbuf ofpacts = ofpbuf_const_initializer(flow->ofpacts,
                                                      flow->ofpacts_len);
@@ -674,7 +677,7 @@ lb_flows_install_base(const struct lb_ofp *ofp, const struct lb_flow_set *set)
     const struct lb_flow *flow;
 
     HMAP_FOR_EACH (flow, node, &set->flows) {
-        put_flow(ofp, flow);
+        lb_flows_install(ofp, flow);
     }
 }
 
@@ -695,9 +698,9 @@ lb_flows_update_base(const struct lb_ofp *ofp, const struct lb_flow_set *old,
     }
     HMAP_FOR_EACH (flow, node, &new->flows) {
         minimatch_expand(&flow->match, &match);
-        if (!lb_flow_set_contains(old, &match, flow->priority,
+        if (!lb_flow_set_find_same(old, &match, flow->priority,
                                   flow->ofpacts, flow->ofpacts_len)) {
-            put_flow(ofp, flow);
+            lb_flows_install(ofp, flow);
         }
     }
 }

@@ -141,13 +141,16 @@ void lb_flow_set_add(struct lb_flow_set *, const struct match *,
                      int priority, const struct ofpbuf *ofpacts);
 const struct lb_flow *lb_flow_set_find(const struct lb_flow_set *,
                                        const struct match *, int priority);
-bool lb_flow_set_contains(const struct lb_flow_set *, const struct match *,
-                          int priority, const struct ofpact *,
-                          size_t ofpacts_len);
+const struct lb_flow *lb_flow_set_find_same(const struct lb_flow_set *,
+                                            const struct match *,
+                                            int priority,
+                                            const struct ofpact *,
+                                            size_t ofpacts_len);
 
 void lb_flows_build_base(const struct lb_config *, struct lb_flow_set *);
 void lb_flows_install_base(const struct lb_ofp *,
                            const struct lb_flow_set *);
+void lb_flows_install(const struct lb_ofp *, const struct lb_flow *);
 void lb_flows_update_base(const struct lb_ofp *,
                           const struct lb_flow_set *old,
                           const struct lb_flow_set *new);

@@ -27,6 +27,7 @@
 #include "openvswitch/match.h"
 #include "openvswitch/ofp-actions.h"
 #include "openvswitch/ofp-flow.h"
+#include "openvswitch/ofp-monitor.h"
 #include "openvswitch/ofp-msgs.h"
 #include "openvswitch/ofp-packet.h"
 #include "openvswitch/ofpbuf.h"
@@ -103,6 +104,19 @@ lb_ofp_flow_stats_request(const struct lb_ofp *ofp)
     match_init_catchall(&fsr.match);
     lb_ofp_queue(ofp, ofputil_encode_flow_stats_request(&fsr,
                                                         ofp->protocol));
+}
+
+/* Asks for flow monitor 'rq' and returns the request's xid. */
+ovs_be32
+lb_ofp_flow_monitor_request(const struct lb_ofp *ofp,
+                            const struct ofputil_flow_monitor_request *rq)
+{
+    struct ofpbuf *msg = ofpbuf_new(0);
+
+    ofputil_append_flow_monitor_request(rq, msg, ofp->protocol);
+    ovs_be32 xid = ((struct ofp_header *) msg->data)->xid;
+    lb_ofp_queue(ofp, msg);
+    return xid;
 }
 
 /* Has the switch apply 'ofpacts' to the 'size' bytes of 'packet', as if it

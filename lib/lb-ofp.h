@@ -48,6 +48,9 @@ void lb_ofp_flow_add(const struct lb_ofp *, const struct match *,
 void lb_ofp_flow_delete_strict(const struct lb_ofp *, const struct match *,
                                int priority);
 void lb_ofp_flow_stats_request(const struct lb_ofp *);
+struct ofputil_flow_monitor_request;
+ovs_be32 lb_ofp_flow_monitor_request(
+    const struct lb_ofp *, const struct ofputil_flow_monitor_request *);
 void lb_ofp_packet_out(const struct lb_ofp *, ofp_port_t in_port,
                        const void *packet, size_t size,
                        const struct ofpbuf *ofpacts);

@@ -52,14 +52,24 @@ struct later_flow {
 void
 lb_resync_init(struct lb_resync *rs)
 {
-    rs->active = false;
+    rs->active = rs->audit = false;
     rs->kept = rs->deleted = 0;
     ovs_list_init(&rs->later);
+    hmapx_init(&rs->seen_base);
 }
 
-/* Asks the switch for its flows with the balancer's cookie. */
 void
-lb_resync_start(struct lb_resync *rs, const struct lb_resync_ctx *ctx)
+lb_resync_destroy(struct lb_resync *rs)
+{
+    lb_resync_abort(rs);
+    hmapx_destroy(&rs->seen_base);
+}
+
+/* Asks the switch for its flows with the balancer's cookie, for a
+ * (re)connection or, if 'audit', an audit. */
+void
+lb_resync_start(struct lb_resync *rs, const struct lb_tables *ctx,
+                bool audit, long long int now)
 {
     struct lb_session *session;
 
@@ -68,6 +78,8 @@ lb_resync_start(struct lb_resync *rs, const struct lb_resync_ctx *ctx)
         session->seen = 0;
     }
     rs->active = true;
+    rs->audit = audit;
+    rs->started = now;
     rs->kept = rs->deleted = 0;
     lb_ofp_flow_stats_request(ctx->ofp);
 }
@@ -81,6 +93,7 @@ lb_resync_abort(struct lb_resync *rs)
     LIST_FOR_EACH_POP (lf, node, &rs->later) {
         free(lf);
     }
+    hmapx_clear(&rs->seen_base);
     rs->active = false;
 }
 
@@ -90,7 +103,7 @@ lb_resync_abort(struct lb_resync *rs)
  * service or member that does not exist; or, if 'last', if the backend's
  * MAC is still unknown. */
 static bool
-adopt_binding(struct lb_resync *rs, const struct lb_resync_ctx *ctx,
+adopt_binding(struct lb_resync *rs, const struct lb_tables *ctx,
               const struct lb_binding *b, enum lb_flow_dir dir,
               const struct match *match, long long int installed_at,
               bool last, long long int now)
@@ -177,7 +190,7 @@ adopt_binding(struct lb_resync *rs, const struct lb_resync_ctx *ctx,
 /* Is the flow with 'fs' one the balancer wants, taken into the tables if it
  * is a session's? */
 static bool
-keep_flow(struct lb_resync *rs, const struct lb_resync_ctx *ctx,
+keep_flow(struct lb_resync *rs, const struct lb_tables *ctx,
           const struct ofputil_flow_stats *fs, long long int now)
 {
     struct lb_binding b;
@@ -186,9 +199,15 @@ keep_flow(struct lb_resync *rs, const struct lb_resync_ctx *ctx,
     switch (fs->priority) {
     case LB_PRIO_FALLBACK:
     case LB_PRIO_VIP_DROP:
-    case LB_PRIO_PUNT:
-        return lb_flow_set_contains(ctx->base, &fs->match, fs->priority,
-                                    fs->ofpacts, fs->ofpacts_len);
+    case LB_PRIO_PUNT: {
+        const struct lb_flow *flow = lb_flow_set_find_same(
+            ctx->base, &fs->match, fs->priority, fs->ofpacts,
+            fs->ofpacts_len);
+        if (flow) {
+            hmapx_add(&rs->seen_base, CONST_CAST(struct lb_flow *, flow));
+        }
+        return flow != NULL;
+    }
 
     case LB_PRIO_PASS:
         /* A backend's traffic to its own hosts: harmless, and expires. */
@@ -207,7 +226,7 @@ keep_flow(struct lb_resync *rs, const struct lb_resync_ctx *ctx,
 }
 
 static void
-resync_finish(struct lb_resync *rs, const struct lb_resync_ctx *ctx,
+resync_finish(struct lb_resync *rs, const struct lb_tables *ctx,
               long long int now)
 {
     struct later_flow *lf;
@@ -222,22 +241,49 @@ resync_finish(struct lb_resync *rs, const struct lb_resync_ctx *ctx,
         free(lf);
     }
 
+    /* Sessions keep the flows that were there: those whose flows went
+     * (an audit finds what others deleted) get them again with their next
+     * packet.  Flows sent since the switch was asked are not in its
+     * answer. */
     size_t n_with_flows = 0;
     struct lb_session *session;
     HMAP_FOR_EACH (session, node, &ctx->sessions->sessions) {
-        lb_sessions_set_flows(ctx->sessions, session, session->seen, now);
-        n_with_flows += session->seen != 0;
+        if (session->installed_at < rs->started || !rs->audit) {
+            lb_sessions_set_flows(ctx->sessions, session, session->seen,
+                                  now);
+        }
+        n_with_flows += session->flows != 0;
     }
-    rs->active = false;
-    VLOG_INFO("%s: read back %"PRIuSIZE" flows, deleted %"PRIuSIZE
-              "; %"PRIuSIZE" clients have flows", ctx->name,
-              rs->kept + rs->deleted, rs->deleted, n_with_flows);
+
+    /* An audit restores the base flows that went.  (On connection they
+     * were all sent just before the switch was asked.) */
+    size_t n_added = 0;
+    const struct lb_flow *flow;
+    HMAP_FOR_EACH (flow, node, &ctx->base->flows) {
+        if (rs->audit
+            && !hmapx_contains(&rs->seen_base, CONST_CAST(struct lb_flow *,
+                                                          flow))) {
+            lb_flows_install(ctx->ofp, flow);
+            n_added++;
+        }
+    }
+
+    if (!rs->audit) {
+        VLOG_INFO("%s: read back %"PRIuSIZE" flows, deleted %"PRIuSIZE
+                  "; %"PRIuSIZE" clients have flows", ctx->name,
+                  rs->kept + rs->deleted, rs->deleted, n_with_flows);
+    } else if (n_added || rs->deleted) {
+        VLOG_WARN("%s: audit found its flows changed: restored %"PRIuSIZE
+                  " flows, deleted %"PRIuSIZE, ctx->name, n_added,
+                  rs->deleted);
+    }
+    lb_resync_abort(rs);
 }
 
 /* Handles one part of the reply to lb_resync_start()'s request.  Returns
  * true if it was the last, and the resync is over. */
 bool
-lb_resync_reply(struct lb_resync *rs, const struct lb_resync_ctx *ctx,
+lb_resync_reply(struct lb_resync *rs, const struct lb_tables *ctx,
                 const struct ofp_header *oh, long long int now)
 {
     struct ofpbuf msg = ofpbuf_const_initializer(oh, ntohs(oh->length));

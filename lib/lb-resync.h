@@ -26,10 +26,15 @@
  * are taken into the tables if they are not there: after a restart of
  * ovs-balancer this is how clients stay on their backends, and after the
  * switch reconnects how the tables learn which flows survived.  Any other
- * flow with the cookie is deleted, so that none is stale or duplicated. */
+ * flow with the cookie is deleted, so that none is stale or duplicated,
+ * and base flows that are missing are added.
+ *
+ * An audit is the same, done while connected to find what others changed
+ * (see lb-repair.h); packet-ins do not wait for it. */
 
 #include <stdbool.h>
 #include <stddef.h>
+#include "hmapx.h"
 #include "openvswitch/list.h"
 
 struct lb_config;
@@ -39,8 +44,9 @@ struct lb_services;
 struct lb_sessions;
 struct ofp_header;
 
-/* What a resync works on: one switch's tables. */
-struct lb_resync_ctx {
+/* One switch's tables, for the modules that reconcile them with the
+ * switch's flows: lb-resync and lb-repair. */
+struct lb_tables {
     const char *name;           /* The switch, for logging. */
     const struct lb_config *cfg;
     const struct lb_ofp *ofp;
@@ -51,14 +57,19 @@ struct lb_resync_ctx {
 
 struct lb_resync {
     bool active;
+    bool audit;                 /* An audit, not a (re)connection? */
+    long long int started;      /* When the flows were asked for. */
     size_t kept, deleted;       /* Flows so far. */
     struct ovs_list later;      /* Flows to look at again at the end. */
+    struct hmapx seen_base;     /* Base flows found ("struct lb_flow"s). */
 };
 
 void lb_resync_init(struct lb_resync *);
-void lb_resync_start(struct lb_resync *, const struct lb_resync_ctx *);
+void lb_resync_destroy(struct lb_resync *);
+void lb_resync_start(struct lb_resync *, const struct lb_tables *,
+                     bool audit, long long int now);
 void lb_resync_abort(struct lb_resync *);
-bool lb_resync_reply(struct lb_resync *, const struct lb_resync_ctx *,
+bool lb_resync_reply(struct lb_resync *, const struct lb_tables *,
                      const struct ofp_header *, long long int now);
 
 #endif /* lb-resync.h */

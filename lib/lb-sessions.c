@@ -346,6 +346,32 @@ lb_sessions_next_expiry(const struct lb_sessions *s)
     return next;
 }
 
+/* Returns the session whose flow in direction 'dir' says 'b' (as read
+ * from a match alone: the service, the client, and the backend for
+ * LB_S2C), or NULL. */
+struct lb_session *
+lb_sessions_find_binding(const struct lb_sessions *s,
+                         const struct lb_services *svcs,
+                         const struct lb_binding *b, enum lb_flow_dir dir)
+{
+    if (dir == LB_C2S) {
+        struct lb_service *svc = lb_services_find_exact(svcs, b->vip,
+                                                        b->proto,
+                                                        ntohs(b->vip_port));
+        return (svc ? lb_sessions_find(s, svc, b->client_ip, b->client_port)
+                : NULL);
+    } else {
+        struct lb_member *m = lb_services_find_member(svcs, b->backend_ip,
+                                                      b->proto,
+                                                      ntohs(b->backend_port));
+        struct lb_session *session
+            = (m ? lb_sessions_find(s, m->service, b->client_ip,
+                                    b->client_port)
+               : NULL);
+        return session && session->member == m ? session : NULL;
+    }
+}
+
 /* Everything the flows of 'session' say. */
 void
 lb_session_binding(const struct lb_session *session, struct lb_binding *b)

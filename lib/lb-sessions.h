@@ -42,6 +42,7 @@
 struct ds;
 struct lb_member;
 struct lb_service;
+struct lb_services;
 
 /* A host that sent traffic to a VIP or asked for one. */
 struct lb_client {
@@ -120,6 +121,10 @@ long long int lb_sessions_next_expiry(const struct lb_sessions *);
 size_t lb_sessions_count_clients(const struct lb_sessions *);
 size_t lb_sessions_count(const struct lb_sessions *);
 
+struct lb_session *lb_sessions_find_binding(const struct lb_sessions *,
+                                            const struct lb_services *,
+                                            const struct lb_binding *,
+                                            enum lb_flow_dir);
 void lb_session_binding(const struct lb_session *, struct lb_binding *);
 void lb_session_format(const struct lb_session *, struct ds *);
 

@@ -29,6 +29,7 @@
 #include "lib/lb-flows.h"
 #include "lib/lb-ofp.h"
 #include "lib/lb-packet.h"
+#include "lib/lb-repair.h"
 #include "lib/lb-resync.h"
 #include "lib/lb-service.h"
 #include "lib/lb-sessions.h"
@@ -95,6 +96,8 @@ struct lb_switch {
     struct lb_resync resync;
     struct ovs_list held;       /* Copies of held packet-ins. */
     size_t n_held;
+
+    struct lb_repair repair;    /* Keeping the switch's flows as wanted. */
 };
 
 /* An ARP reply from the LB MAC, described by its varying fields. */
@@ -165,6 +168,7 @@ lb_switch_create(const struct lb_config *cfg, uint64_t dpid,
     lb_flow_set_init(&sw->base);
     lb_resync_init(&sw->resync);
     ovs_list_init(&sw->held);
+    lb_repair_init(&sw->repair);
     lb_switch_reconfigure(sw, cfg, now);
     return sw;
 }
@@ -190,7 +194,8 @@ lb_switch_destroy(struct lb_switch *sw)
     lb_sessions_destroy(&sw->sessions);
     lb_services_destroy(&sw->services);
     lb_flow_set_destroy(&sw->base);
-    lb_resync_abort(&sw->resync);
+    lb_resync_destroy(&sw->resync);
+    lb_repair_destroy(&sw->repair);
     drop_held(sw);
     ofpbuf_uninit(&sw->scratch);
     free(sw);
@@ -336,10 +341,10 @@ probe_backends(struct lb_switch *sw)
     }
 }
 
-static struct lb_resync_ctx
-resync_ctx(struct lb_switch *sw)
+static struct lb_tables
+tables(struct lb_switch *sw)
 {
-    return (struct lb_resync_ctx) {
+    return (struct lb_tables) {
         .name = sw->name,
         .cfg = sw->cfg,
         .ofp = &sw->ofp,
@@ -366,8 +371,9 @@ lb_switch_connected(struct lb_switch *sw, enum ofputil_protocol protocol,
 
     build_templates(sw);
     lb_flows_install_base(&sw->ofp, &sw->base);
-    struct lb_resync_ctx ctx = resync_ctx(sw);
-    lb_resync_start(&sw->resync, &ctx);
+    struct lb_tables t = tables(sw);
+    lb_resync_start(&sw->resync, &t, false, now);
+    lb_repair_start(&sw->repair, &t, now);
 
     struct lb_backend *b;
     HMAP_FOR_EACH (b, node, &sw->services.backends) {
@@ -384,6 +390,7 @@ lb_switch_disconnected(struct lb_switch *sw, long long int now OVS_UNUSED)
     sw->ports = NULL;
     sw->ofp.out = &sw->scratch;
     lb_resync_abort(&sw->resync);
+    lb_repair_stop(&sw->repair);
     drop_held(sw);
 }
 
@@ -398,8 +405,8 @@ lb_switch_flow_stats_reply(struct lb_switch *sw, const struct ofp_header *oh,
         || !is_valid_message(sw, oh, OFPTYPE_FLOW_STATS_REPLY)) {
         return;
     }
-    struct lb_resync_ctx ctx = resync_ctx(sw);
-    if (lb_resync_reply(&sw->resync, &ctx, oh, now)) {
+    struct lb_tables t = tables(sw);
+    if (lb_resync_reply(&sw->resync, &t, oh, now)) {
         struct ovs_list held;
         struct ofpbuf *msg;
 
@@ -1031,7 +1038,7 @@ lb_switch_packet_in(struct lb_switch *sw, const struct ofp_header *oh,
                     long long int now)
 {
     prepare_output(sw);
-    if (!sw->resync.active) {
+    if (!sw->resync.active || sw->resync.audit) {
         handle_packet_in(sw, oh, now);
     } else if (sw->n_held < LB_MAX_HELD) {
         struct ofpbuf *copy = ofpbuf_clone_data(oh, ntohs(oh->length));
@@ -1040,31 +1047,6 @@ lb_switch_packet_in(struct lb_switch *sw, const struct ofp_header *oh,
     } else {
         VLOG_WARN_RL(&bad_rl, "%s: dropped packet-in while reading back "
                      "flows (%d already waiting)", sw->name, LB_MAX_HELD);
-    }
-}
-
-/* Returns the session whose flow 'b' (in direction 'dir', read from a
- * match alone) is, or NULL. */
-static struct lb_session *
-find_binding_session(const struct lb_switch *sw, const struct lb_binding *b,
-                     enum lb_flow_dir dir)
-{
-    if (dir == LB_C2S) {
-        struct lb_service *svc = lb_services_find_exact(&sw->services,
-                                                        b->vip, b->proto,
-                                                        ntohs(b->vip_port));
-        return (svc ? lb_sessions_find(&sw->sessions, svc, b->client_ip,
-                                       b->client_port)
-                : NULL);
-    } else {
-        struct lb_member *m = lb_services_find_member(&sw->services,
-                                                      b->backend_ip, b->proto,
-                                                      ntohs(b->backend_port));
-        struct lb_session *session
-            = (m ? lb_sessions_find(&sw->sessions, m->service, b->client_ip,
-                                    b->client_port)
-               : NULL);
-        return session && session->member == m ? session : NULL;
     }
 }
 
@@ -1094,7 +1076,8 @@ lb_switch_flow_removed(struct lb_switch *sw, const struct ofp_header *oh,
     enum lb_flow_dir dir;
     struct lb_session *session
         = (lb_binding_parse(&fr.match, NULL, 0, &dir, &b)
-           ? find_binding_session(sw, &b, dir) : NULL);
+           ? lb_sessions_find_binding(&sw->sessions, &sw->services, &b, dir)
+           : NULL);
     if (!session) {
         return;
     }
@@ -1119,6 +1102,41 @@ lb_switch_flow_removed(struct lb_switch *sw, const struct ofp_header *oh,
              IP_ARGS(fr.match.flow.nw_dst), fr.reason);
 }
 
+/* The switch reported an error. */
+void
+lb_switch_error(struct lb_switch *sw, const struct ofp_header *oh,
+                long long int now)
+{
+    struct lb_tables t = tables(sw);
+
+    prepare_output(sw);
+    lb_repair_error(&sw->repair, &t, oh, now);
+}
+
+/* A flow monitor reply or update. */
+void
+lb_switch_flow_monitor(struct lb_switch *sw, const struct ofp_header *oh,
+                       long long int now)
+{
+    struct lb_tables t = tables(sw);
+
+    prepare_output(sw);
+    if (is_valid_message(sw, oh, OFPTYPE_FLOW_MONITOR_STATS_REPLY)) {
+        lb_repair_update(&sw->repair, &t, oh, now);
+    }
+}
+
+/* The switch paused (or resumed) its flow monitor updates. */
+void
+lb_switch_flow_monitor_paused(struct lb_switch *sw, bool paused,
+                              long long int now)
+{
+    struct lb_tables t = tables(sw);
+
+    prepare_output(sw);
+    lb_repair_paused(&sw->repair, &t, paused, now);
+}
+
 /* Timers. */
 
 void
@@ -1129,6 +1147,11 @@ lb_switch_run(struct lb_switch *sw, long long int now)
         end_probe_round(sw, now);
         probe_backends(sw);
         sw->next_probe = now + sw->cfg->probe_interval * 1000LL;
+    }
+    if (sw->connected && lb_repair_run(&sw->repair, now)
+        && !sw->resync.active) {
+        struct lb_tables t = tables(sw);
+        lb_resync_start(&sw->resync, &t, true, now);
     }
 
     struct lb_session *session;
@@ -1154,11 +1177,21 @@ lb_switch_run(struct lb_switch *sw, long long int now)
 long long int
 lb_switch_next_timer(const struct lb_switch *sw)
 {
-    long long int next = sw->connected ? sw->next_probe : LLONG_MAX;
+    long long int next = LLONG_MAX;
+
+    if (sw->connected) {
+        next = MIN(sw->next_probe, lb_repair_next_timer(&sw->repair));
+    }
     return MIN(next, lb_sessions_next_expiry(&sw->sessions));
 }
 
 /* For lb/show. */
+
+enum lb_repair_mode
+lb_switch_get_repair_mode(const struct lb_switch *sw)
+{
+    return sw->repair.mode;
+}
 
 const struct lb_services *
 lb_switch_get_services(const struct lb_switch *sw)

@@ -37,6 +37,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "lib/lb-repair.h"
 #include "openvswitch/ofp-protocol.h"
 #include "openvswitch/types.h"
 
@@ -63,6 +64,12 @@ void lb_switch_flow_removed(struct lb_switch *, const struct ofp_header *,
                             long long int now);
 void lb_switch_flow_stats_reply(struct lb_switch *, const struct ofp_header *,
                                 long long int now);
+void lb_switch_error(struct lb_switch *, const struct ofp_header *,
+                     long long int now);
+void lb_switch_flow_monitor(struct lb_switch *, const struct ofp_header *,
+                            long long int now);
+void lb_switch_flow_monitor_paused(struct lb_switch *, bool paused,
+                                   long long int now);
 void lb_switch_run(struct lb_switch *, long long int now);
 long long int lb_switch_next_timer(const struct lb_switch *);
 
@@ -70,5 +77,6 @@ uint64_t lb_switch_get_dpid(const struct lb_switch *);
 size_t lb_switch_count_clients(const struct lb_switch *);
 const struct lb_services *lb_switch_get_services(const struct lb_switch *);
 const struct lb_sessions *lb_switch_get_sessions(const struct lb_switch *);
+enum lb_repair_mode lb_switch_get_repair_mode(const struct lb_switch *);
 
 #endif /* lb-switch.h */

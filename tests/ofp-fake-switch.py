@@ -125,7 +125,7 @@ class FakeSwitch:
             body = struct.pack('!QIBB2xII', self.dpid, 0, 254, 0, 0, 0)
         self.send(OFPT_FEATURES_REPLY, body, xid)
 
-    def multipart_reply(self, xid, mp_type):
+    def multipart_reply(self, xid, mp_type, msg):
         body = b''
         if mp_type == OFPMP_PORT_DESC:
             for p in self.ports:
@@ -133,7 +133,12 @@ class FakeSwitch:
                                     bytes([2, 0, 0, 0, 0, p]),
                                     ('p%d' % p).encode(), 0, 0, 0, 0, 0, 0,
                                     0, 0)
-        if self.version == 1:
+        if mp_type == 0xffff:
+            # A vendor's (experimenter's) request, such as a flow monitor:
+            # an empty reply of the same kind echoes its headers.
+            self.send(OF10_STATS_REPLY if self.version == 1
+                      else OF13_MULTIPART_REPLY, msg[8:24], xid)
+        elif self.version == 1:
             self.send(OF10_STATS_REPLY, struct.pack('!HH', mp_type, 0) + body,
                       xid)
         else:
@@ -170,7 +175,7 @@ class FakeSwitch:
             self.features_reply(xid)
         elif (self.version == 1 and type_ == OF10_STATS_REQUEST) or \
              (self.version == 4 and type_ == OF13_MULTIPART_REQUEST):
-            self.multipart_reply(xid, struct.unpack('!H', msg[8:10])[0])
+            self.multipart_reply(xid, struct.unpack('!H', msg[8:10])[0], msg)
         elif self.version == 1 and type_ == OF10_BARRIER_REQUEST:
             self.send(OF10_BARRIER_REPLY, b'', xid)
         elif self.version == 4 and type_ == OF13_BARRIER_REQUEST:

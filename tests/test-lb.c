@@ -45,6 +45,7 @@
 #include "openvswitch/list.h"
 #include "openvswitch/match.h"
 #include "openvswitch/ofp-actions.h"
+#include "openvswitch/ofp-errors.h"
 #include "openvswitch/ofp-flow.h"
 #include "openvswitch/ofp-monitor.h"
 #include "openvswitch/ofp-msgs.h"
@@ -685,6 +686,8 @@ struct fake_flow {
 struct fake_switch {
     uint64_t dpid;
     enum ofputil_protocol protocol;
+    bool has_monitor;           /* Does it take flow monitors? */
+    bool monitoring;            /* Has the balancer asked for one? */
     struct hmapx ports;
     struct ofpbuf out;          /* What the balancer sent, unread. */
     struct ovs_list flows;      /* "struct fake_flow"s. */
@@ -808,6 +811,142 @@ reply_flow_stats(struct fake_switch *fs, const struct ofp_header *request)
     }
 }
 
+/* Tells the balancer, if it monitors 'fs''s flows, that another
+ * controller made 'event' happen to 'f'. */
+static void
+send_flow_update(struct fake_switch *fs, const struct fake_flow *f,
+                 enum ofp_flow_update_event event)
+{
+    if (!fs->monitoring || !fs->lb) {
+        return;
+    }
+    struct ofputil_flow_update fu = {
+        .event = event,
+        .reason = OFPRR_DELETE,
+        .idle_timeout = f->idle_timeout,
+        .hard_timeout = f->hard_timeout,
+        .table_id = 0,
+        .priority = f->priority,
+        .cookie = f->cookie,
+        .match = f->match,
+        .ofpacts = f->ofpacts,
+        .ofpacts_len = f->ofpacts_len,
+    };
+    struct ovs_list replies;
+    struct ofpbuf *msg;
+
+    ofputil_start_flow_update(&replies, fs->protocol);
+    ofputil_append_flow_update(&fu, &replies, NULL);
+    LIST_FOR_EACH_POP (msg, list_node, &replies) {
+        ofpmsg_update_length(msg);
+        lb_switch_flow_monitor(fs->lb, msg->data, now);
+        ofpbuf_delete(msg);
+    }
+}
+
+/* Tells the balancer that 'f' went, for 'reason', if it asked. */
+static void
+send_flow_removed(struct fake_switch *fs, const struct fake_flow *f,
+                  enum ofp_flow_removed_reason reason)
+{
+    if (!(f->flags & OFPUTIL_FF_SEND_FLOW_REM) || !fs->lb) {
+        return;
+    }
+    struct ofputil_flow_removed fr = {
+        .match = f->match,
+        .cookie = f->cookie,
+        .priority = f->priority,
+        .reason = reason,
+        .table_id = 0,
+        .duration_sec = (now - f->created) / 1000,
+        .duration_nsec = (now - f->created) % 1000 * 1000000,
+        .idle_timeout = f->idle_timeout,
+        .hard_timeout = f->hard_timeout,
+        .packet_count = 1,
+        .byte_count = 64,
+    };
+    struct ofpbuf *msg = ofputil_encode_flow_removed(&fr, fs->protocol);
+    ofpmsg_update_length(msg);
+    lb_switch_flow_removed(fs->lb, msg->data, now);
+    ofpbuf_delete(msg);
+}
+
+/* The flow monitor request 'oh': answered, or refused if 'fs' has none. */
+static void
+reply_flow_monitor(struct fake_switch *fs, const struct ofp_header *oh)
+{
+    struct ofpbuf *msg;
+
+    if (fs->has_monitor) {
+        struct ovs_list replies;
+
+        fs->monitoring = true;
+        ofpmp_init(&replies, oh);
+        LIST_FOR_EACH_POP (msg, list_node, &replies) {
+            ofpmsg_update_length(msg);
+            if (fs->lb) {
+                lb_switch_flow_monitor(fs->lb, msg->data, now);
+            }
+            ofpbuf_delete(msg);
+        }
+    } else {
+        msg = ofperr_encode_reply(OFPERR_OFPBRC_BAD_STAT, oh);
+        ofpmsg_update_length(msg);
+        if (fs->lb) {
+            lb_switch_error(fs->lb, msg->data, now);
+        }
+        ofpbuf_delete(msg);
+    }
+}
+
+/* Another controller adds the flow described by 'string' (as ovs-ofctl
+ * add-flow takes it, cookie included). */
+static void
+add_foreign_flow(struct fake_switch *fs, const char *string)
+{
+    enum ofputil_protocol usable;
+    struct ofputil_flow_mod fm;
+    struct match match;
+
+    char *error = parse_ofp_str(&fm, OFPFC_ADD, string, NULL, NULL,
+                                &usable);
+    if (error) {
+        ovs_fatal(0, "add-flow: %s", error);
+    }
+    minimatch_expand(&fm.match, &match);
+    struct fake_flow *f = find_fake_flow(fs, &match, fm.priority);
+    enum ofp_flow_update_event event = f ? OFPFME_MODIFIED : OFPFME_ADDED;
+    if (f) {
+        free_fake_flow(f);
+    }
+    f = xzalloc(sizeof *f);
+    f->match = match;
+    f->priority = fm.priority;
+    f->cookie = fm.new_cookie;
+    f->ofpacts = xmemdup(fm.ofpacts, fm.ofpacts_len);
+    f->ofpacts_len = fm.ofpacts_len;
+    f->created = now;
+    ovs_list_push_back(&fs->flows, &f->node);
+    send_flow_update(fs, f, event);
+    minimatch_destroy(&fm.match);
+    free(CONST_CAST(struct ofpact *, fm.ofpacts));
+}
+
+/* Another controller deletes every flow, as "ovs-ofctl del-flows" does. */
+static void
+delete_all_flows(struct fake_switch *fs)
+{
+    struct fake_flow *f;
+
+    LIST_FOR_EACH_SAFE (f, node, &fs->flows) {
+        ovs_list_remove(&f->node);
+        send_flow_update(fs, f, OFPFME_REMOVED);
+        send_flow_removed(fs, f, OFPRR_DELETE);
+        free(f->ofpacts);
+        free(f);
+    }
+}
+
 static void
 apply_flow_mod(struct fake_switch *fs, const struct ofp_header *oh)
 {
@@ -898,6 +1037,8 @@ process_output(struct fake_switch *fs)
                 record_packet_out(fs, oh);
             } else if (type == OFPTYPE_FLOW_STATS_REQUEST) {
                 reply_flow_stats(fs, oh);
+            } else if (type == OFPTYPE_FLOW_MONITOR_STATS_REQUEST) {
+                reply_flow_monitor(fs, oh);
             } else {
                 ovs_fatal(0, "unexpected message %s",
                           ofptype_get_name(type));
@@ -944,8 +1085,8 @@ compare_strings(const void *a, const void *b)
     return strcmp(*(const char *const *) a, *(const char *const *) b);
 }
 
-/* Prints 'fs''s flows with the balancer's cookie as "ovs-ofctl dump-flows"
- * does, sorted. */
+/* Prints 'fs''s flows as "ovs-ofctl dump-flows" does, sorted, with their
+ * cookie if it is not the balancer's. */
 static void
 print_flows(struct fake_switch *fs)
 {
@@ -955,6 +1096,9 @@ print_flows(struct fake_switch *fs)
     LIST_FOR_EACH (f, node, &fs->flows) {
         struct ds s = DS_EMPTY_INITIALIZER;
 
+        if (f->cookie != htonll(script_cfg.cookie)) {
+            ds_put_format(&s, "cookie=%#"PRIx64", ", ntohll(f->cookie));
+        }
         if (f->idle_timeout) {
             ds_put_format(&s, "idle_timeout=%d, ", f->idle_timeout);
         }
@@ -1005,31 +1149,11 @@ expire_flows(struct fake_switch *fs)
     struct fake_flow *f;
 
     LIST_FOR_EACH_SAFE (f, node, &fs->flows) {
-        if (!f->idle_timeout) {
-            continue;
+        if (f->idle_timeout) {
+            now = MAX(now, f->created + f->idle_timeout * 1000LL);
+            send_flow_removed(fs, f, OFPRR_IDLE_TIMEOUT);
+            free_fake_flow(f);
         }
-        now = MAX(now, f->created + f->idle_timeout * 1000LL);
-        if (f->flags & OFPUTIL_FF_SEND_FLOW_REM && fs->lb) {
-            struct ofputil_flow_removed fr = {
-                .match = f->match,
-                .cookie = f->cookie,
-                .priority = f->priority,
-                .reason = OFPRR_IDLE_TIMEOUT,
-                .table_id = 0,
-                .duration_sec = (now - f->created) / 1000,
-                .duration_nsec = (now - f->created) % 1000 * 1000000,
-                .idle_timeout = f->idle_timeout,
-                .hard_timeout = f->hard_timeout,
-                .packet_count = 1,
-                .byte_count = 64,
-            };
-            struct ofpbuf *msg = ofputil_encode_flow_removed(&fr,
-                                                             fs->protocol);
-            ofpmsg_update_length(msg);
-            lb_switch_flow_removed(fs->lb, msg->data, now);
-            ofpbuf_delete(msg);
-        }
-        free_fake_flow(f);
     }
 }
 
@@ -1113,9 +1237,11 @@ run_line(char *line, int line_number)
             free(error);
         }
     } else if (!strcmp(cmd, "connect")) {
-        /* connect DPID VERSION N_PORTS */
+        /* connect DPID VERSION N_PORTS [no-monitor] */
         NEED(3);
         fs = get_fake_switch(words.names[1]);
+        fs->has_monitor = words.n < 5 || strcmp(words.names[4], "no-monitor");
+        fs->monitoring = false;
         enum ofp_version v = ofputil_version_from_string(words.names[2]);
         if (!v) {
             ovs_fatal(0, "line %d: bad version %s", line_number,
@@ -1181,6 +1307,15 @@ run_line(char *line, int line_number)
                 break;
             }
         }
+    } else if (!strcmp(cmd, "del-flows")) {
+        NEED(1);
+        delete_all_flows(get_fake_switch(words.names[1]));
+    } else if (!strcmp(cmd, "add-flow")) {
+        /* add-flow DPID FLOW */
+        NEED(2);
+        fs = get_fake_switch(words.names[1]);
+        add_foreign_flow(fs, rest + strlen(words.names[1])
+                         + strspn(rest + strlen(words.names[1]), " \t"));
     } else if (!strcmp(cmd, "expire")) {
         NEED(1);
         fs = get_fake_switch(words.names[1]);
@@ -1226,14 +1361,19 @@ run_line(char *line, int line_number)
  *   clear-services          forgets the services added so far
  *   apply                   makes all of that the configuration
  *   restart                 the balancer restarts with that configuration
- *   connect DPID VERSION N  switch DPID (1-8) connects over VERSION with
- *                           ports 1 to N, with the flows it still has
+ *   connect DPID VERSION N [no-monitor]
+ *                           switch DPID (1-8) connects over VERSION with
+ *                           ports 1 to N, with the flows it still has;
+ *                           it takes flow monitors unless no-monitor
  *   disconnect DPID
  *   packet DPID PORT FLOW   a packet-in of the packet FLOW describes (as
  *                           ovs-ofctl compose-packet takes it) from PORT
  *   arp-reply DPID PORT SPA SHA TPA   a backend answers a probe
  *   warp MSECS              time passes, and the timers run
  *   expire DPID             the flows with idle timeouts expire
+ *   del-flows DPID          another controller deletes all flows
+ *   add-flow DPID FLOW      another controller adds FLOW (as ovs-ofctl
+ *                           add-flow takes it)
  *   flows DPID              prints the switch's flows, sorted
  *   sent DPID               prints the packets sent since last asked,
  *                           sorted
