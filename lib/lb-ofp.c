@@ -240,6 +240,7 @@ decode_packet_in_fast(const struct ofp_header *oh, struct lb_packet_in *pin)
     };
     const uint8_t *msg = (const uint8_t *) oh;
     size_t len = ntohs(oh->length);
+    ovs_be64 cookie = OVS_BE64_MAX;
     uint16_t total_len;
     uint32_t port;
     size_t ofs;
@@ -268,6 +269,9 @@ decode_packet_in_fast(const struct ofp_header *oh, struct lb_packet_in *pin)
         }
         memcpy(&be_port, msg + match_ofs + 8, sizeof be_port);
         port = ntohl(be_port);
+        if (oh->version >= OFP13_VERSION) {
+            memcpy(&cookie, msg + match_ofs - 8, sizeof cookie);
+        }
         const struct ofp12_packet_in *opi = (const void *) (oh + 1);
         total_len = ntohs(opi->total_len);
     } else {
@@ -281,6 +285,7 @@ decode_packet_in_fast(const struct ofp_header *oh, struct lb_packet_in *pin)
     pin->packet = msg + ofs;
     pin->packet_len = len - ofs;
     pin->total_len = total_len;
+    pin->cookie = cookie;
     pin->fast = true;
     return true;
 }
@@ -316,6 +321,7 @@ lb_ofp_decode_packet_in(const struct ofp_header *oh, struct lb_packet_in *pin)
         pin->in_port = opi.flow_metadata.flow.in_port.ofp_port;
         pin->packet = opi.packet;
         pin->packet_len = opi.packet_len;
+        pin->cookie = opi.cookie;
         pin->fast = false;
     }
     return error;

@@ -73,6 +73,8 @@ struct lb_packet_in {
     const void *packet;         /* Points into the message. */
     size_t packet_len;          /* Bytes at 'packet'. */
     size_t total_len;           /* Bytes in the frame the switch saw. */
+    ovs_be64 cookie;            /* Of the flow that sent it, or all-ones
+                                 * (unknown, or a table miss). */
     bool fast;                  /* Read without OVS's decoder? */
 };
 

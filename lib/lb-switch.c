@@ -991,6 +991,15 @@ handle_packet_in(struct lb_switch *sw, const struct ofp_header *oh,
         return;
     }
 
+    /* Where several controllers share a switch, each gets the packet-ins
+     * of the others' flows too: those are not the balancer's. */
+    if (pi.cookie != OVS_BE64_MAX && pi.cookie != sw->ofp.cookie) {
+        VLOG_DBG_RL(&dbg_rl, "%s: ignored packet-in from a flow with "
+                    "another controller's cookie %#"PRIx64, sw->name,
+                    ntohll(pi.cookie));
+        return;
+    }
+
     ofp_port_t in_port = pi.in_port;
     if (!sw->ports
         || !hmapx_contains(sw->ports, (void *) (uintptr_t) in_port)) {

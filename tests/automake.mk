@@ -10,6 +10,7 @@ TESTSUITE_AT = \
 	tests/lb-balancer.at \
 	tests/lb-services.at \
 	tests/lb-robust.at \
+	tests/lb-repair.at \
 	tests/lb-bench.at
 
 SYSTEM_TESTSUITE_AT = \

@@ -547,7 +547,8 @@ random_packet_in(enum ofp_version version,
     pin.base.packet = frame;
     pin.base.packet_len = random_range(sizeof frame);
     pin.base.reason = OFPR_NO_MATCH;
-    pin.base.cookie = OVS_BE64_MAX;
+    pin.base.cookie = (random_range(2) ? OVS_BE64_MAX
+                       : (OVS_FORCE ovs_be64) random_uint64());
     match_init_catchall(&pin.base.flow_metadata);
     match_set_in_port(&pin.base.flow_metadata, random_in_port());
     if (!random_range(4)) {
@@ -653,7 +654,8 @@ test_packet_ins(struct ovs_cmdl_context *ctx)
                 n_agree += (lpi.in_port == opi.flow_metadata.flow.in_port.ofp_port
                             && lpi.packet == opi.packet
                             && lpi.packet_len == opi.packet_len
-                            && lpi.total_len == total_len);
+                            && lpi.total_len == total_len
+                            && lpi.cookie == opi.cookie);
                 n_fast += lpi.fast;
             }
             ofpbuf_delete(msg);

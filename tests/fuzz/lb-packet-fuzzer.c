@@ -209,7 +209,8 @@ check_packet_in_decoders(const struct ofp_header *oh)
                || (lpi.in_port == opi.flow_metadata.flow.in_port.ofp_port
                    && lpi.packet == opi.packet
                    && lpi.packet_len == opi.packet_len
-                   && lpi.total_len == total_len));
+                   && lpi.total_len == total_len
+                   && lpi.cookie == opi.cookie));
 }
 
 /* A raw message from the switch, of 'len' bytes at 'data' (at least a
