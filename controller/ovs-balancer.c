@@ -143,8 +143,8 @@ main(int argc, char *argv[])
         exit(EXIT_FAILURE);
     }
     unixctl_command_register("exit", "", 0, 0, ovs_balancer_exit, &exiting);
-    unixctl_command_register("lb/show", "[DPID]", 0, 1, lb_unixctl_show,
-                             NULL);
+    unixctl_command_register("lb/show", "[DPID] [--clients[=N]] [IP]", 0, 3,
+                             lb_unixctl_show, NULL);
 
     daemonize_complete();
     VLOG_INFO("%s", ovs_get_program_version());
@@ -323,14 +323,13 @@ accept_switches(void)
     }
 }
 
-/* lb/show [DPID]: the state of every switch, or of the one with DPID. */
+/* lb/show [DPID] [--clients[=N]] [IP]: see lb_controller_show(). */
 static void
 lb_unixctl_show(struct unixctl_conn *conn, int argc, const char *argv[],
                 void *aux OVS_UNUSED)
 {
     struct ds s = DS_EMPTY_INITIALIZER;
-    char *error = lb_controller_show(controller, argc > 1 ? argv[1] : NULL,
-                                     &s);
+    char *error = lb_controller_show(controller, argc - 1, argv + 1, &s);
 
     if (error) {
         unixctl_command_reply_error(conn, error);

@@ -197,6 +197,47 @@ lb_controller_next_timer(const struct lb_controller *ctl)
 
 /* lb/show. */
 
+/* What lb/show is asked for. */
+struct show_args {
+    bool has_dpid;
+    uint64_t dpid;
+    size_t max_clients;         /* Client lines per switch, 0 for none. */
+    bool has_ip;
+    ovs_be32 ip;                /* One client only. */
+};
+
+/* Client lines printed per switch by "--clients" without a number. */
+#define SHOW_DEFAULT_CLIENTS 100
+
+static char *
+parse_show_args(int argc, const char *argv[], struct show_args *args)
+{
+    memset(args, 0, sizeof *args);
+    for (int i = 0; i < argc; i++) {
+        const char *arg = argv[i];
+
+        if (!strcmp(arg, "--clients")) {
+            args->max_clients = SHOW_DEFAULT_CLIENTS;
+        } else if (!strncmp(arg, "--clients=", 10)) {
+            unsigned int n;
+            if (!str_to_uint(arg + 10, 10, &n) || !n) {
+                return xasprintf("\"%s\": the number of clients must be a "
+                                 "positive number", arg);
+            }
+            args->max_clients = n;
+        } else if (strchr(arg, '.') && ip_parse(arg, &args->ip)) {
+            args->has_ip = true;
+        } else if (dpid_from_string(arg, &args->dpid)) {
+            args->has_dpid = true;
+        } else {
+            return xasprintf("\"%s\" is neither a datapath ID (16 hex "
+                             "digits, as in lb/show's output), a client's "
+                             "IP nor --clients[=N]", arg);
+        }
+    }
+    return NULL;
+}
+
 static int
 compare_services(const void *a_, const void *b_)
 {
@@ -240,7 +281,17 @@ format_client(const struct lb_client *c, ovs_be16 port, struct ds *s)
 }
 
 static void
-format_service(const struct lb_service *svc, struct ds *s)
+format_session(const struct lb_session *session, struct ds *s)
+{
+    const struct lb_member *m = session->member;
+
+    ds_put_cstr(s, ", server ");
+    lb_format_endpoint(s, m->backend->ip, m->port);
+    ds_put_format(s, "%s\n", session->flows ? "" : " (idle)");
+}
+
+static void
+format_service_header(const struct lb_service *svc, struct ds *s)
 {
     const struct lb_service_config *cfg = &svc->cfg;
 
@@ -252,9 +303,18 @@ format_service(const struct lb_service *svc, struct ds *s)
     ds_put_format(s, ", %s, affinity %s%s\n", cfg->scheduler->name,
                   lb_affinity_to_string(cfg->affinity),
                   svc->unavailable ? ", no server up" : "");
+}
 
-    const struct lb_session **sessions = NULL;
-    size_t n_sessions = 0, allocated = 0;
+/* Appends 'svc''s backends and, within '*budget' client lines (which it
+ * decreases), its sessions, each backend's first. */
+static void
+format_service(const struct lb_service *svc, size_t *budget, struct ds *s)
+{
+    const struct lb_session **sessions = xmalloc(MAX(*budget, 1)
+                                                 * sizeof *sessions);
+    size_t n_sessions = 0;
+
+    format_service_header(svc, s);
     for (size_t i = 0; i < svc->n_members; i++) {
         const struct lb_member *m = svc->members[i];
         const struct lb_backend *b = m->backend;
@@ -277,34 +337,30 @@ format_service(const struct lb_service *svc, struct ds *s)
 
         const struct lb_session *session;
         LIST_FOR_EACH (session, member_node, &m->sessions) {
-            if (n_sessions >= allocated) {
-                sessions = x2nrealloc(sessions, &allocated,
-                                      sizeof *sessions);
+            if (n_sessions >= *budget) {
+                break;
             }
             sessions[n_sessions++] = session;
         }
     }
 
-    if (n_sessions) {
-        qsort(sessions, n_sessions, sizeof *sessions, compare_sessions);
-    }
+    /* Only what is shown is sorted: a million sessions are not. */
+    qsort(sessions, n_sessions, sizeof *sessions, compare_sessions);
     for (size_t i = 0; i < n_sessions; i++) {
-        const struct lb_session *session = sessions[i];
-        const struct lb_member *m = session->member;
-
         ds_put_cstr(s, "    ");
-        format_client(session->client, session->client_port, s);
-        ds_put_cstr(s, ", server ");
-        lb_format_endpoint(s, m->backend->ip, m->port);
-        ds_put_format(s, "%s\n", session->flows ? "" : " (idle)");
+        format_client(sessions[i]->client, sessions[i]->client_port, s);
+        format_session(sessions[i], s);
     }
+    *budget -= n_sessions;
     free(sessions);
 }
 
-/* Appends to 's' the balancer's state on switch 'sw': each service with
- * its backends and sessions, then the clients without a session. */
+/* Appends to 's' the balancer's state on switch 'sw': a summary, each
+ * service with its backends, and as many sessions and clients without a
+ * session as 'args' asks for; or only the client that 'args' names. */
 static void
-format_switch(const struct lb_switch *sw, struct ds *s)
+format_switch(const struct lb_switch *sw, const struct show_args *args,
+              struct ds *s)
 {
     const struct lb_services *svcs = lb_switch_get_services(sw);
     const struct lb_sessions *sessions = lb_switch_get_sessions(sw);
@@ -313,35 +369,75 @@ format_switch(const struct lb_switch *sw, struct ds *s)
     const struct lb_service *svc;
     size_t i = 0;
 
+    if (args->has_ip) {
+        const struct lb_client *c = lb_sessions_find_client(sessions,
+                                                            args->ip);
+        if (c) {
+            ds_put_cstr(s, "  ");
+            format_client(c, 0, s);
+            ds_put_format(s, ", %"PRIuSIZE" session%s\n", c->n_sessions,
+                          c->n_sessions == 1 ? "" : "s");
+            const struct lb_session *session;
+            if (c->n_sessions) {
+                LIST_FOR_EACH (session, client_node, &c->sessions) {
+                    ds_put_format(s, "    service %s",
+                                  session->member->service->cfg.name);
+                    if (session->client_port) {
+                        ds_put_format(s, ", client port %"PRIu16,
+                                      ntohs(session->client_port));
+                    }
+                    format_session(session, s);
+                }
+            }
+        } else {
+            ds_put_format(s, "  no client "IP_FMT"\n", IP_ARGS(args->ip));
+        }
+        free(services);
+        return;
+    }
+
+    size_t n_clients = lb_sessions_count_clients(sessions);
+    size_t n_sessions = lb_sessions_count(sessions);
+    ds_put_format(s, "  %"PRIuSIZE" client%s, %"PRIuSIZE" session%s; "
+                  "flows: %s\n", n_clients, n_clients == 1 ? "" : "s",
+                  n_sessions, n_sessions == 1 ? "" : "s",
+                  lb_repair_mode_name(lb_switch_get_repair_mode(sw)));
     HMAP_FOR_EACH (svc, name_node, &svcs->by_name) {
         services[i++] = svc;
     }
     qsort(services, n, sizeof *services, compare_services);
+    size_t budget = args->max_clients;
     for (i = 0; i < n; i++) {
-        format_service(services[i], s);
+        format_service(services[i], &budget, s);
     }
     free(services);
 
-    const struct lb_client **idle = NULL;
-    size_t n_idle = 0, allocated = 0;
+    /* Clients without a session: the idle list holds exactly them. */
+    const struct lb_client **idle = xmalloc(MAX(budget, 1) * sizeof *idle);
     const struct lb_client *c;
-    HMAP_FOR_EACH (c, node, &sessions->clients) {
-        if (!c->n_sessions) {
-            if (n_idle >= allocated) {
-                idle = x2nrealloc(idle, &allocated, sizeof *idle);
-            }
-            idle[n_idle++] = c;
+    size_t n_idle = 0;
+    LIST_FOR_EACH (c, idle_node, &sessions->idle_clients) {
+        if (n_idle >= budget) {
+            break;
         }
+        idle[n_idle++] = c;
     }
-    if (n_idle) {
-        qsort(idle, n_idle, sizeof *idle, compare_clients);
-    }
+    qsort(idle, n_idle, sizeof *idle, compare_clients);
     for (i = 0; i < n_idle; i++) {
         ds_put_cstr(s, "  ");
         format_client(idle[i], 0, s);
         ds_put_cstr(s, ", no server\n");
     }
     free(idle);
+
+    size_t shown = args->max_clients - budget + n_idle;
+    size_t total = (lb_sessions_count(sessions)
+                    + ovs_list_size(&sessions->idle_clients));
+    if (args->max_clients && shown < total) {
+        ds_put_format(s, "  (%"PRIuSIZE" of %"PRIuSIZE" shown: lb/show "
+                      "--clients=N shows more, lb/show IP one client)\n",
+                      shown, total);
+    }
 }
 
 static int
@@ -355,18 +451,20 @@ compare_switches(const void *a_, const void *b_)
     return a_dpid < b_dpid ? -1 : a_dpid > b_dpid;
 }
 
-/* lb/show [DPID]: appends to 's' the state of every switch, or of the one
- * with 'dpid_s' (if nonnull).  Returns an error if there is no such
- * switch. */
+/* lb/show [DPID] [--clients[=N]] [IP]: appends to 's' the state of every
+ * switch (or the one with DPID): a summary and each service's backends;
+ * with --clients, up to N (default 100) sessions and clients per switch
+ * too; with IP, that client only.  Returns an error for bad arguments or
+ * no such switch.  Its work is bounded by what it shows, whatever the
+ * number of clients. */
 char *
-lb_controller_show(const struct lb_controller *ctl, const char *dpid_s,
-                   struct ds *s)
+lb_controller_show(const struct lb_controller *ctl, int argc,
+                   const char *argv[], struct ds *s)
 {
-    uint64_t dpid = 0;
-
-    if (dpid_s && !dpid_from_string(dpid_s, &dpid)) {
-        return xstrdup("bad datapath ID (use 16 hex digits, as in lb/show's "
-                       "output)");
+    struct show_args args;
+    char *error = parse_show_args(argc, argv, &args);
+    if (error) {
+        return error;
     }
 
     size_t n = hmap_count(&ctl->switches);
@@ -381,7 +479,7 @@ lb_controller_show(const struct lb_controller *ctl, const char *dpid_s,
     bool found = false;
     for (i = 0; i < n; i++) {
         cs = sorted[i];
-        if (dpid_s && lb_switch_get_dpid(cs->sw) != dpid) {
+        if (args.has_dpid && lb_switch_get_dpid(cs->sw) != args.dpid) {
             continue;
         }
         found = true;
@@ -391,8 +489,8 @@ lb_controller_show(const struct lb_controller *ctl, const char *dpid_s,
         } else {
             ds_put_cstr(s, ": disconnected\n");
         }
-        format_switch(cs->sw, s);
+        format_switch(cs->sw, &args, s);
     }
     free(sorted);
-    return dpid_s && !found ? xstrdup("no such switch") : NULL;
+    return args.has_dpid && !found ? xstrdup("no such switch") : NULL;
 }

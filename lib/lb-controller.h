@@ -63,7 +63,8 @@ struct lb_switch *lb_controller_find_switch(const struct lb_controller *,
 void lb_controller_run(struct lb_controller *, long long int now);
 long long int lb_controller_next_timer(const struct lb_controller *);
 
-char *lb_controller_show(const struct lb_controller *, const char *dpid,
-                         struct ds *) OVS_WARN_UNUSED_RESULT;
+char *lb_controller_show(const struct lb_controller *, int argc,
+                         const char *argv[], struct ds *)
+    OVS_WARN_UNUSED_RESULT;
 
 #endif /* lb-controller.h */

@@ -189,7 +189,9 @@ lb_sessions_add(struct lb_sessions *s, struct lb_member *member,
     lb_member_count_session(member, 1);
     if (!client->n_sessions++) {
         ovs_list_remove(&client->idle_node);
+        ovs_list_init(&client->sessions);
     }
+    ovs_list_push_back(&client->sessions, &session->client_node);
     return session;
 }
 
@@ -203,6 +205,7 @@ remove_session(struct lb_sessions *s, struct lb_session *session, bool force,
 
     hmap_remove(&s->sessions, &session->node);
     ovs_list_remove(&session->member_node);
+    ovs_list_remove(&session->client_node);
     if (!session->flows) {
         ovs_list_remove(&session->idle_node);
     }

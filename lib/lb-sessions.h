@@ -47,7 +47,10 @@ struct lb_services;
 /* A host that sent traffic to a VIP or asked for one. */
 struct lb_client {
     struct hmap_node node;      /* In lb_sessions' 'clients', by IP. */
-    struct ovs_list idle_node;  /* In 'idle_clients' if no sessions. */
+    union {
+        struct ovs_list idle_node;  /* In 'idle_clients' if no sessions; */
+        struct ovs_list sessions;   /* else its "struct lb_session"s. */
+    };
     ovs_be32 ip;
     struct eth_addr mac;
     ofp_port_t ofport;
@@ -61,6 +64,7 @@ struct lb_session {
     struct hmap_node node;      /* In lb_sessions' 'sessions'. */
     struct ovs_list idle_node;  /* In 'idle_sessions' if no flows. */
     struct ovs_list member_node;    /* In its member's 'sessions'. */
+    struct ovs_list client_node;    /* In its client's 'sessions'. */
     struct lb_member *member;   /* Its service is the member's. */
     struct lb_client *client;
     ovs_be16 client_port;       /* Per connection, the source port; or 0. */

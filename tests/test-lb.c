@@ -1337,9 +1337,15 @@ run_line(char *line, int line_number)
         svec_clear(&fs->sent);
     } else if (!strcmp(cmd, "show")) {
         struct ds s = DS_EMPTY_INITIALIZER;
-        char *error = lb_controller_show(controller,
-                                         words.n > 1 ? words.names[1] : NULL,
-                                         &s);
+        /* With the clients, unless asked otherwise. */
+        const char **args = xmalloc((words.n + 1) * sizeof *args);
+        size_t n_args = 0;
+        args[n_args++] = "--clients";
+        for (size_t i = 1; i < words.n; i++) {
+            args[n_args++] = words.names[i];
+        }
+        char *error = lb_controller_show(controller, n_args, args, &s);
+        free(args);
         fputs(error ? error : ds_cstr(&s), stdout);
         free(error);
         ds_destroy(&s);
@@ -1379,7 +1385,7 @@ run_line(char *line, int line_number)
  *   flows DPID              prints the switch's flows, sorted
  *   sent DPID               prints the packets sent since last asked,
  *                           sorted
- *   show [DPID]             prints lb/show's output
+ *   show [ARG...]           prints "lb/show --clients [ARG...]"
  *   echo TEXT               prints TEXT
  *
  * Every switch does at once what the balancer sends it. */

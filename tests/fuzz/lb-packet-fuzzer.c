@@ -311,7 +311,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     struct ds s = DS_EMPTY_INITIALIZER;
-    free(lb_controller_show(controller, NULL, &s));
+    const char *args[] = { "--clients" };
+    free(lb_controller_show(controller, 1, args, &s));
     ds_destroy(&s);
     lb_controller_destroy(controller);
     ofpbuf_uninit(&out);
