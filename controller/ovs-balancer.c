@@ -43,6 +43,7 @@
 #include "openvswitch/poll-loop.h"
 #include "openvswitch/vconn.h"
 #include "openvswitch/vlog.h"
+#include "packets.h"
 #include "timeval.h"
 #include "socket-util.h"
 #include "stream-ssl.h"
@@ -340,6 +341,95 @@ lb_unixctl_show(struct unixctl_conn *conn, int argc, const char *argv[],
     ds_destroy(&s);
 }
 
+/* SSL settings given on the command line, for checking pssl: and ssl:
+ * before the first connection needs them. */
+static bool ssl_private_key, ssl_certificate, ssl_ca_cert;
+
+/* Returns an error if 'addr' is neither an IPv4 nor an IPv6 address
+ * (possibly in brackets). */
+static char *
+check_ip(const char *addr)
+{
+    size_t len = strlen(addr);
+    char *ip = (addr[0] == '[' && len > 1 && addr[len - 1] == ']'
+                ? xmemdup0(addr + 1, len - 2) : xstrdup(addr));
+    struct in6_addr ip6;
+    ovs_be32 ip4;
+    bool ok = ip_parse(ip, &ip4) || ipv6_parse(ip, &ip6);
+
+    free(ip);
+    return ok ? NULL : xasprintf("\"%s\" is not an IP address", addr);
+}
+
+static char *
+check_port(const char *port)
+{
+    unsigned int n;
+
+    return (str_to_uint(port, 10, &n) && n <= 65535 ? NULL
+            : xasprintf("bad port \"%s\" (use a number from 0 to 65535)",
+                        port));
+}
+
+/* Returns an error, naming the problem, if 'name' is a tcp or ssl
+ * connection method with a bad port or IP address, or an ssl one without the
+ * keys and certificates it needs; NULL otherwise (other methods are left
+ * to OVS). */
+static char *
+check_method(const char *name)
+{
+    bool passive = !strncmp(name, "ptcp:", 5) || !strncmp(name, "pssl:", 5);
+    bool active = !strncmp(name, "tcp:", 4) || !strncmp(name, "ssl:", 4);
+    bool ssl = !strncmp(name, "pssl:", 5) || !strncmp(name, "ssl:", 4);
+
+    if (!passive && !active) {
+        return NULL;
+    }
+    if (ssl && (!ssl_private_key || !ssl_certificate || !ssl_ca_cert)) {
+        return xstrdup("SSL needs --private-key, --certificate and "
+                       "--ca-cert");
+    }
+
+    /* passive: [PORT][:IP]; active: IP[:PORT]; an IPv6 IP in brackets. */
+    char *rest = xstrdup(strchr(name, ':') + 1);
+    char *port, *ip;
+    if (passive) {
+        port = rest;
+        ip = strchr(rest, ':');
+        if (ip) {
+            *ip++ = '\0';
+        }
+    } else {
+        ip = rest;
+        char *end = rest[0] == '[' ? strchr(rest, ']') : rest;
+        port = end ? strchr(end, ':') : NULL;
+        if (port && rest[0] != '[' && strchr(port + 1, ':')) {
+            free(rest);
+            return xstrdup("an IPv6 address goes in brackets, "
+                           "e.g. tcp:[::1]:6653");
+        }
+        if (port) {
+            *port++ = '\0';
+        }
+    }
+
+    char *error = NULL;
+    if (active && !*ip) {
+        error = xasprintf("the switch's address is missing (%.*sIP[:PORT])",
+                          (int) (strchr(name, ':') - name + 1), name);
+    } else if (port && *port) {
+        error = check_port(port);
+    }
+    /* An active method may name a host; only what looks like an address
+     * must be one. */
+    if (!error && ip && *ip
+        && (passive || ip[0] == '[' || ip[strspn(ip, "0123456789.")] == '\0')) {
+        error = check_ip(ip);
+    }
+    free(rest);
+    return error;
+}
+
 /* Opens each connection method in 'targets': listeners for the passive
  * ones, reconnecting connections for the active ones.  Exits with a message
  * if one is malformed or cannot listen. */
@@ -349,6 +439,20 @@ open_targets(int n, char *targets[])
     if (!n) {
         ovs_fatal(0, "at least one OpenFlow connection method is required, "
                   "e.g. ptcp:6653 (use --help for usage)");
+    }
+
+    /* All are checked before any is opened. */
+    for (int i = 0; i < n; i++) {
+        const char *name = targets[i];
+        char *problem = check_method(name);
+
+        if (problem) {
+            ovs_fatal(0, "%s: %s", name, problem);
+        } else if (pvconn_verify_name(name) && vconn_verify_name(name)) {
+            ovs_fatal(0, "%s: not an OpenFlow connection method (expected "
+                      "ptcp:[PORT][:IP], punix:FILE, pssl:[PORT][:IP], "
+                      "tcp:IP[:PORT], unix:FILE or ssl:IP[:PORT])", name);
+        }
     }
 
     for (int i = 0; i < n; i++) {
@@ -365,17 +469,13 @@ open_targets(int n, char *targets[])
             struct listener *l = xmalloc(sizeof *l);
             l->pstream = pstream;
             ovs_list_push_back(&listeners, &l->node);
-        } else if (!vconn_verify_name(name)) {
+        } else {
             struct switch_node *sn = xzalloc(sizeof *sn);
             sn->active = true;
             sn->swconn = swconn_create_active(name, probe_interval,
                                               max_backoff, &switch_handler,
                                               sn);
             ovs_list_push_back(&switches, &sn->node);
-        } else {
-            ovs_fatal(0, "%s: not an OpenFlow connection method (expected "
-                      "ptcp:[PORT][:IP], punix:FILE, pssl:[PORT][:IP], "
-                      "tcp:IP[:PORT], unix:FILE or ssl:IP[:PORT])", name);
         }
     }
 }
@@ -519,7 +619,29 @@ parse_options(int argc, char *argv[])
         VLOG_OPTION_HANDLERS
         OFP_VERSION_OPTION_HANDLERS
         DAEMON_OPTION_HANDLERS
-        STREAM_SSL_OPTION_HANDLERS
+        /* OVS's STREAM_SSL_OPTION_HANDLERS, noting what was given. */
+        case 'p':
+            stream_ssl_set_private_key_file(optarg);
+            ssl_private_key = true;
+            break;
+
+        case 'c':
+            stream_ssl_set_certificate_file(optarg);
+            ssl_certificate = true;
+            break;
+
+        case 'C':
+            stream_ssl_set_ca_cert_file(optarg, false);
+            ssl_ca_cert = true;
+            break;
+
+        case OPT_SSL_PROTOCOLS:
+            stream_ssl_set_protocols(optarg);
+            break;
+
+        case OPT_SSL_CIPHERS:
+            stream_ssl_set_ciphers(optarg);
+            break;
 
         case OPT_PEER_CA_CERT:
             stream_ssl_set_peer_ca_cert_file(optarg);
