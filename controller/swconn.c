@@ -25,6 +25,7 @@
 #include "controller/batch-conn.h"
 #include "flow.h"
 #include "hmapx.h"
+#include "lib/lb-ofp.h"
 #include "ofp-version-opt.h"
 #include "openflow/openflow.h"
 #include "openvswitch/ofp-errors.h"
@@ -175,7 +176,7 @@ swconn_send(struct swconn *sw, struct ofpbuf *msg)
 
     if (sw->bc.stream && sw->state != SWCONN_CONNECTING) {
         ofpmsg_update_length(msg);
-        ofpbuf_put(&sw->bc.tx, msg->data, msg->size);
+        lb_ofp_put(&sw->bc.tx, msg->data, msg->size);
     } else {
         error = ENOTCONN;
     }
@@ -205,7 +206,7 @@ swconn_connected(struct swconn *sw)
     /* The hello goes first, in the version of the highest one allowed, with
      * a bitmap of them all. */
     struct ofpbuf *hello = ofputil_encode_hello(sw->allowed_versions);
-    ofpbuf_put(&sw->bc.tx, hello->data, hello->size);
+    lb_ofp_put(&sw->bc.tx, hello->data, hello->size);
     ofpbuf_delete(hello);
 }
 
@@ -427,7 +428,7 @@ swconn_process_hello(struct swconn *sw, const struct ofp_header *oh)
         struct ofpbuf *error = ofperr_encode_hello(
             OFPERR_OFPHFC_INCOMPATIBLE, leftmost_1bit_idx(peer_versions),
             "no common OpenFlow version");
-        ofpbuf_put(&sw->bc.tx, error->data, error->size);
+        lb_ofp_put(&sw->bc.tx, error->data, error->size);
         ofpbuf_delete(error);
         swconn_flush(sw);
         swconn_disconnect(sw, EPROTO);

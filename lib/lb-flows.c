@@ -450,7 +450,7 @@ lb_binding_packet_out(const struct lb_binding_tmpl *t,
                       size_t size, struct ofpbuf *out)
 {
     size_t ofs = put_binding_message(&t->c2s_packet_out, b, out);
-    ofpbuf_put(out, packet, size);
+    lb_ofp_put(out, packet, size);
     lb_ofp_end_message(out, ofs);
 }
 

@@ -33,12 +33,25 @@
 #include "openvswitch/ofpbuf.h"
 #include "packets.h"
 
+/* Appends the 'n' bytes at 'p' to 'out' and returns where they went.  The
+ * buffer grows by doubling: an ofpbuf grows by just what is asked, which
+ * makes a long queue of small messages cost quadratic time wherever
+ * realloc() copies (as it does under the sanitizers). */
+void *
+lb_ofp_put(struct ofpbuf *out, const void *p, size_t n)
+{
+    if (n > ofpbuf_tailroom(out)) {
+        ofpbuf_prealloc_tailroom(out, MAX(n, out->allocated));
+    }
+    return ofpbuf_put(out, p, n);
+}
+
 /* Appends 'msg' to the output and frees it. */
 static void
 lb_ofp_queue(const struct lb_ofp *ofp, struct ofpbuf *msg)
 {
     ofpmsg_update_length(msg);
-    ofpbuf_put(ofp->out, msg->data, msg->size);
+    lb_ofp_put(ofp->out, msg->data, msg->size);
     ofpbuf_delete(msg);
 }
 

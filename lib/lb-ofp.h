@@ -42,6 +42,7 @@ struct lb_ofp {
     struct ofpbuf *out;         /* Composed messages go here. */
 };
 
+void *lb_ofp_put(struct ofpbuf *out, const void *, size_t);
 void lb_ofp_flow_add(const struct lb_ofp *, const struct match *,
                      int priority, int idle_timeout, int hard_timeout,
                      bool send_flow_rem, const struct ofpbuf *ofpacts);

@@ -39,6 +39,9 @@ VLOG_DEFINE_THIS_MODULE(lb_resync);
 
 static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
 
+/* Sessions looked at per slice once the switch has answered. */
+#define LB_RESYNC_SLICE 2000
+
 /* A backend-to-client flow read before the flow in the other direction
  * that tells the backend's MAC. */
 struct later_flow {
@@ -49,10 +52,38 @@ struct later_flow {
     long long int installed_at;
 };
 
+/* Whether a session's flows are seen is kept per resync, by epoch, so that
+ * starting one costs nothing whatever the number of sessions. */
+static unsigned int
+seen_flows(const struct lb_resync *rs, const struct lb_session *session)
+{
+    return session->seen_epoch == rs->epoch ? session->seen : 0;
+}
+
+static void
+mark_seen(const struct lb_resync *rs, struct lb_session *session,
+          unsigned int flow_bit)
+{
+    session->seen = seen_flows(rs, session) | flow_bit;
+    session->seen_epoch = rs->epoch;
+}
+
+/* The switch says that a session's flow has gone: if it was seen while
+ * reading them back, it is not there any more. */
+void
+lb_resync_flow_gone(const struct lb_resync *rs, struct lb_session *session,
+                    unsigned int flow_bit)
+{
+    if (session->seen_epoch == rs->epoch) {
+        session->seen &= ~flow_bit;
+    }
+}
+
 void
 lb_resync_init(struct lb_resync *rs)
 {
-    rs->active = rs->audit = false;
+    rs->active = rs->audit = rs->finishing = false;
+    rs->epoch = 0;
     rs->kept = rs->deleted = 0;
     ovs_list_init(&rs->later);
     hmapx_init(&rs->seen_base);
@@ -71,12 +102,8 @@ void
 lb_resync_start(struct lb_resync *rs, const struct lb_tables *ctx,
                 bool audit, long long int now)
 {
-    struct lb_session *session;
-
     lb_resync_abort(rs);
-    HMAP_FOR_EACH (session, node, &ctx->sessions->sessions) {
-        session->seen = 0;
-    }
+    rs->epoch = rs->epoch + 1 ? rs->epoch + 1 : 1;   /* Never 0, as new. */
     rs->active = true;
     rs->audit = audit;
     rs->started = now;
@@ -94,7 +121,7 @@ lb_resync_abort(struct lb_resync *rs)
         free(lf);
     }
     hmapx_clear(&rs->seen_base);
-    rs->active = false;
+    rs->active = rs->finishing = false;
 }
 
 /* Takes the session flow 'b' (in direction 'dir') into the tables.  Returns
@@ -182,7 +209,7 @@ adopt_binding(struct lb_resync *rs, const struct lb_tables *ctx,
     } else if (session->member != m) {
         return false;
     }
-    session->seen |= LB_FLOW_BIT(dir);
+    mark_seen(rs, session, LB_FLOW_BIT(dir));
     session->installed_at = MAX(session->installed_at, installed_at);
     return true;
 }
@@ -225,12 +252,16 @@ keep_flow(struct lb_resync *rs, const struct lb_tables *ctx,
     }
 }
 
-static void
+/* Does up to 'budget' steps of the end of a resync.  Returns true if it
+ * is over. */
+static bool
 resync_finish(struct lb_resync *rs, const struct lb_tables *ctx,
-              long long int now)
+              size_t budget, long long int now)
 {
     struct later_flow *lf;
-    LIST_FOR_EACH_POP (lf, node, &rs->later) {
+    while (budget && !ovs_list_is_empty(&rs->later)) {
+        lf = CONTAINER_OF(ovs_list_pop_front(&rs->later), struct later_flow,
+                          node);
         if (!adopt_binding(rs, ctx, &lf->b, lf->dir, &lf->match,
                            lf->installed_at, true, now)) {
             lb_ofp_flow_delete_strict(ctx->ofp, &lf->match,
@@ -239,20 +270,28 @@ resync_finish(struct lb_resync *rs, const struct lb_tables *ctx,
             rs->deleted++;
         }
         free(lf);
+        budget--;
     }
 
     /* Sessions keep the flows that were there: those whose flows went
      * (an audit finds what others deleted) get them again with their next
      * packet.  Flows sent since the switch was asked are not in its
-     * answer. */
-    size_t n_with_flows = 0;
-    struct lb_session *session;
-    HMAP_FOR_EACH (session, node, &ctx->sessions->sessions) {
+     * answer.  (Sessions that come or go meanwhile may be missed or seen
+     * twice: both are harmless.) */
+    struct hmap_node *node;
+    while (budget
+           && (node = hmap_at_position(&ctx->sessions->sessions, &rs->pos))) {
+        struct lb_session *session = CONTAINER_OF(node, struct lb_session,
+                                                  node);
         if (session->installed_at < rs->started || !rs->audit) {
-            lb_sessions_set_flows(ctx->sessions, session, session->seen,
-                                  now);
+            lb_sessions_set_flows(ctx->sessions, session,
+                                  seen_flows(rs, session), now);
         }
-        n_with_flows += session->flows != 0;
+        rs->n_with_flows += session->flows != 0;
+        budget--;
+    }
+    if (!budget) {
+        return false;
     }
 
     /* An audit restores the base flows that went.  (On connection they
@@ -271,13 +310,14 @@ resync_finish(struct lb_resync *rs, const struct lb_tables *ctx,
     if (!rs->audit) {
         VLOG_INFO("%s: read back %"PRIuSIZE" flows, deleted %"PRIuSIZE
                   "; %"PRIuSIZE" clients have flows", ctx->name,
-                  rs->kept + rs->deleted, rs->deleted, n_with_flows);
+                  rs->kept + rs->deleted, rs->deleted, rs->n_with_flows);
     } else if (n_added || rs->deleted) {
         VLOG_WARN("%s: audit found its flows changed: restored %"PRIuSIZE
                   " flows, deleted %"PRIuSIZE, ctx->name, n_added,
                   rs->deleted);
     }
     lb_resync_abort(rs);
+    return true;
 }
 
 /* Handles one part of the reply to lb_resync_start()'s request.  Returns
@@ -320,6 +360,17 @@ lb_resync_reply(struct lb_resync *rs, const struct lb_tables *ctx,
     if (ofpmp_more(oh)) {
         return false;
     }
-    resync_finish(rs, ctx, now);
-    return true;
+    rs->finishing = true;
+    rs->pos.bucket = rs->pos.offset = 0;
+    rs->n_with_flows = 0;
+    return lb_resync_run(rs, ctx, now);
+}
+
+/* Goes on with the end of a resync, for a slice.  Returns true if it has
+ * just ended. */
+bool
+lb_resync_run(struct lb_resync *rs, const struct lb_tables *ctx,
+              long long int now)
+{
+    return rs->finishing && resync_finish(rs, ctx, LB_RESYNC_SLICE, now);
 }

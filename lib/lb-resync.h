@@ -34,13 +34,16 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "hmapx.h"
+#include "openvswitch/hmap.h"
 #include "openvswitch/list.h"
 
 struct lb_config;
 struct lb_flow_set;
 struct lb_ofp;
 struct lb_services;
+struct lb_session;
 struct lb_sessions;
 struct ofp_header;
 
@@ -59,9 +62,16 @@ struct lb_resync {
     bool active;
     bool audit;                 /* An audit, not a (re)connection? */
     long long int started;      /* When the flows were asked for. */
+    uint32_t epoch;             /* Sessions' 'seen' counts in this one. */
     size_t kept, deleted;       /* Flows so far. */
     struct ovs_list later;      /* Flows to look at again at the end. */
     struct hmapx seen_base;     /* Base flows found ("struct lb_flow"s). */
+
+    /* Once the switch has answered, the sessions are brought in line in
+     * slices, from 'pos' on. */
+    bool finishing;
+    struct hmap_position pos;
+    size_t n_with_flows;        /* Sessions with flows, so far. */
 };
 
 void lb_resync_init(struct lb_resync *);
@@ -71,5 +81,9 @@ void lb_resync_start(struct lb_resync *, const struct lb_tables *,
 void lb_resync_abort(struct lb_resync *);
 bool lb_resync_reply(struct lb_resync *, const struct lb_tables *,
                      const struct ofp_header *, long long int now);
+bool lb_resync_run(struct lb_resync *, const struct lb_tables *,
+                   long long int now);
+void lb_resync_flow_gone(const struct lb_resync *, struct lb_session *,
+                         unsigned int flow_bit);
 
 #endif /* lb-resync.h */

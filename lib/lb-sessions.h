@@ -68,8 +68,9 @@ struct lb_session {
     struct lb_member *member;   /* Its service is the member's. */
     struct lb_client *client;
     ovs_be16 client_port;       /* Per connection, the source port; or 0. */
-    unsigned int flows;         /* LB_FLOW_BIT()s of flows believed in. */
-    unsigned int seen;          /* Flows seen while reading them back. */
+    uint8_t flows;              /* LB_FLOW_BIT()s of flows believed in. */
+    uint8_t seen;               /* Flows seen while reading them back... */
+    uint32_t seen_epoch;        /* ...in this resync (see lb-resync.c). */
     long long int installed_at; /* When the flows were last sent. */
     long long int idle_since;   /* When 'flows' became 0. */
 };

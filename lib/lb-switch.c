@@ -63,6 +63,12 @@ static struct vlog_rate_limit dbg_rl = VLOG_RATE_LIMIT_INIT(60, 600);
  * its replacement is the old one: the replacement is in place. */
 #define LB_REINSTALL_MS 1000
 
+/* Work that grows with the tables (expiry, the sessions of a backend that
+ * went down, the end of reading flows back) is done in slices of at most
+ * this many sessions per run of the main loop, so that switches and
+ * commands are served in between, whatever the size of the tables. */
+#define LB_SLICE 1000
+
 /* Most packet-ins held while the balancer reads back its flows. */
 #define LB_MAX_HELD 256
 
@@ -98,6 +104,9 @@ struct lb_switch {
     size_t n_held;
 
     struct lb_repair repair;    /* Keeping the switch's flows as wanted. */
+
+    /* Some backend that went down may still have sessions to uninstall. */
+    bool draining;
 };
 
 /* An ARP reply from the LB MAC, described by its varying fields. */
@@ -113,6 +122,7 @@ static bool is_valid_message(const struct lb_switch *,
 static void uninstall_session(struct lb_switch *, struct lb_session *,
                               long long int now);
 static void build_templates(struct lb_switch *);
+static void drain_backends(struct lb_switch *, long long int now);
 static void destroy_templates(struct lb_switch *);
 
 /* Makes messages composed from here on go where they belong: to the
@@ -394,6 +404,8 @@ lb_switch_disconnected(struct lb_switch *sw, long long int now OVS_UNUSED)
     drop_held(sw);
 }
 
+static void release_held(struct lb_switch *, long long int now);
+
 /* A part of the flow stats the resync asked for has come.  After the last
  * part, the packets that waited for it can be handled. */
 void
@@ -407,15 +419,22 @@ lb_switch_flow_stats_reply(struct lb_switch *sw, const struct ofp_header *oh,
     }
     struct lb_tables t = tables(sw);
     if (lb_resync_reply(&sw->resync, &t, oh, now)) {
-        struct ovs_list held;
-        struct ofpbuf *msg;
+        release_held(sw, now);
+    }
+}
 
-        ovs_list_move(&held, &sw->held);
-        sw->n_held = 0;
-        LIST_FOR_EACH_POP (msg, list_node, &held) {
-            handle_packet_in(sw, msg->data, now);
-            ofpbuf_delete(msg);
-        }
+/* The resync is over: the packets that waited for it can be handled. */
+static void
+release_held(struct lb_switch *sw, long long int now)
+{
+    struct ovs_list held;
+    struct ofpbuf *msg;
+
+    ovs_list_move(&held, &sw->held);
+    sw->n_held = 0;
+    LIST_FOR_EACH_POP (msg, list_node, &held) {
+        handle_packet_in(sw, msg->data, now);
+        ofpbuf_delete(msg);
     }
 }
 
@@ -578,6 +597,9 @@ uninstall_session(struct lb_switch *sw, struct lb_session *session,
 
 /* Backends. */
 
+/* Backend 'b' is down: no new session goes to it, and its sessions are
+ * uninstalled in slices by drain_backends(), each sooner if its client
+ * sends before (see balance()). */
 static void
 backend_down(struct lb_switch *sw, struct lb_backend *b, long long int now)
 {
@@ -586,17 +608,41 @@ backend_down(struct lb_switch *sw, struct lb_backend *b, long long int now)
 
     lb_backend_changed(b);
     LIST_FOR_EACH (m, backend_node, &b->members) {
-        struct lb_session *session;
-
-        LIST_FOR_EACH_SAFE (session, member_node, &m->sessions) {
-            uninstall_session(sw, session, now);
-            n_moved++;
-        }
+        n_moved += lb_member_n_sessions(m);
     }
+    sw->draining = true;
+    drain_backends(sw, now);
     VLOG_WARN("%s: server "IP_FMT" is down (%d probes unanswered), "
               "%"PRIuSIZE" client%s will go to other servers", sw->name,
               IP_ARGS(b->ip), b->health.misses, n_moved,
               n_moved == 1 ? "" : "s");
+}
+
+/* Uninstalls up to LB_SLICE sessions of backends that are down. */
+static void
+drain_backends(struct lb_switch *sw, long long int now)
+{
+    size_t budget = LB_SLICE;
+    struct lb_backend *b;
+
+    sw->draining = false;
+    HMAP_FOR_EACH (b, node, &sw->services.backends) {
+        if (lb_health_is_up(&b->health)) {
+            continue;
+        }
+        struct lb_member *m;
+        LIST_FOR_EACH (m, backend_node, &b->members) {
+            struct lb_session *session;
+            LIST_FOR_EACH_SAFE (session, member_node, &m->sessions) {
+                if (!budget) {
+                    sw->draining = true;
+                    return;
+                }
+                uninstall_session(sw, session, now);
+                budget--;
+            }
+        }
+    }
 }
 
 /* Ends a probe round: each backend that was up and did not answer counts a
@@ -833,6 +879,12 @@ balance(struct lb_switch *sw, struct lb_service *svc,
 
     struct lb_session *session = lb_sessions_find(&sw->sessions, svc,
                                                   client->ip, client_port);
+    if (session && !lb_health_is_up(&session->member->backend->health)) {
+        /* Its backend went down and drain_backends() has not come to it
+         * yet. */
+        uninstall_session(sw, session, now);
+        session = NULL;
+    }
     if (!session) {
         session = create_session(sw, svc, client, client_port, now);
         if (!session) {
@@ -1090,7 +1142,7 @@ lb_switch_flow_removed(struct lb_switch *sw, const struct ofp_header *oh,
     if (!session) {
         return;
     }
-    session->seen &= ~LB_FLOW_BIT(dir);
+    lb_resync_flow_gone(&sw->resync, session, LB_FLOW_BIT(dir));
     if (!(session->flows & LB_FLOW_BIT(dir))) {
         return;
     }
@@ -1163,8 +1215,19 @@ lb_switch_run(struct lb_switch *sw, long long int now)
         lb_resync_start(&sw->resync, &t, true, now);
     }
 
+    if (sw->draining) {
+        drain_backends(sw, now);
+    }
+    if (sw->resync.finishing) {
+        struct lb_tables t = tables(sw);
+        if (lb_resync_run(&sw->resync, &t, now)) {
+            release_held(sw, now);
+        }
+    }
+
+    size_t budget = LB_SLICE;
     struct lb_session *session;
-    while ((session = lb_sessions_expired(&sw->sessions, now))) {
+    while (budget-- && (session = lb_sessions_expired(&sw->sessions, now))) {
         if (log_decision(sw, now)) {
             struct ds s = DS_EMPTY_INITIALIZER;
             lb_session_format(session, &s);
@@ -1175,8 +1238,10 @@ lb_switch_run(struct lb_switch *sw, long long int now)
         lb_sessions_remove(&sw->sessions, session, now);
     }
 
+    budget = LB_SLICE;
     struct lb_client *client;
-    while ((client = lb_sessions_expired_client(&sw->sessions, now))) {
+    while (budget--
+           && (client = lb_sessions_expired_client(&sw->sessions, now))) {
         VLOG_DBG("%s: forgot client "IP_FMT, sw->name, IP_ARGS(client->ip));
         lb_sessions_remove_client(&sw->sessions, client);
     }
@@ -1188,6 +1253,9 @@ lb_switch_next_timer(const struct lb_switch *sw)
 {
     long long int next = LLONG_MAX;
 
+    if (sw->draining || sw->resync.finishing) {
+        return LLONG_MIN;       /* Work in slices goes on at once. */
+    }
     if (sw->connected) {
         next = MIN(sw->next_probe, lb_repair_next_timer(&sw->repair));
     }

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "flow.h"
+#include "lib/lb-ofp.h"
 #include "openflow/openflow.h"
 #include "openvswitch/vlog.h"
 #include "packets.h"
@@ -219,7 +220,7 @@ lb_tmpl_put(const struct lb_tmpl *t, const union lb_tmpl_value values[],
         return lb_tmpl_encode(t, values, out);
     }
     size_t ofs = out->size;
-    uint8_t *msg = ofpbuf_put(out, t->msg.data, t->msg.size);
+    uint8_t *msg = lb_ofp_put(out, t->msg.data, t->msg.size);
     patch(t, values, msg);
     set_xid(msg);
     return (uint8_t *) out->data + ofs;

@@ -1305,8 +1305,9 @@ run_line(char *line, int line_number)
             now = MIN(until, MAX(now, next));
             lb_controller_run(controller, now);
             process_all_output();
-            if (now >= until) {
-                break;
+            if (now >= until
+                && lb_controller_next_timer(controller) > now) {
+                break;          /* (Work in slices is all done.) */
             }
         }
     } else if (!strcmp(cmd, "del-flows")) {

@@ -78,6 +78,7 @@ static int n_switches = 1;
 static enum ofp_version version = OFP13_VERSION;
 static long long int n_clients = 10000;
 static long long int first_client;      /* Offset, for distinct runs. */
+static uint64_t first_dpid = 0xbe0000;  /* Of the first emulated switch. */
 static enum { MODE_THROUGHPUT, MODE_LATENCY, MODE_RATE } mode;
 static int window = 1000;               /* Clients in flight, throughput. */
 static double rate;                     /* Clients per second, fixed rate. */
@@ -178,7 +179,7 @@ conn_destroy(struct conn *c)
 static void
 conn_put(struct conn *c, const void *msg, size_t len)
 {
-    ofpbuf_put(&c->bc.tx, msg, len);
+    lb_ofp_put(&c->bc.tx, msg, len);
     msgs_sent++;
 }
 
@@ -365,7 +366,7 @@ put_client_packet_in(struct bench_switch *sw, const struct ofpbuf *template,
                      size_t ip_ofs, bool ip_csum)
 {
     size_t size = template->size;
-    uint8_t *msg = ofpbuf_put(&sw->conn.bc.tx, template->data, size);
+    uint8_t *msg = lb_ofp_put(&sw->conn.bc.tx, template->data, size);
     struct eth_addr mac = client_mac(i);
     ovs_be32 ip = client_ip(i);
 
@@ -649,7 +650,7 @@ connect_switches(void)
             ovs_fatal(error, "%s: cannot connect", target);
         }
         conn_init(&sw->conn, stream, target);
-        sw->dpid = 0xbe0000 + i;
+        sw->dpid = first_dpid + i;
         make_templates(sw);
         conn_put_ofpbuf(&sw->conn, ofputil_encode_hello(1u << version));
     }
@@ -992,6 +993,8 @@ usage(void)
            "  -n, --clients=N          clients to set up (10000)\n"
            "  --first-client=N         number clients from N (0)\n"
            "  -s, --switches=N         emulated switches (1)\n"
+           "  --dpid=DPID              the first one's datapath ID, in hex\n"
+           "                           (0000000000be0000)\n"
            "  -O, --protocol=VERSION   OpenFlow10 or OpenFlow13 "
            "(OpenFlow13)\n"
            "  --vip=IP                 the VIP (10.0.0.254)\n"
@@ -1060,12 +1063,13 @@ parse_options(int argc, char *argv[])
         OPT_FIRST_CLIENT = UCHAR_MAX + 1,
         OPT_VIP, OPT_LB_MAC, OPT_SERVERS, OPT_CLIENT_PORTS, OPT_WINDOW,
         OPT_LATENCY, OPT_RATE, OPT_DONE, OPT_TIMEOUT, OPT_JSON,
-        OPT_RESPONDER,
+        OPT_RESPONDER, OPT_DPID,
     };
     static const struct option long_options[] = {
         {"clients", required_argument, NULL, 'n'},
         {"first-client", required_argument, NULL, OPT_FIRST_CLIENT},
         {"switches", required_argument, NULL, 's'},
+        {"dpid", required_argument, NULL, OPT_DPID},
         {"protocol", required_argument, NULL, 'O'},
         {"vip", required_argument, NULL, OPT_VIP},
         {"lb-mac", required_argument, NULL, OPT_LB_MAC},
@@ -1101,6 +1105,12 @@ parse_options(int argc, char *argv[])
             break;
         case 's':
             n_switches = parse_count("switches", optarg, 1, 1024);
+            break;
+        case OPT_DPID:
+            if (!dpid_from_string(optarg, &first_dpid)) {
+                ovs_fatal(0, "--dpid: \"%s\" is not a datapath ID (16 hex "
+                          "digits)", optarg);
+            }
             break;
         case 'O':
             if (!strcmp(optarg, "OpenFlow10")) {
