@@ -431,6 +431,7 @@ release_held(struct lb_switch *sw, long long int now)
     struct ofpbuf *msg;
 
     ovs_list_move(&held, &sw->held);
+    ovs_list_init(&sw->held);   /* (ovs_list_move() leaves it stale.) */
     sw->n_held = 0;
     LIST_FOR_EACH_POP (msg, list_node, &held) {
         handle_packet_in(sw, msg->data, now);

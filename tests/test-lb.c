@@ -690,6 +690,8 @@ struct fake_switch {
     enum ofputil_protocol protocol;
     bool has_monitor;           /* Does it take flow monitors? */
     bool monitoring;            /* Has the balancer asked for one? */
+    bool defer_stats;           /* Answer flow stats only when told? */
+    struct ovs_list stats_requests; /* Those not answered yet. */
     struct hmapx ports;
     struct ofpbuf out;          /* What the balancer sent, unread. */
     struct ovs_list flows;      /* "struct fake_flow"s. */
@@ -1038,7 +1040,13 @@ process_output(struct fake_switch *fs)
             } else if (type == OFPTYPE_PACKET_OUT) {
                 record_packet_out(fs, oh);
             } else if (type == OFPTYPE_FLOW_STATS_REQUEST) {
-                reply_flow_stats(fs, oh);
+                if (fs->defer_stats) {
+                    struct ofpbuf *rq = ofpbuf_clone_data(oh,
+                                                          ntohs(oh->length));
+                    ovs_list_push_back(&fs->stats_requests, &rq->list_node);
+                } else {
+                    reply_flow_stats(fs, oh);
+                }
             } else if (type == OFPTYPE_FLOW_MONITOR_STATS_REQUEST) {
                 reply_flow_monitor(fs, oh);
             } else {
@@ -1076,6 +1084,7 @@ get_fake_switch(const char *dpid_s)
         hmapx_init(&fs->ports);
         ofpbuf_init(&fs->out, 0);
         ovs_list_init(&fs->flows);
+        ovs_list_init(&fs->stats_requests);
         svec_init(&fs->sent);
     }
     return fs;
@@ -1239,10 +1248,21 @@ run_line(char *line, int line_number)
             free(error);
         }
     } else if (!strcmp(cmd, "connect")) {
-        /* connect DPID VERSION N_PORTS [no-monitor] */
+        /* connect DPID VERSION N_PORTS [no-monitor] [defer-stats] */
         NEED(3);
         fs = get_fake_switch(words.names[1]);
-        fs->has_monitor = words.n < 5 || strcmp(words.names[4], "no-monitor");
+        fs->has_monitor = true;
+        fs->defer_stats = false;
+        for (size_t i = 4; i < words.n; i++) {
+            if (!strcmp(words.names[i], "no-monitor")) {
+                fs->has_monitor = false;
+            } else if (!strcmp(words.names[i], "defer-stats")) {
+                fs->defer_stats = true;
+            } else {
+                ovs_fatal(0, "line %d: bad option %s", line_number,
+                          words.names[i]);
+            }
+        }
         fs->monitoring = false;
         enum ofp_version v = ofputil_version_from_string(words.names[2]);
         if (!v) {
@@ -1258,12 +1278,25 @@ run_line(char *line, int line_number)
         fs->lb = lb_controller_connect(controller, fs->dpid, fs->protocol,
                                        &fs->ports, &fs->out, via, now);
         free(via);
+    } else if (!strcmp(cmd, "stats")) {
+        /* stats DPID: answers the flow stats requests deferred. */
+        NEED(1);
+        fs = get_fake_switch(words.names[1]);
+        struct ofpbuf *rq;
+        LIST_FOR_EACH_POP (rq, list_node, &fs->stats_requests) {
+            reply_flow_stats(fs, rq->data);
+            ofpbuf_delete(rq);
+        }
     } else if (!strcmp(cmd, "disconnect")) {
         NEED(1);
         fs = get_fake_switch(words.names[1]);
         lb_controller_disconnect(controller, fs->dpid, now);
         fs->lb = NULL;
         ofpbuf_clear(&fs->out);
+        struct ofpbuf *rq;
+        LIST_FOR_EACH_POP (rq, list_node, &fs->stats_requests) {
+            ofpbuf_delete(rq);
+        }
     } else if (!strcmp(cmd, "packet")) {
         /* packet DPID PORT FLOW */
         NEED(3);
@@ -1370,13 +1403,17 @@ run_line(char *line, int line_number)
  *   clear-services          forgets the services added so far
  *   apply                   makes all of that the configuration
  *   restart                 the balancer restarts with that configuration
- *   connect DPID VERSION N [no-monitor]
+ *   connect DPID VERSION N [no-monitor] [defer-stats]
  *                           switch DPID (1-8) connects over VERSION with
  *                           ports 1 to N, with the flows it still has;
- *                           it takes flow monitors unless no-monitor
+ *                           it takes flow monitors unless no-monitor, and
+ *                           with defer-stats answers flow stats requests
+ *                           only at "stats DPID"
  *   disconnect DPID
  *   packet DPID PORT FLOW   a packet-in of the packet FLOW describes (as
  *                           ovs-ofctl compose-packet takes it) from PORT
+ *   stats DPID              a switch connected with "defer-stats"
+ *                           answers the balancer's flow stats requests
  *   arp-reply DPID PORT SPA SHA TPA   a backend answers a probe
  *   warp MSECS              time passes, and the timers run
  *   expire DPID             the flows with idle timeouts expire
