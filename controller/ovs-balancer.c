@@ -23,6 +23,9 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +120,13 @@ main(int argc, char *argv[])
     struct unixctl_server *unixctl;
     bool exiting = false;
 
+#ifdef __GLIBC__
+    /* Sessions and clients go by the million when they expire, and glibc
+     * keeps small freed blocks in "fast bins" that it sorts out all at once
+     * at the next large allocation: a stall of most of a second.  Without
+     * fast bins each free() does its own part. */
+    mallopt(M_MXFAST, 0);
+#endif
     ovs_cmdl_proctitle_init(argc, argv);
     ovs_set_program_name(argv[0], OVSB_VERSION);
     service_start(&argc, &argv);

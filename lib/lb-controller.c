@@ -432,7 +432,7 @@ format_switch(const struct lb_switch *sw, const struct show_args *args,
 
     size_t shown = args->max_clients - budget + n_idle;
     size_t total = (lb_sessions_count(sessions)
-                    + ovs_list_size(&sessions->idle_clients));
+                    + lb_sessions_count_idle_clients(sessions));
     if (args->max_clients && shown < total) {
         ds_put_format(s, "  (%"PRIuSIZE" of %"PRIuSIZE" shown: lb/show "
                       "--clients=N shows more, lb/show IP one client)\n",

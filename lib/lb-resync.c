@@ -40,7 +40,7 @@ VLOG_DEFINE_THIS_MODULE(lb_resync);
 static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
 
 /* Sessions looked at per slice once the switch has answered. */
-#define LB_RESYNC_SLICE 2000
+#define LB_RESYNC_SLICE 500
 
 /* A backend-to-client flow read before the flow in the other direction
  * that tells the backend's MAC. */

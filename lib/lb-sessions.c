@@ -35,6 +35,7 @@ lb_sessions_init(struct lb_sessions *s, size_t max, bool evict,
     hmap_init(&s->clients);
     hmap_init(&s->sessions);
     ovs_list_init(&s->idle_clients);
+    s->n_idle_clients = 0;
     ovs_list_init(&s->idle_sessions);
     lb_sessions_set_limits(s, max, evict, timeout_s);
 }
@@ -78,6 +79,13 @@ lb_sessions_count_clients(const struct lb_sessions *s)
     return hmap_count(&s->clients);
 }
 
+/* The clients without a session. */
+size_t
+lb_sessions_count_idle_clients(const struct lb_sessions *s)
+{
+    return s->n_idle_clients;
+}
+
 size_t
 lb_sessions_count(const struct lb_sessions *s)
 {
@@ -113,6 +121,7 @@ lb_sessions_add_client(struct lb_sessions *s, ovs_be32 ip,
     client->last_seen = now;
     hmap_insert(&s->clients, &client->node, lb_hash_ip(ip));
     ovs_list_push_back(&s->idle_clients, &client->idle_node);
+    s->n_idle_clients++;
     return client;
 }
 
@@ -136,6 +145,7 @@ lb_sessions_remove_client(struct lb_sessions *s, struct lb_client *client)
     ovs_assert(!client->n_sessions);
     hmap_remove(&s->clients, &client->node);
     ovs_list_remove(&client->idle_node);
+    s->n_idle_clients--;
     free(client);
 }
 
@@ -189,6 +199,7 @@ lb_sessions_add(struct lb_sessions *s, struct lb_member *member,
     lb_member_count_session(member, 1);
     if (!client->n_sessions++) {
         ovs_list_remove(&client->idle_node);
+        s->n_idle_clients--;
         ovs_list_init(&client->sessions);
     }
     ovs_list_push_back(&client->sessions, &session->client_node);
@@ -218,6 +229,7 @@ remove_session(struct lb_sessions *s, struct lb_session *session, bool force,
             free(client);
         } else {
             ovs_list_push_back(&s->idle_clients, &client->idle_node);
+            s->n_idle_clients++;
         }
     }
 }

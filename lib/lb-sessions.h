@@ -80,7 +80,8 @@ struct lb_sessions {
     struct hmap sessions;       /* "struct lb_session"s. */
 
     /* Oldest first, so that expiry looks only at the front. */
-    struct ovs_list idle_clients;   /* Clients with no session. */
+    struct ovs_list idle_clients;   /* Clients with no session... */
+    size_t n_idle_clients;          /* ...and how many. */
     struct ovs_list idle_sessions;  /* Sessions with no flows. */
 
     size_t max;                 /* Most clients, and most sessions. */
@@ -125,6 +126,7 @@ long long int lb_sessions_next_expiry(const struct lb_sessions *);
 
 size_t lb_sessions_count_clients(const struct lb_sessions *);
 size_t lb_sessions_count(const struct lb_sessions *);
+size_t lb_sessions_count_idle_clients(const struct lb_sessions *);
 
 struct lb_session *lb_sessions_find_binding(const struct lb_sessions *,
                                             const struct lb_services *,

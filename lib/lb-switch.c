@@ -67,7 +67,7 @@ static struct vlog_rate_limit dbg_rl = VLOG_RATE_LIMIT_INIT(60, 600);
  * went down, the end of reading flows back) is done in slices of at most
  * this many sessions per run of the main loop, so that switches and
  * commands are served in between, whatever the size of the tables. */
-#define LB_SLICE 1000
+#define LB_SLICE 250
 
 /* Most packet-ins held while the balancer reads back its flows. */
 #define LB_MAX_HELD 256
