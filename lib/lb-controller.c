@@ -375,7 +375,7 @@ format_switch(const struct lb_switch *sw, const struct show_args *args,
         if (c) {
             ds_put_cstr(s, "  ");
             format_client(c, 0, s);
-            ds_put_format(s, ", %"PRIuSIZE" session%s\n", c->n_sessions,
+            ds_put_format(s, ", %"PRIu32" session%s\n", c->n_sessions,
                           c->n_sessions == 1 ? "" : "s");
             const struct lb_session *session;
             if (c->n_sessions) {

@@ -485,14 +485,21 @@ lb_flow_hash(const struct minimatch *match, int priority)
  * sets: a switch's decoder may say that a match is for Ethernet packets,
  * which goes without saying in the balancer's own. */
 static void
+normalize(const struct match *match, struct match *m)
+{
+    *m = *match;
+    if (match_has_default_packet_type(m)) {
+        m->flow.packet_type = 0;
+        m->wc.masks.packet_type = 0;
+    }
+}
+
+static void
 normalize_match(struct minimatch *mm, const struct match *match)
 {
-    struct match m = *match;
+    struct match m;
 
-    if (match_has_default_packet_type(&m)) {
-        m.flow.packet_type = 0;
-        m.wc.masks.packet_type = 0;
-    }
+    normalize(match, &m);
     minimatch_init(mm, &m);
 }
 
@@ -721,4 +728,74 @@ lb_flows_put_pass(const struct lb_ofp *ofp, ofp_port_t in_port, ovs_be32 src,
     match_set_nw_dst(&match, dst);
     lb_ofp_flow_add(ofp, &match, LB_PRIO_PASS, idle_timeout, 0, false,
                     ofpacts);
+}
+
+/* Client ARP guards. */
+
+static void
+client_arp_match(ovs_be32 client_ip, struct match *match)
+{
+    match_init_catchall(match);
+    match_set_dl_type(match, htons(ETH_TYPE_ARP));
+    match_set_nw_src(match, client_ip);
+}
+
+/* Sends every ARP in the name of the client at 'client_ip' to the balancer,
+ * so that another host cannot take its address by ARP. */
+void
+lb_client_arp_install(const struct lb_ofp *ofp, ovs_be32 client_ip)
+{
+    uint64_t stub[64 / 8];
+    struct ofpbuf ofpacts;
+    struct match match;
+
+    ofpbuf_use_stub(&ofpacts, stub, sizeof stub);
+    lb_ofp_put_controller(&ofpacts);
+    client_arp_match(client_ip, &match);
+    lb_ofp_flow_add(ofp, &match, LB_PRIO_CLIENT_ARP, 0, 0, false, &ofpacts);
+    ofpbuf_uninit(&ofpacts);
+}
+
+void
+lb_client_arp_delete(const struct lb_ofp *ofp, ovs_be32 client_ip)
+{
+    struct match match;
+
+    client_arp_match(client_ip, &match);
+    lb_ofp_flow_delete_strict(ofp, &match, LB_PRIO_CLIENT_ARP);
+}
+
+/* Are 'ofpacts' what a client's ARP guard does? */
+bool
+lb_client_arp_actions_ok(const struct ofpact *ofpacts, size_t ofpacts_len)
+{
+    uint64_t stub[64 / 8];
+    struct ofpbuf want;
+
+    ofpbuf_use_stub(&want, stub, sizeof stub);
+    lb_ofp_put_controller(&want);
+    bool ok = ofpacts_equal(ofpacts, ofpacts_len, want.data, want.size);
+    ofpbuf_uninit(&want);
+    return ok;
+}
+
+/* Is 'match' at 'priority' a client's ARP guard?  If so, stores the client's
+ * address in '*client_ip'. */
+bool
+lb_client_arp_parse(const struct match *match, int priority,
+                    ovs_be32 *client_ip)
+{
+    struct match want;
+
+    if (priority != LB_PRIO_CLIENT_ARP
+        || match->flow.dl_type != htons(ETH_TYPE_ARP)) {
+        return false;
+    }
+    /* (A match read from a switch may have values under its wildcards.) */
+    struct match have;
+    normalize(match, &have);
+    match_zero_wildcarded_fields(&have);
+    client_arp_match(have.flow.nw_src, &want);
+    *client_ip = have.flow.nw_src;
+    return match_equal(&have, &want);
 }

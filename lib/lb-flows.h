@@ -26,6 +26,9 @@
  *   priority 0    everything else: NORMAL, or drop (--fallback);
  *   priority 50   traffic to a VIP that none of its tcp/udp services
  *                 takes: dropped;
+ *   priority 90   per client, ARP from the client's address: to the
+ *                 balancer, which forwards what the client sends and drops
+ *                 what another host sends in its name (LB_PRIO_CLIENT_ARP);
  *   priority 100  what the balancer must see: ARP to and from VIPs and
  *                 from backends, new clients' packets to each service
  *                 (ip, or tcp/udp to the VIP's port), pings to VIPs
@@ -36,8 +39,9 @@
  *                 to the backend, backend to client rewritten to come from
  *                 the VIP.
  *
- * The flows of priorities 0 to 100 depend only on the configuration (the
- * "base flows"); those of priority 200 are a session's "binding". */
+ * The flows of priorities 0, 50 and 100 depend only on the configuration
+ * (the "base flows"); those of priority 90 are a client's "ARP guard";
+ * those of priority 200 are a session's "binding". */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -56,6 +60,7 @@ struct ofpbuf;
 
 #define LB_PRIO_FALLBACK 0      /* What happens to everything else. */
 #define LB_PRIO_VIP_DROP 50     /* What no service of a VIP takes. */
+#define LB_PRIO_CLIENT_ARP 90   /* ARP in a known client's name. */
 #define LB_PRIO_PUNT     100    /* Traffic the balancer must see. */
 #define LB_PRIO_PASS     150    /* Backend traffic to non-clients. */
 #define LB_PRIO_SESSION  200    /* The per-session rewrites. */
@@ -157,5 +162,11 @@ void lb_flows_update_base(const struct lb_ofp *,
 void lb_flows_put_pass(const struct lb_ofp *, ofp_port_t in_port,
                        ovs_be32 src, ovs_be32 dst, int idle_timeout,
                        const struct ofpbuf *ofpacts);
+
+void lb_client_arp_install(const struct lb_ofp *, ovs_be32 client_ip);
+void lb_client_arp_delete(const struct lb_ofp *, ovs_be32 client_ip);
+bool lb_client_arp_parse(const struct match *, int priority,
+                         ovs_be32 *client_ip);
+bool lb_client_arp_actions_ok(const struct ofpact *, size_t ofpacts_len);
 
 #endif /* lb-flows.h */

@@ -308,6 +308,17 @@ restore_own_flow(struct lb_repair *rp, const struct lb_tables *t,
         return true;
     }
 
+    ovs_be32 client_ip;
+    if (lb_client_arp_parse(&fu->match, fu->priority, &client_ip)) {
+        if (!lb_sessions_find_client(t->sessions, client_ip)) {
+            return false;
+        }
+        if (may_restore(rp, t, &fu->match, fu->priority, now)) {
+            lb_client_arp_install(t->ofp, client_ip);
+        }
+        return true;
+    }
+
     const struct lb_flow *flow = lb_flow_set_find(t->base, &fu->match,
                                                   fu->priority);
     if (!flow) {
@@ -347,6 +358,11 @@ is_wanted(const struct lb_tables *t, const struct ofputil_flow_update *fu)
                 : (eth_addr_equals(b.client_mac, want.client_mac)
                    && b.client_ofport == want.client_ofport
                    && b.vip == want.vip && b.vip_port == want.vip_port));
+    }
+    ovs_be32 client_ip;
+    if (lb_client_arp_parse(&fu->match, fu->priority, &client_ip)) {
+        return (lb_sessions_find_client(t->sessions, client_ip)
+                && lb_client_arp_actions_ok(fu->ofpacts, fu->ofpacts_len));
     }
     return (fu->priority == LB_PRIO_PASS
             || lb_flow_set_find_same(t->base, &fu->match, fu->priority,

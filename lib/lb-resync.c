@@ -240,6 +240,21 @@ keep_flow(struct lb_resync *rs, const struct lb_tables *ctx,
         /* A backend's traffic to its own hosts: harmless, and expires. */
         return true;
 
+    case LB_PRIO_CLIENT_ARP: {
+        /* A client's ARP guard.  (One whose client is not known yet is
+         * deleted, and added again if its client is learned from its
+         * sessions' flows further on.) */
+        ovs_be32 ip;
+        struct lb_client *client
+            = (lb_client_arp_parse(&fs->match, fs->priority, &ip)
+               && lb_client_arp_actions_ok(fs->ofpacts, fs->ofpacts_len)
+               ? lb_sessions_find_client(ctx->sessions, ip) : NULL);
+        if (client) {
+            client->arp_seen_epoch = rs->epoch;
+        }
+        return client != NULL;
+    }
+
     case LB_PRIO_SESSION:
         return (lb_binding_parse(&fs->match, fs->ofpacts, fs->ofpacts_len,
                                  &dir, &b)
@@ -290,6 +305,19 @@ resync_finish(struct lb_resync *rs, const struct lb_tables *ctx,
         rs->n_with_flows += session->flows != 0;
         budget--;
     }
+
+    /* Clients whose ARP guard was not there get it.  (The switch may have
+     * lost its flows, or another controller deleted one.) */
+    while (budget
+           && (node = hmap_at_position(&ctx->sessions->clients,
+                                       &rs->client_pos))) {
+        struct lb_client *client = CONTAINER_OF(node, struct lb_client, node);
+        if (client->arp_seen_epoch != rs->epoch) {
+            lb_client_arp_install(ctx->ofp, client->ip);
+            rs->n_guards++;
+        }
+        budget--;
+    }
     if (!budget) {
         return false;
     }
@@ -309,12 +337,13 @@ resync_finish(struct lb_resync *rs, const struct lb_tables *ctx,
 
     if (!rs->audit) {
         VLOG_INFO("%s: read back %"PRIuSIZE" flows, deleted %"PRIuSIZE
-                  "; %"PRIuSIZE" clients have flows", ctx->name,
-                  rs->kept + rs->deleted, rs->deleted, rs->n_with_flows);
-    } else if (n_added || rs->deleted) {
+                  "; %"PRIuSIZE" session%s with flows", ctx->name,
+                  rs->kept + rs->deleted, rs->deleted, rs->n_with_flows,
+                  rs->n_with_flows == 1 ? "" : "s");
+    } else if (n_added || rs->n_guards || rs->deleted) {
         VLOG_WARN("%s: audit found its flows changed: restored %"PRIuSIZE
-                  " flows, deleted %"PRIuSIZE, ctx->name, n_added,
-                  rs->deleted);
+                  " flows, deleted %"PRIuSIZE, ctx->name,
+                  n_added + rs->n_guards, rs->deleted);
     }
     lb_resync_abort(rs);
     return true;
@@ -362,7 +391,8 @@ lb_resync_reply(struct lb_resync *rs, const struct lb_tables *ctx,
     }
     rs->finishing = true;
     rs->pos.bucket = rs->pos.offset = 0;
-    rs->n_with_flows = 0;
+    rs->client_pos.bucket = rs->client_pos.offset = 0;
+    rs->n_with_flows = rs->n_guards = 0;
     return lb_resync_run(rs, ctx, now);
 }
 

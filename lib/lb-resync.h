@@ -70,8 +70,10 @@ struct lb_resync {
     /* Once the switch has answered, the sessions are brought in line in
      * slices, from 'pos' on. */
     bool finishing;
-    struct hmap_position pos;
+    struct hmap_position pos;           /* In the sessions... */
+    struct hmap_position client_pos;    /* ...then in the clients. */
     size_t n_with_flows;        /* Sessions with flows, so far. */
+    size_t n_guards;            /* Clients' ARP guards added. */
 };
 
 void lb_resync_init(struct lb_resync *);

@@ -122,6 +122,9 @@ lb_sessions_add_client(struct lb_sessions *s, ovs_be32 ip,
     hmap_insert(&s->clients, &client->node, lb_hash_ip(ip));
     ovs_list_push_back(&s->idle_clients, &client->idle_node);
     s->n_idle_clients++;
+    if (s->client_hook) {
+        s->client_hook(s->hook_aux, client, true);
+    }
     return client;
 }
 
@@ -138,6 +141,15 @@ lb_sessions_saw_client(struct lb_sessions *s, struct lb_client *client,
     }
 }
 
+static void
+forget_client(struct lb_sessions *s, struct lb_client *client)
+{
+    if (s->client_hook) {
+        s->client_hook(s->hook_aux, client, false);
+    }
+    free(client);
+}
+
 /* Forgets 'client', which has no session. */
 void
 lb_sessions_remove_client(struct lb_sessions *s, struct lb_client *client)
@@ -146,7 +158,7 @@ lb_sessions_remove_client(struct lb_sessions *s, struct lb_client *client)
     hmap_remove(&s->clients, &client->node);
     ovs_list_remove(&client->idle_node);
     s->n_idle_clients--;
-    free(client);
+    forget_client(s, client);
 }
 
 /* Sessions. */
@@ -226,7 +238,7 @@ remove_session(struct lb_sessions *s, struct lb_session *session, bool force,
     if (!--client->n_sessions) {
         if (force || client->last_seen + s->timeout <= now) {
             hmap_remove(&s->clients, &client->node);
-            free(client);
+            forget_client(s, client);
         } else {
             ovs_list_push_back(&s->idle_clients, &client->idle_node);
             s->n_idle_clients++;

@@ -55,7 +55,8 @@ struct lb_client {
     struct eth_addr mac;
     ofp_port_t ofport;
     long long int last_seen;
-    size_t n_sessions;
+    uint32_t n_sessions;
+    uint32_t arp_seen_epoch;    /* Its ARP guard was read back then. */
 };
 
 /* A client's (or one of its connections') binding to a member of a
@@ -83,6 +84,10 @@ struct lb_sessions {
     struct ovs_list idle_clients;   /* Clients with no session... */
     size_t n_idle_clients;          /* ...and how many. */
     struct ovs_list idle_sessions;  /* Sessions with no flows. */
+
+    /* Told of each client that is added ('added') or forgotten. */
+    void (*client_hook)(void *aux, const struct lb_client *, bool added);
+    void *hook_aux;
 
     size_t max;                 /* Most clients, and most sessions. */
     bool evict;                 /* Make room when full? */

@@ -69,6 +69,11 @@ static struct vlog_rate_limit dbg_rl = VLOG_RATE_LIMIT_INIT(60, 600);
  * commands are served in between, whatever the size of the tables. */
 #define LB_SLICE 250
 
+/* How long a client's known owner has to answer before its address goes
+ * to a host that claims it, and how many claims may wait at once. */
+#define LB_CLAIM_MS 1000
+#define LB_MAX_CLAIMS 256
+
 /* Most packet-ins held while the balancer reads back its flows. */
 #define LB_MAX_HELD 256
 
@@ -107,6 +112,22 @@ struct lb_switch {
 
     /* Some backend that went down may still have sessions to uninstall. */
     bool draining;
+
+    struct lb_tmpl client_arp;  /* A client's ARP guard. */
+
+    /* Other hosts' claims to known clients' addresses, while the known
+     * owner is asked whether it is still there. */
+    struct hmap claims;         /* "struct claim"s, by IP. */
+};
+
+/* Another host claims a client's address; if the client does not answer
+ * the balancer's ARP by 'deadline', the address moves to the claimant. */
+struct claim {
+    struct hmap_node node;      /* In lb_switch's 'claims'. */
+    ovs_be32 ip;
+    struct eth_addr mac;        /* The claimant. */
+    ofp_port_t ofport;
+    long long int deadline;
 };
 
 /* An ARP reply from the LB MAC, described by its varying fields. */
@@ -162,6 +183,34 @@ remove_service(struct lb_switch *sw, struct lb_service *svc,
     lb_services_remove(&sw->services, svc);
 }
 
+/* The template encoder of a client's ARP guard ('sw_' is the switch). */
+static void
+encode_client_arp(const union lb_tmpl_value v[], const void *sw_,
+                  struct ofpbuf *out)
+{
+    const struct lb_switch *sw = sw_;
+    struct lb_ofp ofp = sw->ofp;
+
+    ofp.out = out;
+    lb_client_arp_install(&ofp, v[0].ip);
+}
+
+/* A client was added or forgotten: so is its ARP guard. */
+static void
+client_changed(void *sw_, const struct lb_client *client, bool added)
+{
+    struct lb_switch *sw = sw_;
+
+    if (!sw->connected) {
+        return;
+    } else if (added) {
+        union lb_tmpl_value v = { .ip = client->ip };
+        lb_tmpl_put(&sw->client_arp, &v, sw->ofp.out);
+    } else {
+        lb_client_arp_delete(&sw->ofp, client->ip);
+    }
+}
+
 struct lb_switch *
 lb_switch_create(const struct lb_config *cfg, uint64_t dpid,
                  long long int now)
@@ -175,6 +224,9 @@ lb_switch_create(const struct lb_config *cfg, uint64_t dpid,
     lb_services_init(&sw->services);
     lb_sessions_init(&sw->sessions, cfg->max_clients,
                      cfg->overflow == LB_OVERFLOW_EVICT, cfg->client_timeout);
+    sw->sessions.client_hook = client_changed;
+    sw->sessions.hook_aux = sw;
+    hmap_init(&sw->claims);
     lb_flow_set_init(&sw->base);
     lb_resync_init(&sw->resync);
     ovs_list_init(&sw->held);
@@ -207,6 +259,11 @@ lb_switch_destroy(struct lb_switch *sw)
     lb_resync_destroy(&sw->resync);
     lb_repair_destroy(&sw->repair);
     drop_held(sw);
+    struct claim *claim;
+    HMAP_FOR_EACH_POP (claim, node, &sw->claims) {
+        free(claim);
+    }
+    hmap_destroy(&sw->claims);
     ofpbuf_uninit(&sw->scratch);
     free(sw);
 }
@@ -319,6 +376,7 @@ destroy_templates(struct lb_switch *sw)
         lb_binding_tmpl_destroy(&svc->tmpl);
     }
     lb_tmpl_destroy(&sw->arp_reply);
+    lb_tmpl_destroy(&sw->client_arp);
 }
 
 /* Makes the templates of the messages sent for every new client, in the
@@ -333,6 +391,9 @@ build_templates(struct lb_switch *sw)
         lb_binding_tmpl_init(&svc->tmpl, &sw->ofp, sw->cfg, &svc->cfg);
     }
     lb_tmpl_init(&sw->arp_reply, arp_reply_kinds, N_AV, encode_arp_reply,
+                 sw);
+    static const enum lb_tmpl_kind client_arp_kinds[] = { LB_TMPL_IP };
+    lb_tmpl_init(&sw->client_arp, client_arp_kinds, 1, encode_client_arp,
                  sw);
 }
 
@@ -475,10 +536,170 @@ icmp_allowed(long long int *second, unsigned int *n, long long int now)
     return (*n)++ < LB_MAX_ICMP;
 }
 
+/* Clients that move. */
+
+static struct claim *
+find_claim(const struct lb_switch *sw, ovs_be32 ip)
+{
+    struct claim *claim;
+
+    HMAP_FOR_EACH_WITH_HASH (claim, node, lb_hash_ip(ip), &sw->claims) {
+        if (claim->ip == ip) {
+            return claim;
+        }
+    }
+    return NULL;
+}
+
+static void
+remove_claim(struct lb_switch *sw, struct claim *claim)
+{
+    hmap_remove(&sw->claims, &claim->node);
+    free(claim);
+}
+
+static bool
+client_has_flows(const struct lb_client *client)
+{
+    const struct lb_session *session;
+
+    if (client->n_sessions) {
+        LIST_FOR_EACH (session, client_node, &client->sessions) {
+            if (session->flows) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+/* 'client''s address is now at 'mac' on 'ofport': its sessions' flows,
+ * which name the old place, go; each session keeps its backend and gets
+ * flows again with its next packet. */
+static void
+move_client(struct lb_switch *sw, struct lb_client *client,
+            struct eth_addr mac, ofp_port_t ofport, const char *why,
+            long long int now)
+{
+    struct lb_session *session;
+
+    if (client->n_sessions) {
+        LIST_FOR_EACH (session, client_node, &client->sessions) {
+            if (session->flows) {
+                struct lb_binding b;
+
+                lb_session_binding(session, &b);
+                if (sw->connected) {
+                    lb_binding_delete(&sw->ofp, &b);
+                }
+                lb_sessions_set_flows(&sw->sessions, session, 0, now);
+            }
+        }
+    }
+    VLOG_INFO("%s: client "IP_FMT" moved from "ETH_ADDR_FMT" on port "
+              "%"PRIu16" to "ETH_ADDR_FMT" on port %"PRIu16" (%s)", sw->name,
+              IP_ARGS(client->ip), ETH_ADDR_ARGS(client->mac),
+              ofp_to_u16(client->ofport), ETH_ADDR_ARGS(mac),
+              ofp_to_u16(ofport), why);
+    client->mac = mac;
+    client->ofport = ofport;
+}
+
+/* Another host, at 'mac' on 'ofport', uses 'client''s address.  The address
+ * moves to it at once if the client has no flows or its port is gone;
+ * otherwise the client is asked, with an ARP request from the balancer, and
+ * keeps its address if it answers within LB_CLAIM_MS.  Returns true if the
+ * address has moved. */
+static bool
+claim_client(struct lb_switch *sw, struct lb_client *client,
+             struct eth_addr mac, ofp_port_t ofport, long long int now)
+{
+    if (!client_has_flows(client)) {
+        move_client(sw, client, mac, ofport, "it had no flows", now);
+        return true;
+    } else if (sw->ports && !hmapx_contains(sw->ports, (void *) (uintptr_t)
+                                            client->ofport)) {
+        move_client(sw, client, mac, ofport, "its port is gone", now);
+        return true;
+    }
+
+    if (find_claim(sw, client->ip)
+        || hmap_count(&sw->claims) >= LB_MAX_CLAIMS) {
+        return false;
+    }
+    struct claim *claim = xmalloc(sizeof *claim);
+    claim->ip = client->ip;
+    claim->mac = mac;
+    claim->ofport = ofport;
+    claim->deadline = now + LB_CLAIM_MS;
+    hmap_insert(&sw->claims, &claim->node, lb_hash_ip(client->ip));
+
+    /* Asked from the VIP of one of its sessions: the answer comes to the
+     * balancer like any ARP for a VIP. */
+    const struct lb_session *session = CONTAINER_OF(
+        ovs_list_front(&client->sessions), struct lb_session, client_node);
+    lb_ofp_arp(&sw->ofp, ARP_OP_REQUEST, client->mac, sw->cfg->lb_mac,
+               session->member->service->cfg.vip, eth_addr_zero, client->ip,
+               OFPP_CONTROLLER, client->ofport);
+    VLOG_WARN_RL(&bad_rl, "%s: "ETH_ADDR_FMT" on port %"PRIu16" claims "
+                 "client "IP_FMT", which is "ETH_ADDR_FMT" on port %"PRIu16
+                 ": asking it", sw->name, ETH_ADDR_ARGS(mac),
+                 ofp_to_u16(ofport), IP_ARGS(client->ip),
+                 ETH_ADDR_ARGS(client->mac), ofp_to_u16(client->ofport));
+    return false;
+}
+
+/* 'client' has been heard from its own place: any claim to its address
+ * fails. */
+static void
+client_answered(struct lb_switch *sw, const struct lb_client *client)
+{
+    struct claim *claim = (hmap_is_empty(&sw->claims) ? NULL
+                           : find_claim(sw, client->ip));
+    if (claim) {
+        VLOG_WARN_RL(&bad_rl, "%s: client "IP_FMT" answered at "ETH_ADDR_FMT
+                     " on port %"PRIu16": refused the claim of "ETH_ADDR_FMT
+                     " on port %"PRIu16, sw->name, IP_ARGS(client->ip),
+                     ETH_ADDR_ARGS(client->mac), ofp_to_u16(client->ofport),
+                     ETH_ADDR_ARGS(claim->mac), ofp_to_u16(claim->ofport));
+        remove_claim(sw, claim);
+    }
+}
+
+/* Claims whose time is up: the clients that did not answer move. */
+static void
+run_claims(struct lb_switch *sw, long long int now)
+{
+    struct claim *claim;
+
+    HMAP_FOR_EACH_SAFE (claim, node, &sw->claims) {
+        if (now >= claim->deadline) {
+            struct lb_client *client = lb_sessions_find_client(&sw->sessions,
+                                                               claim->ip);
+            if (client) {
+                move_client(sw, client, claim->mac, claim->ofport,
+                            "it did not answer", now);
+            }
+            remove_claim(sw, claim);
+        }
+    }
+}
+
+static long long int
+next_claim_deadline(const struct lb_switch *sw)
+{
+    long long int next = LLONG_MAX;
+    const struct claim *claim;
+
+    HMAP_FOR_EACH (claim, node, &sw->claims) {
+        next = MIN(next, claim->deadline);
+    }
+    return next;
+}
+
 /* Returns the client with 'ip', learning it as being at 'mac' on 'ofport'
- * if it is new.  Returns NULL, and warns, if 'ip' is already known
- * elsewhere (a client cannot take over another's address) or there is no
- * room. */
+ * if it is new.  Returns NULL if there is no room, or if 'ip' is known
+ * elsewhere and does not move (see claim_client()). */
 static struct lb_client *
 learn_client(struct lb_switch *sw, ovs_be32 ip, struct eth_addr mac,
              ofp_port_t ofport, long long int now)
@@ -498,12 +719,11 @@ learn_client(struct lb_switch *sw, ovs_be32 ip, struct eth_addr mac,
                  sw->name, IP_ARGS(ip), ETH_ADDR_ARGS(mac),
                  ofp_to_u16(ofport));
     } else if (!eth_addr_equals(mac, client->mac) || ofport != client->ofport) {
-        VLOG_WARN_RL(&bad_rl, "%s: ignored packet from "ETH_ADDR_FMT" on "
-                     "port %"PRIu16" claiming client "IP_FMT" (it is "
-                     ETH_ADDR_FMT" on port %"PRIu16")", sw->name,
-                     ETH_ADDR_ARGS(mac), ofp_to_u16(ofport), IP_ARGS(ip),
-                     ETH_ADDR_ARGS(client->mac), ofp_to_u16(client->ofport));
-        return NULL;
+        if (!claim_client(sw, client, mac, ofport, now)) {
+            return NULL;
+        }
+    } else {
+        client_answered(sw, client);
     }
     lb_sessions_saw_client(&sw->sessions, client, now);
     return client;
@@ -790,6 +1010,27 @@ handle_arp(struct lb_switch *sw, const struct lb_packet *pkt,
                      ETH_ADDR_ARGS(pkt->arp_sha), ofp_to_u16(in_port),
                      IP_ARGS(pkt->arp_spa));
         return;
+    }
+
+    /* ARP in a known client's name comes here (its ARP guard): from the
+     * client it is forwarded; from another host, dropped unless the
+     * address moves to it. */
+    struct lb_client *client = (backend ? NULL
+                                : lb_sessions_find_client(&sw->sessions,
+                                                          pkt->arp_spa));
+    if (client) {
+        if (eth_addr_equals(pkt->arp_sha, client->mac)
+            && in_port == client->ofport) {
+            client_answered(sw, client);
+        } else if (!claim_client(sw, client, pkt->arp_sha, in_port, now)) {
+            VLOG_WARN_RL(&bad_rl, "%s: dropped ARP from "ETH_ADDR_FMT" on "
+                         "port %"PRIu16" claiming client "IP_FMT" (it is "
+                         ETH_ADDR_FMT" on port %"PRIu16")", sw->name,
+                         ETH_ADDR_ARGS(pkt->arp_sha), ofp_to_u16(in_port),
+                         IP_ARGS(client->ip), ETH_ADDR_ARGS(client->mac),
+                         ofp_to_u16(client->ofport));
+            return;
+        }
     }
 
     if (pkt->arp_op == ARP_OP_REPLY) {
@@ -1219,6 +1460,9 @@ lb_switch_run(struct lb_switch *sw, long long int now)
     if (sw->draining) {
         drain_backends(sw, now);
     }
+    if (!hmap_is_empty(&sw->claims)) {
+        run_claims(sw, now);
+    }
     if (sw->resync.finishing) {
         struct lb_tables t = tables(sw);
         if (lb_resync_run(&sw->resync, &t, now)) {
@@ -1260,6 +1504,7 @@ lb_switch_next_timer(const struct lb_switch *sw)
     if (sw->connected) {
         next = MIN(sw->next_probe, lb_repair_next_timer(&sw->repair));
     }
+    next = MIN(next, next_claim_deadline(sw));
     return MIN(next, lb_sessions_next_expiry(&sw->sessions));
 }
 
