@@ -592,6 +592,31 @@ add_punt(struct lb_flow_set *set, uint16_t dl_type, uint8_t nw_proto,
     lb_flow_set_add(set, &match, LB_PRIO_PUNT, to_controller);
 }
 
+/* ICMP errors from 'nw_src' or to 'nw_dst' quote packets that the
+ * balancer rewrote, so it must see them to rewrite the quote too. */
+static void
+add_icmp_error_punts(struct lb_flow_set *set, ovs_be32 nw_src,
+                     ovs_be32 nw_dst, const struct ofpbuf *to_controller)
+{
+    static const uint8_t types[] = { ICMP4_DST_UNREACH, ICMP4_TIME_EXCEEDED };
+
+    for (size_t i = 0; i < ARRAY_SIZE(types); i++) {
+        struct match match;
+
+        match_init_catchall(&match);
+        match_set_dl_type(&match, htons(ETH_TYPE_IP));
+        match_set_nw_proto(&match, IPPROTO_ICMP);
+        match_set_icmp_type(&match, types[i]);
+        if (nw_src) {
+            match_set_nw_src(&match, nw_src);
+        }
+        if (nw_dst) {
+            match_set_nw_dst(&match, nw_dst);
+        }
+        lb_flow_set_add(set, &match, LB_PRIO_ICMP_ERROR, to_controller);
+    }
+}
+
 /* Does 'vip' have a whole-IP service in 'cfg'? */
 static bool
 vip_is_whole_ip(const struct lb_config *cfg, ovs_be32 vip)
@@ -636,9 +661,11 @@ lb_flows_build_base(const struct lb_config *cfg, struct lb_flow_set *set)
         add_punt(set, ETH_TYPE_ARP, 0, 0, svc->vip, 0, &to_controller);
         add_punt(set, ETH_TYPE_ARP, 0, svc->vip, 0, 0, &to_controller);
 
-        /* Clients' packets that no session flow takes. */
+        /* Clients' packets that no session flow takes, and ICMP errors
+         * about what the VIP sent. */
         add_punt(set, ETH_TYPE_IP, svc->proto, 0, svc->vip,
                  htons(svc->port), &to_controller);
+        add_icmp_error_punts(set, 0, svc->vip, &to_controller);
 
         /* A VIP that only has tcp and udp services answers pings itself
          * and drops the rest. */
@@ -657,6 +684,7 @@ lb_flows_build_base(const struct lb_config *cfg, struct lb_flow_set *set)
 
             add_punt(set, ETH_TYPE_ARP, 0, ip, 0, 0, &to_controller);
             add_punt(set, ETH_TYPE_IP, 0, ip, 0, 0, &to_controller);
+            add_icmp_error_punts(set, ip, 0, &to_controller);
         }
     }
     ofpbuf_uninit(&to_controller);

@@ -37,9 +37,13 @@
  *                 it (LB_PRIO_PASS);
  *   priority 200  per session, one flow each way: client to VIP rewritten
  *                 to the backend, backend to client rewritten to come from
- *                 the VIP.
+ *                 the VIP;
+ *   priority 210  ICMP errors (destination unreachable, time exceeded) to
+ *                 a VIP or from a backend: the balancer translates what
+ *                 they quote (LB_PRIO_ICMP_ERROR).
  *
- * The flows of priorities 0, 50 and 100 depend only on the configuration
+ * The flows of priorities 0, 50, 100 and 210 depend only on the
+ * configuration
  * (the "base flows"); those of priority 90 are a client's "ARP guard";
  * those of priority 200 are a session's "binding". */
 
@@ -64,6 +68,7 @@ struct ofpbuf;
 #define LB_PRIO_PUNT     100    /* Traffic the balancer must see. */
 #define LB_PRIO_PASS     150    /* Backend traffic to non-clients. */
 #define LB_PRIO_SESSION  200    /* The per-session rewrites. */
+#define LB_PRIO_ICMP_ERROR 210  /* ICMP errors the balancer translates. */
 
 /* Everything a session's two flows say. */
 struct lb_binding {

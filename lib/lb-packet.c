@@ -19,6 +19,7 @@
 
 #include <string.h>
 
+#include "csum.h"
 #include "packets.h"
 
 static void
@@ -154,4 +155,115 @@ lb_packet_parse(const void *data, size_t size, struct lb_packet *pkt)
     } else {
         pkt->kind = LB_PACKET_OTHER;
     }
+}
+
+/* ICMP errors. */
+
+/* Is 'pkt' an ICMP error that quotes a packet the balancer may have
+ * rewritten: destination unreachable (fragmentation needed among them) or
+ * time exceeded? */
+bool
+lb_packet_is_icmp_error(const struct lb_packet *pkt)
+{
+    return (pkt->kind == LB_PACKET_IPV4 && pkt->is_icmp
+            && !pkt->ip_is_fragment
+            && (pkt->icmp_type == ICMP4_DST_UNREACH
+                || pkt->icmp_type == ICMP4_TIME_EXCEEDED));
+}
+
+/* Reads into 'q' what the ICMP error 'pkt' (parsed from the frame 'data')
+ * quotes.  Returns NULL, or what is wrong with the quote. */
+const char *
+lb_packet_parse_icmp_error(const void *data, const struct lb_packet *pkt,
+                           struct lb_icmp_quote *q)
+{
+    const uint8_t *p = (const uint8_t *) data + pkt->l4_ofs + ICMP_HEADER_LEN;
+    size_t size = pkt->l4_size - ICMP_HEADER_LEN;
+    const struct ip_header *ip = (const void *) p;
+
+    memset(q, 0, sizeof *q);
+    if (size < IP_HEADER_LEN) {
+        return "ICMP error quotes less than an IPv4 header";
+    }
+    size_t hlen = IP_IHL(ip->ip_ihl_ver) * 4;
+    if (IP_VER(ip->ip_ihl_ver) != 4 || hlen < IP_HEADER_LEN || hlen > size) {
+        return "ICMP error quotes a bad IPv4 header";
+    }
+    q->src = get_16aligned_be32(&ip->ip_src);
+    q->dst = get_16aligned_be32(&ip->ip_dst);
+    q->proto = ip->ip_proto;
+    if ((q->proto == IPPROTO_TCP || q->proto == IPPROTO_UDP)
+        && size >= hlen + 4
+        && !(ip->ip_frag_off & htons(IP_FRAG_OFF_MASK))) {
+        ovs_be16 ports[2];
+
+        memcpy(ports, p + hlen, sizeof ports);
+        q->has_ports = true;
+        q->src_port = ntohs(ports[0]);
+        q->dst_port = ntohs(ports[1]);
+    }
+    return NULL;
+}
+
+/* Rewrites in place the ICMP error 'pkt' in the frame 'data', as parsed by
+ * lb_packet_parse_icmp_error(), to go from 'ip_src' to 'ip_dst' and to
+ * quote the addresses and ports in 'q', with every checksum made right
+ * again (the quoted TCP or UDP checksum too, where it is quoted). */
+void
+lb_packet_rewrite_icmp_error(void *data, const struct lb_packet *pkt,
+                             ovs_be32 ip_src, ovs_be32 ip_dst,
+                             const struct lb_icmp_quote *q)
+{
+    uint8_t *frame = data;
+    struct ip_header *ip = (void *) (frame + pkt->l3_ofs);
+    uint8_t *icmp = frame + pkt->l4_ofs;
+    uint8_t *quote = icmp + ICMP_HEADER_LEN;
+    size_t quote_size = pkt->l4_size - ICMP_HEADER_LEN;
+    struct ip_header *qip = (void *) quote;
+    size_t qhlen = IP_IHL(qip->ip_ihl_ver) * 4;
+
+    /* The quoted L4 checksum covers the quoted addresses and ports. */
+    ovs_be32 old_src = get_16aligned_be32(&qip->ip_src);
+    ovs_be32 old_dst = get_16aligned_be32(&qip->ip_dst);
+    size_t csum_ofs = (q->proto == IPPROTO_TCP ? 16
+                       : q->proto == IPPROTO_UDP ? 6 : 0);
+    if (q->has_ports && csum_ofs && quote_size >= qhlen + csum_ofs + 2) {
+        ovs_be16 *ports = (void *) (quote + qhlen);
+        ovs_be16 *l4_csum = (void *) (quote + qhlen + csum_ofs);
+        ovs_be16 csum;
+
+        memcpy(&csum, l4_csum, sizeof csum);
+        if (csum || q->proto == IPPROTO_TCP) {
+            ovs_be16 new_ports[2] = { htons(q->src_port), htons(q->dst_port) };
+            ovs_be16 old_ports[2];
+
+            memcpy(old_ports, ports, sizeof old_ports);
+            csum = recalc_csum32(csum, old_src, q->src);
+            csum = recalc_csum32(csum, old_dst, q->dst);
+            csum = recalc_csum16(csum, old_ports[0], new_ports[0]);
+            csum = recalc_csum16(csum, old_ports[1], new_ports[1]);
+            if (q->proto == IPPROTO_UDP && !csum) {
+                csum = htons(0xffff);
+            }
+            memcpy(l4_csum, &csum, sizeof csum);
+        }
+    }
+    if (q->has_ports && quote_size >= qhlen + 4) {
+        ovs_be16 new_ports[2] = { htons(q->src_port), htons(q->dst_port) };
+        memcpy(quote + qhlen, new_ports, sizeof new_ports);
+    }
+
+    put_16aligned_be32(&qip->ip_src, q->src);
+    put_16aligned_be32(&qip->ip_dst, q->dst);
+    qip->ip_csum = 0;
+    qip->ip_csum = csum(qip, qhlen);
+
+    put_16aligned_be32(&ip->ip_src, ip_src);
+    put_16aligned_be32(&ip->ip_dst, ip_dst);
+    ip->ip_csum = 0;
+    ip->ip_csum = csum(ip, IP_IHL(ip->ip_ihl_ver) * 4);
+
+    struct icmp_header *ih = (void *) icmp;
+    ih->icmp_csum = 0;
+    ih->icmp_csum = csum(icmp, pkt->l4_size);
 }

@@ -76,4 +76,22 @@ struct lb_packet {
 
 void lb_packet_parse(const void *data, size_t size, struct lb_packet *);
 
+/* The packet that an ICMP error (destination unreachable, time exceeded)
+ * is about, as it quotes it. */
+struct lb_icmp_quote {
+    ovs_be32 src, dst;
+    uint8_t proto;
+    bool has_ports;             /* TCP or UDP with its ports quoted. */
+    uint16_t src_port;          /* Host byte order. */
+    uint16_t dst_port;
+};
+
+bool lb_packet_is_icmp_error(const struct lb_packet *);
+const char *lb_packet_parse_icmp_error(const void *data,
+                                       const struct lb_packet *,
+                                       struct lb_icmp_quote *);
+void lb_packet_rewrite_icmp_error(void *data, const struct lb_packet *,
+                                  ovs_be32 ip_src, ovs_be32 ip_dst,
+                                  const struct lb_icmp_quote *);
+
 #endif /* lb-packet.h */

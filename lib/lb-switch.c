@@ -113,6 +113,10 @@ struct lb_switch {
     /* Some backend that went down may still have sessions to uninstall. */
     bool draining;
 
+    /* ICMP errors translated in 'icmp_error_second'. */
+    long long int icmp_error_second;
+    unsigned int n_icmp_errors;
+
     struct lb_tmpl client_arp;  /* A client's ARP guard. */
 
     /* Other hosts' claims to known clients' addresses, while the known
@@ -1213,11 +1217,143 @@ handle_backend_packet(struct lb_switch *sw, struct lb_backend *backend,
     ofpbuf_uninit(&ofpacts);
 }
 
+/* Sends on the ICMP error 'pkt' (the frame 'packet') to 'eth_dst' on
+ * 'out_port', from 'ip_src' to 'ip_dst' and quoting 'q': the translation
+ * of an error about a packet that the balancer rewrote. */
+static void
+send_icmp_error(struct lb_switch *sw, const struct lb_packet *pkt,
+                const void *packet, size_t size, ofp_port_t in_port,
+                ovs_be32 ip_src, ovs_be32 ip_dst,
+                const struct lb_icmp_quote *q, struct eth_addr eth_dst,
+                ofp_port_t out_port, long long int now)
+{
+    if (!icmp_allowed(&sw->icmp_error_second, &sw->n_icmp_errors, now)) {
+        return;
+    }
+
+    uint64_t frame_stub[1600 / 8];
+    uint64_t ofpacts_stub[64 / 8];
+    struct ofpbuf frame, ofpacts;
+
+    ofpbuf_use_stub(&frame, frame_stub, sizeof frame_stub);
+    ofpbuf_put(&frame, packet, size);
+    struct eth_header *eth = frame.data;
+    eth->eth_src = sw->cfg->lb_mac;
+    eth->eth_dst = eth_dst;
+    lb_packet_rewrite_icmp_error(frame.data, pkt, ip_src, ip_dst, q);
+
+    ofpbuf_use_stub(&ofpacts, ofpacts_stub, sizeof ofpacts_stub);
+    lb_ofp_put_output(&ofpacts, out_port, in_port);
+    lb_ofp_packet_out(&sw->ofp, in_port, frame.data, frame.size, &ofpacts);
+    ofpbuf_uninit(&ofpacts);
+    ofpbuf_uninit(&frame);
+    VLOG_DBG("%s: translated ICMP type %d code %d from "IP_FMT" to "IP_FMT
+             " as from "IP_FMT" to "IP_FMT, sw->name, pkt->icmp_type,
+             pkt->icmp_code, IP_ARGS(pkt->ip_src), IP_ARGS(pkt->ip_dst),
+             IP_ARGS(ip_src), IP_ARGS(ip_dst));
+}
+
+/* An ICMP error (destination unreachable, time exceeded) about a packet
+ * the balancer rewrote would mean nothing to the host it reaches: a client
+ * knows only the VIP, a backend only its own address.  Returns true if
+ * 'pkt' was such an error, and has been sent on translated, both its
+ * addresses and what it quotes, or dropped; false if it is not the
+ * balancer's (a backend's error about its own traffic). */
+static bool
+handle_icmp_error(struct lb_switch *sw, const struct lb_packet *pkt,
+                  ofp_port_t in_port, const void *packet, size_t size,
+                  long long int now)
+{
+    struct lb_icmp_quote q;
+    const char *error = lb_packet_parse_icmp_error(packet, pkt, &q);
+    if (error) {
+        VLOG_WARN_RL(&bad_rl, "%s: dropped ICMP error from "IP_FMT" on port "
+                     "%"PRIu16": %s", sw->name, IP_ARGS(pkt->ip_src),
+                     ofp_to_u16(in_port), error);
+        return true;
+    }
+
+    struct lb_vip *vip = lb_services_find_vip(&sw->services, pkt->ip_dst);
+    if (vip) {
+        /* From the client's side, about what a backend sent it from the
+         * VIP: to that backend, about what it sent. */
+        struct lb_service *svc = lb_vip_find_service(
+            vip, q.proto, q.has_ports ? q.src_port : 0);
+        ovs_be16 client_port = (svc && svc->cfg.affinity
+                                == LB_AFFINITY_CONNECTION && q.has_ports
+                                ? htons(q.dst_port) : 0);
+        struct lb_session *session = (svc && q.src == vip->ip
+                                      ? lb_sessions_find(&sw->sessions, svc,
+                                                         q.dst, client_port)
+                                      : NULL);
+        const struct lb_member *m = session ? session->member : NULL;
+        if (!m || !m->backend->loc.known) {
+            VLOG_DBG_RL(&dbg_rl, "%s: dropped ICMP error to "IP_FMT" about "
+                        "no session", sw->name, IP_ARGS(pkt->ip_dst));
+            return true;
+        }
+        struct lb_icmp_quote t = q;
+        t.src = m->backend->ip;
+        if (q.has_ports && m->port) {
+            t.src_port = m->port;
+        }
+        send_icmp_error(sw, pkt, packet, size, in_port, pkt->ip_src,
+                        m->backend->ip, &t, m->backend->loc.mac,
+                        m->backend->loc.ofport, now);
+        return true;
+    }
+
+    /* From a backend, about what a client sent it through the VIP: to that
+     * client, from the VIP, about what it sent to the VIP. */
+    struct lb_backend *backend = lb_services_find_backend(&sw->services,
+                                                          pkt->ip_src);
+    if (backend && lb_health_is_up(&backend->health)
+        && (in_port != backend->loc.ofport
+            || !eth_addr_equals(pkt->eth_src, backend->loc.mac))) {
+        VLOG_WARN_RL(&bad_rl, "%s: dropped ICMP error from "ETH_ADDR_FMT
+                     " on port %"PRIu16" claiming server "IP_FMT, sw->name,
+                     ETH_ADDR_ARGS(pkt->eth_src), ofp_to_u16(in_port),
+                     IP_ARGS(backend->ip));
+        return true;
+    }
+    struct lb_member *m = (backend && q.src == pkt->ip_dst
+                           && q.dst == backend->ip
+                           ? lb_services_find_member(
+                               &sw->services, backend->ip, q.proto,
+                               q.has_ports ? q.dst_port : 0)
+                           : NULL);
+    if (!m) {
+        return false;
+    }
+    const struct lb_service *svc = m->service;
+    ovs_be16 client_port = (svc->cfg.affinity == LB_AFFINITY_CONNECTION
+                            && q.has_ports ? htons(q.src_port) : 0);
+    struct lb_session *session = lb_sessions_find(&sw->sessions, svc, q.src,
+                                                  client_port);
+    if (!session || session->member != m) {
+        return false;
+    }
+    const struct lb_client *client = session->client;
+    struct lb_icmp_quote t = q;
+    t.dst = svc->cfg.vip;
+    if (q.has_ports && svc->cfg.port) {
+        t.dst_port = svc->cfg.port;
+    }
+    send_icmp_error(sw, pkt, packet, size, in_port, svc->cfg.vip,
+                    pkt->ip_dst, &t, client->mac, client->ofport, now);
+    return true;
+}
+
 static void
 handle_ipv4(struct lb_switch *sw, const struct lb_packet *pkt,
             ofp_port_t in_port, const void *packet, size_t size,
             long long int now)
 {
+    if (lb_packet_is_icmp_error(pkt)
+        && handle_icmp_error(sw, pkt, in_port, packet, size, now)) {
+        return;
+    }
+
     struct lb_vip *vip = lb_services_find_vip(&sw->services, pkt->ip_dst);
     struct lb_backend *backend = lb_services_find_backend(&sw->services,
                                                           pkt->ip_src);
