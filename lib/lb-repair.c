@@ -48,16 +48,21 @@ static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(10, 60);
 #define REPAIR_WAIT_MS 2000
 #define REPAIR_AUDIT_MS 1000
 
-/* The longest a contested flow waits before it is restored again. */
+/* A flow changed again within REPAIR_FIGHT_MS of being restored is fought
+ * over (another controller wants it otherwise, at once): it is restored
+ * after a delay that doubles with each round, up to REPAIR_MAX_BACKOFF_MS,
+ * rather than in a loop.  Slower changes (an operator's) are restored at
+ * once, every time. */
+#define REPAIR_FIGHT_MS 250
 #define REPAIR_MAX_BACKOFF_MS 60000
 
-/* A flow others keep changing: restored with a doubling backoff. */
+/* A flow that was restored, and how it is fought over. */
 struct contested_flow {
     struct hmap_node node;      /* In lb_repair's 'contested'. */
     struct minimatch match;
     int priority;
-    long long int last;         /* When last restored. */
-    long long int backoff;      /* How long to wait after 'last'. */
+    long long int last;         /* When last restored (or will be). */
+    long long int backoff;      /* The delay of the last round, or 0. */
 };
 
 void
@@ -222,14 +227,16 @@ may_restore(struct lb_repair *rp, const struct lb_tables *t,
         minimatch_clone(&cf->match, &mm);
         cf->priority = priority;
         cf->last = LLONG_MIN / 2;
-        cf->backoff = REPAIR_AUDIT_MS;
+        cf->backoff = 0;
         hmap_insert(&rp->contested, &cf->node, hash);
     }
     minimatch_destroy(&mm);
 
-    if (now < cf->last + cf->backoff) {
+    if (now < cf->last + REPAIR_FIGHT_MS) {
         /* 'last' becomes when the audit restores it. */
-        cf->backoff = MIN(2 * cf->backoff, REPAIR_MAX_BACKOFF_MS);
+        cf->backoff = (cf->backoff
+                       ? MIN(2 * cf->backoff, REPAIR_MAX_BACKOFF_MS)
+                       : REPAIR_AUDIT_MS);
         cf->last = now + cf->backoff;
         struct ds s = DS_EMPTY_INITIALIZER;
         match_format(match, NULL, &s, priority);
@@ -242,9 +249,7 @@ may_restore(struct lb_repair *rp, const struct lb_tables *t,
         rp->audit_due = true;
         return false;
     }
-    if (now >= cf->last + 4 * cf->backoff) {
-        cf->backoff = REPAIR_AUDIT_MS;     /* Quiet for long: forgiven. */
-    }
+    cf->backoff = 0;
     cf->last = now;
     return true;
 }
@@ -369,9 +374,14 @@ is_wanted(const struct lb_tables *t, const struct ofputil_flow_update *fu)
                                      fu->ofpacts, fu->ofpacts_len));
 }
 
+/* Acts on one flow monitor update.  A deletion of one of the balancer's
+ * flows, restored, is counted in '*n_deleted' and the first one is
+ * described in 'first_deleted', for one log line per message (deleting a
+ * bridge or all its flows deletes them all at once). */
 static void
 handle_update(struct lb_repair *rp, const struct lb_tables *t,
-              const struct ofputil_flow_update *fu, long long int now)
+              const struct ofputil_flow_update *fu, long long int now,
+              int *n_deleted, struct ds *first_deleted)
 {
     bool ours = fu->cookie == t->ofp->cookie;
     struct ds s = DS_EMPTY_INITIALIZER;
@@ -385,10 +395,8 @@ handle_update(struct lb_repair *rp, const struct lb_tables *t,
             /* Expiry is for the flow-removed messages to tell. */
             return;
         }
-        if (restore_own_flow(rp, t, fu, now)) {
-            format_update(fu, &s);
-            VLOG_WARN_RL(&rl, "%s: restored flow deleted by another "
-                         "controller: %s", t->name, ds_cstr(&s));
+        if (restore_own_flow(rp, t, fu, now) && !(*n_deleted)++) {
+            format_update(fu, first_deleted);
         }
     } else if (fu->event == OFPFME_ADDED || fu->event == OFPFME_MODIFIED) {
         if (ours && is_wanted(t, fu)) {
@@ -442,6 +450,8 @@ lb_repair_update(struct lb_repair *rp, const struct lb_tables *t,
         return;
     }
 
+    struct ds first_deleted = DS_EMPTY_INITIALIZER;
+    int n_deleted = 0;
     ofpbuf_use_stub(&ofpacts, stub, sizeof stub);
     for (;;) {
         struct ofputil_flow_update fu;
@@ -453,7 +463,16 @@ lb_repair_update(struct lb_repair *rp, const struct lb_tables *t,
             }
             break;
         }
-        handle_update(rp, t, &fu, now);
+        handle_update(rp, t, &fu, now, &n_deleted, &first_deleted);
     }
     ofpbuf_uninit(&ofpacts);
+    if (n_deleted == 1) {
+        VLOG_WARN_RL(&rl, "%s: restored flow deleted by another "
+                     "controller: %s", t->name, ds_cstr(&first_deleted));
+    } else if (n_deleted) {
+        VLOG_WARN_RL(&rl, "%s: restored %d flows deleted by another "
+                     "controller or with the bridge, the first: %s",
+                     t->name, n_deleted, ds_cstr(&first_deleted));
+    }
+    ds_destroy(&first_deleted);
 }

@@ -1122,7 +1122,9 @@ print_flows(struct fake_switch *fs)
         ofpacts_format(f->ofpacts, f->ofpacts_len, &fp);
         svec_add_nocopy(&lines, ds_steal_cstr(&s));
     }
-    qsort(lines.names, lines.n, sizeof *lines.names, compare_strings);
+    if (lines.n) {              /* qsort() may not be given NULL. */
+        qsort(lines.names, lines.n, sizeof *lines.names, compare_strings);
+    }
     for (size_t i = 0; i < lines.n; i++) {
         printf("%s\n", lines.names[i]);
     }
