@@ -33,3 +33,21 @@ lib_libovsbalancer_la_SOURCES = \
 	lib/lb-switch.h \
 	lib/lb-template.c \
 	lib/lb-template.h
+nodist_lib_libovsbalancer_la_SOURCES = \
+	lib/ovs-balancer-idl.c \
+	lib/ovs-balancer-idl.h
+
+# The database's C interface, made from the schema by OVS's ovsdb-idlc.
+OVSDB_IDLC = PYTHONPATH='$(OVS_SRCDIR)/python' $(PYTHON3) \
+	'$(OVS_SRCDIR)/ovsdb/ovsdb-idlc.in'
+lib/ovs-balancer-idl.ovsidl: ovs-balancer.ovsschema lib/ovs-balancer-idl.ann
+	$(AM_V_GEN)$(OVSDB_IDLC) annotate $(srcdir)/ovs-balancer.ovsschema \
+	    $(srcdir)/lib/ovs-balancer-idl.ann > $@.tmp && mv $@.tmp $@
+lib/ovs-balancer-idl.c: lib/ovs-balancer-idl.ovsidl
+	$(AM_V_GEN)$(OVSDB_IDLC) c-idl-source $< > $@.tmp && mv $@.tmp $@
+lib/ovs-balancer-idl.h: lib/ovs-balancer-idl.ovsidl
+	$(AM_V_GEN)$(OVSDB_IDLC) c-idl-header $< > $@.tmp && mv $@.tmp $@
+BUILT_SOURCES += lib/ovs-balancer-idl.c lib/ovs-balancer-idl.h
+CLEANFILES += lib/ovs-balancer-idl.c lib/ovs-balancer-idl.h \
+	lib/ovs-balancer-idl.ovsidl
+EXTRA_DIST += lib/ovs-balancer-idl.ann

@@ -89,7 +89,7 @@ lb_service_config_destroy(struct lb_service_config *svc)
     }
 }
 
-/* Is everything about 'a' and 'b' but their backends' weights the same? */
+/* Are 'a''s and 'b''s backends the same, weights and states too? */
 static bool
 same_backends(const struct lb_service_config *a,
               const struct lb_service_config *b)
@@ -100,7 +100,8 @@ same_backends(const struct lb_service_config *a,
     for (size_t i = 0; i < a->n_backends; i++) {
         if (a->backends[i].ip != b->backends[i].ip
             || a->backends[i].port != b->backends[i].port
-            || a->backends[i].weight != b->backends[i].weight) {
+            || a->backends[i].weight != b->backends[i].weight
+            || a->backends[i].draining != b->backends[i].draining) {
             return false;
         }
     }
@@ -220,6 +221,68 @@ exit:
     return error;
 }
 
+/* Appends 'b' (its port 0 for the VIP's) to 'svc''s backends, if it may be
+ * there.  'word' and 'what' name it in messages. */
+static char *
+append_backend(struct lb_service_config *svc, struct lb_backend_config *b,
+               const char *word, const char *what)
+{
+    if (b->port && !svc->port) {
+        return xasprintf("%s %s has a port, but VIP "IP_FMT" has none "
+                         "(give the VIP a port for a tcp or udp service)",
+                         what, word, IP_ARGS(svc->vip));
+    }
+    b->port = b->port ? b->port : svc->port;
+    if (b->ip == svc->vip) {
+        return xasprintf("%s %s is the VIP itself", what, word);
+    }
+    for (size_t i = 0; i < svc->n_backends; i++) {
+        if (svc->backends[i].ip == b->ip && svc->backends[i].port == b->port) {
+            return xasprintf("%s %s is listed twice", what, word);
+        }
+    }
+    if (svc->n_backends >= LB_MAX_BACKENDS) {
+        return xasprintf("more than %d %ss", LB_MAX_BACKENDS, what);
+    }
+    svc->backends = xrealloc(svc->backends,
+                             (svc->n_backends + 1) * sizeof *svc->backends);
+    svc->backends[svc->n_backends++] = *b;
+    return NULL;
+}
+
+/* Adds to 'svc' the backend at 'ip' and 'port' (0 for the VIP's). */
+char *
+lb_service_config_add_backend(struct lb_service_config *svc, const char *ip,
+                              int port, unsigned int weight, bool draining)
+{
+    struct lb_backend_config b = { .weight = weight, .draining = draining };
+    struct ds word = DS_EMPTY_INITIALIZER;
+    char *error;
+
+    ds_put_cstr(&word, ip);
+    if (port) {
+        ds_put_format(&word, ":%d", port);
+    }
+    if (port < 0 || port > UINT16_MAX) {
+        error = xasprintf("backend %s: port %d is not between 1 and 65535",
+                          ds_cstr(&word), port);
+    } else if (weight > LB_MAX_WEIGHT) {
+        error = xasprintf("backend %s: weight %u is not between 0 and %d",
+                          ds_cstr(&word), weight, LB_MAX_WEIGHT);
+    } else {
+        char *e = lb_parse_unicast_ip(ip, &b.ip);
+        if (e) {
+            error = xasprintf("backend: %s", e);
+            free(e);
+        } else {
+            b.port = port;
+            error = append_backend(svc, &b, ds_cstr(&word), "backend");
+        }
+    }
+    ds_destroy(&word);
+    return error;
+}
+
 /* Parses the backend list 'list', whose elements are separated by one of
  * 'seps', into 'svc''s backends.  'what' names an element in messages.
  * Weights ("=N") and ports are allowed if 'l4' is true. */
@@ -227,7 +290,6 @@ static char *
 parse_backends(struct lb_service_config *svc, const char *list,
                const char *seps, const char *what, bool l4)
 {
-    size_t allocated = 0;
     char *error = NULL;
     const char *p = list;
 
@@ -264,35 +326,13 @@ parse_backends(struct lb_service_config *svc, const char *list,
                 free(e);
             }
         }
-        if (!error && b.port && !svc->port) {
-            error = xasprintf("%s %s has a port, but VIP "IP_FMT" has none "
-                              "(give the VIP a port for a tcp or udp "
-                              "service)", what, word, IP_ARGS(svc->vip));
-        }
         if (!error) {
-            b.port = b.port ? b.port : svc->port;
-            if (b.ip == svc->vip) {
-                error = xasprintf("%s %s is the VIP itself", what, word);
-            }
-            for (size_t i = 0; i < svc->n_backends && !error; i++) {
-                if (svc->backends[i].ip == b.ip
-                    && svc->backends[i].port == b.port) {
-                    error = xasprintf("%s %s is listed twice", what, word);
-                }
-            }
-        }
-        if (!error && svc->n_backends >= LB_MAX_BACKENDS) {
-            error = xasprintf("more than %d %ss", LB_MAX_BACKENDS, what);
+            error = append_backend(svc, &b, word, what);
         }
         free(word);
         if (error) {
             break;
         }
-        if (svc->n_backends >= allocated) {
-            svc->backends = x2nrealloc(svc->backends, &allocated,
-                                       sizeof *svc->backends);
-        }
-        svc->backends[svc->n_backends++] = b;
 
         p += len;
         if (!*p) {
@@ -349,8 +389,9 @@ parse_option(struct lb_service_config *svc, const char *word,
     return NULL;
 }
 
-static void
-append_service(struct lb_config *cfg, struct lb_service_config *svc)
+/* Appends 'svc' to 'cfg', which takes it over. */
+void
+lb_config_append_service(struct lb_config *cfg, struct lb_service_config *svc)
 {
     cfg->services = xrealloc(cfg->services,
                              (cfg->n_services + 1) * sizeof *cfg->services);
@@ -363,63 +404,31 @@ append_service(struct lb_config *cfg, struct lb_service_config *svc)
 char *
 lb_config_add_service(struct lb_config *cfg, const char *spec)
 {
-    struct lb_service_config svc = {
-        .affinity = LB_AFFINITY_CLIENT,
-        .scheduler = lb_scheduler_find("rr"),
-    };
+    struct lb_service_config svc;
     struct svec words = SVEC_EMPTY_INITIALIZER;
-    bool proto_given = false;
-    char *error = NULL;
+    char *error;
 
     svec_parse_words(&words, spec);
     if (words.n < 3) {
+        memset(&svc, 0, sizeof svc);
         error = xasprintf("\"%s\": expected NAME VIP[:PORT] "
                           "BACKEND[:PORT][=WEIGHT],... [tcp|udp] "
                           "[scheduler=S] [affinity=A]", spec);
         goto exit;
     }
-    if (!is_valid_name(words.names[0])) {
-        error = xasprintf("\"%s\" is not a service name (1 to 63 printable "
-                          "characters, no spaces)", words.names[0]);
+    error = lb_service_config_init(&svc, words.names[0], words.names[1],
+                                   (const char **) &words.names[3],
+                                   words.n - 3);
+    if (error) {
         goto exit;
     }
-    svc.name = xstrdup(words.names[0]);
-
-    char *e = parse_endpoint(words.names[1], &svc.vip, &svc.port);
-    if (e) {
-        error = xasprintf("%s: VIP: %s", svc.name, e);
-        free(e);
-        goto exit;
-    }
-    for (size_t i = 3; i < words.n; i++) {
-        e = parse_option(&svc, words.names[i], &proto_given);
-        if (e) {
-            error = xasprintf("%s: %s", svc.name, e);
-            free(e);
-            goto exit;
-        }
-    }
-    if (proto_given && !svc.port) {
-        error = xasprintf("%s: protocol %s needs a VIP port (VIP:PORT)",
-                          svc.name, lb_proto_to_string(svc.proto));
-        goto exit;
-    }
-    if (svc.port && !proto_given) {
-        svc.proto = IPPROTO_TCP;        /* As ovn-nbctl's lb-add. */
-    }
-    if (svc.affinity == LB_AFFINITY_CONNECTION && !svc.port) {
-        error = xasprintf("%s: affinity=connection needs a tcp or udp "
-                          "service (VIP:PORT)", svc.name);
-        goto exit;
-    }
-
-    e = parse_backends(&svc, words.names[2], ",", "backend", true);
+    char *e = parse_backends(&svc, words.names[2], ",", "backend", true);
     if (e) {
         error = xasprintf("%s: %s", svc.name, e);
         free(e);
         goto exit;
     }
-    append_service(cfg, &svc);
+    lb_config_append_service(cfg, &svc);
     svec_destroy(&words);
     return NULL;
 
@@ -427,6 +436,53 @@ exit:
     lb_service_config_destroy(&svc);
     svec_destroy(&words);
     return error;
+}
+
+/* Initializes 'svc' as the service 'name' with VIP[:PORT] 'vip', no
+ * backends yet, and the words 'opts' (tcp, udp, scheduler=S, affinity=A).
+ * On error 'svc' must still be destroyed. */
+char *
+lb_service_config_init(struct lb_service_config *svc, const char *name,
+                       const char *vip, const char **opts, size_t n_opts)
+{
+    bool proto_given = false;
+
+    *svc = (struct lb_service_config) {
+        .affinity = LB_AFFINITY_CLIENT,
+        .scheduler = lb_scheduler_find("rr"),
+    };
+    if (!is_valid_name(name)) {
+        return xasprintf("\"%s\" is not a service name (1 to 63 printable "
+                         "characters, no spaces)", name);
+    }
+    svc->name = xstrdup(name);
+
+    char *e = parse_endpoint(vip, &svc->vip, &svc->port);
+    if (e) {
+        char *error = xasprintf("%s: VIP: %s", svc->name, e);
+        free(e);
+        return error;
+    }
+    for (size_t i = 0; i < n_opts; i++) {
+        e = parse_option(svc, opts[i], &proto_given);
+        if (e) {
+            char *error = xasprintf("%s: %s", svc->name, e);
+            free(e);
+            return error;
+        }
+    }
+    if (proto_given && !svc->port) {
+        return xasprintf("%s: protocol %s needs a VIP port (VIP:PORT)",
+                         svc->name, lb_proto_to_string(svc->proto));
+    }
+    if (svc->port && !proto_given) {
+        svc->proto = IPPROTO_TCP;        /* As ovn-nbctl's lb-add. */
+    }
+    if (svc->affinity == LB_AFFINITY_CONNECTION && !svc->port) {
+        return xasprintf("%s: affinity=connection needs a tcp or udp "
+                         "service (VIP:PORT)", svc->name);
+    }
+    return NULL;
 }
 
 /* Adds the lab's service, "--vip=VIP --servers=SERVERS": all IPv4 to 'vip'
@@ -452,7 +508,7 @@ lb_config_add_lab_service(struct lb_config *cfg, const char *vip,
         return error;
     }
     svc.name = xasprintf("vip-"IP_FMT, IP_ARGS(svc.vip));
-    append_service(cfg, &svc);
+    lb_config_append_service(cfg, &svc);
     return NULL;
 }
 

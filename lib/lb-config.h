@@ -72,6 +72,8 @@ struct lb_backend_config {
     ovs_be32 ip;
     uint16_t port;              /* 0 for a whole-IP service. */
     unsigned int weight;        /* 0 to LB_MAX_WEIGHT; 0 takes no one new. */
+    bool draining;              /* Takes no one new; its clients keep it
+                                 * while their flows live, then leave. */
 };
 
 /* One balanced service. */
@@ -127,6 +129,15 @@ char *lb_config_set(struct lb_config *, const char *name, const char *value)
 bool lb_config_is_setting(const char *name);
 char *lb_config_check(const struct lb_config *) OVS_WARN_UNUSED_RESULT;
 
+char *lb_service_config_init(struct lb_service_config *, const char *name,
+                             const char *vip, const char **opts,
+                             size_t n_opts) OVS_WARN_UNUSED_RESULT;
+char *lb_service_config_add_backend(struct lb_service_config *,
+                                    const char *ip, int port,
+                                    unsigned int weight, bool draining)
+    OVS_WARN_UNUSED_RESULT;
+void lb_config_append_service(struct lb_config *,
+                              struct lb_service_config *);
 void lb_service_config_clone(struct lb_service_config *dst,
                              const struct lb_service_config *src);
 void lb_service_config_destroy(struct lb_service_config *);

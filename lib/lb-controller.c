@@ -325,6 +325,9 @@ format_service(const struct lb_service *svc, size_t *budget, struct ds *s)
         if (m->weight != LB_DEFAULT_WEIGHT) {
             ds_put_format(s, " weight %u", m->weight);
         }
+        if (m->draining) {
+            ds_put_cstr(s, " draining");
+        }
         ds_put_cstr(s, ": ");
         if (b->loc.known) {
             ds_put_format(s, ETH_ADDR_FMT" port %"PRIu16", ",

@@ -113,7 +113,7 @@ lb_backend_changed(struct lb_backend *b)
 bool
 lb_member_is_usable(const struct lb_member *m)
 {
-    return (m->weight > 0 && m->backend->loc.known
+    return (m->weight > 0 && !m->draining && m->backend->loc.known
             && lb_health_is_up(&m->backend->health));
 }
 
@@ -127,6 +127,7 @@ add_member(struct lb_services *svcs, struct lb_service *svc,
     m->backend = ref_backend(svcs, bc->ip, svc->cfg.vip);
     m->port = bc->port;
     m->weight = bc->weight;
+    m->draining = bc->draining;
     ovs_list_init(&m->sessions);
     ovs_list_push_back(&m->backend->members, &m->backend_node);
     hmap_insert(&svcs->members, &m->node,
@@ -297,6 +298,7 @@ set_members(struct lb_services *svcs, struct lb_service *svc,
             sched[i].n_sessions = svc->sched[m->index].n_sessions;
             svc->members[m->index] = NULL;
             m->weight = bc->weight;
+            m->draining = bc->draining;
         } else {
             m = add_member(svcs, svc, bc);
         }

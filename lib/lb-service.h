@@ -68,6 +68,7 @@ struct lb_member {
     struct lb_backend *backend;
     uint16_t port;              /* 0 for a whole-IP service. */
     unsigned int weight;
+    bool draining;              /* No new sessions; see lb_backend_config. */
     size_t index;               /* In the service's 'members' and 'sched'. */
     struct ovs_list sessions;   /* "struct lb_session"s, 'member_node'. */
 };

@@ -276,6 +276,25 @@ lb_switch_destroy(struct lb_switch *sw)
  * the switch's destruction).  What does not change is not touched: a
  * service whose backends change keeps the sessions of the backends that
  * stay. */
+/* Draining members of 'svc' keep only the sessions that have flows. */
+static void
+drain_idle_sessions(struct lb_switch *sw, struct lb_service *svc,
+                    long long int now)
+{
+    for (size_t i = 0; i < svc->n_members; i++) {
+        struct lb_member *m = svc->members[i];
+
+        if (m->draining) {
+            struct lb_session *session;
+            LIST_FOR_EACH_SAFE (session, member_node, &m->sessions) {
+                if (!session->flows) {
+                    lb_sessions_remove(&sw->sessions, session, now);
+                }
+            }
+        }
+    }
+}
+
 void
 lb_switch_reconfigure(struct lb_switch *sw, const struct lb_config *cfg,
                       long long int now)
@@ -317,6 +336,7 @@ lb_switch_reconfigure(struct lb_switch *sw, const struct lb_config *cfg,
                 }
             }
             lb_services_update(&sw->services, svc, sc);
+            drain_idle_sessions(sw, svc, now);
         }
     }
     for (size_t i = 0; i < cfg->n_services; i++) {
@@ -1125,9 +1145,10 @@ balance(struct lb_switch *sw, struct lb_service *svc,
 
     struct lb_session *session = lb_sessions_find(&sw->sessions, svc,
                                                   client->ip, client_port);
-    if (session && !lb_health_is_up(&session->member->backend->health)) {
+    if (session && (!lb_health_is_up(&session->member->backend->health)
+                    || (session->member->draining && !session->flows))) {
         /* Its backend went down and drain_backends() has not come to it
-         * yet. */
+         * yet, or it is draining and this session's flows have ended. */
         uninstall_session(sw, session, now);
         session = NULL;
     }
@@ -1539,6 +1560,10 @@ lb_switch_flow_removed(struct lb_switch *sw, const struct ofp_header *oh,
     VLOG_DBG("%s: switch removed flow "IP_FMT" -> "IP_FMT" (reason %d)",
              sw->name, IP_ARGS(fr.match.flow.nw_src),
              IP_ARGS(fr.match.flow.nw_dst), fr.reason);
+    if (!session->flows && session->member->draining) {
+        /* A draining backend keeps a client only while its flows live. */
+        lb_sessions_remove(&sw->sessions, session, now);
+    }
 }
 
 /* The switch reported an error. */
