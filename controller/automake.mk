@@ -5,6 +5,8 @@ controller_ovs_balancer_SOURCES = \
 	controller/ovs-balancer.c \
 	controller/batch-conn.c \
 	controller/batch-conn.h \
+	controller/dbconn.c \
+	controller/dbconn.h \
 	controller/swconn.c \
 	controller/swconn.h
 controller_ovs_balancer_LDADD = lib/libovsbalancer.la $(OVS_LIBADD)

@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "command-line.h"
+#include "controller/dbconn.h"
 #include "controller/swconn.h"
 #include "daemon.h"
 #include "dummy.h"
@@ -91,6 +92,9 @@ static char *unixctl_path;
 /* --inactivity-probe: seconds of silence before an echo request. */
 static int probe_interval = 5;
 
+/* --db: the database to follow, or NULL to take the command line's. */
+static const char *db_remote;
+
 /* --max-backoff: longest wait between reconnection attempts. */
 static int max_backoff = 8;
 
@@ -98,6 +102,7 @@ static unixctl_cb_func ovs_balancer_exit;
 static unixctl_cb_func lb_unixctl_show;
 
 static void parse_options(int argc, char *argv[]);
+static void check_db_remote(const char *);
 static void open_targets(int argc, char *argv[]);
 OVS_NO_RETURN static void usage(void);
 
@@ -159,6 +164,7 @@ main(int argc, char *argv[])
 
     daemonize_complete();
     VLOG_INFO("%s", ovs_get_program_version());
+    struct dbconn *db = db_remote ? dbconn_create(db_remote) : NULL;
 
     long long int next_listen = LLONG_MIN;
     while (!exiting) {
@@ -190,6 +196,9 @@ main(int argc, char *argv[])
         if (now >= lb_controller_next_timer(controller)) {
             lb_controller_run(controller, now);
         }
+        if (db) {
+            dbconn_run(db, controller, &config);
+        }
         LIST_FOR_EACH (sn, node, &switches) {
             swconn_flush(sn->swconn);
         }
@@ -209,6 +218,9 @@ main(int argc, char *argv[])
             swconn_wait(sn->swconn);
         }
         poll_timer_wait_until(lb_controller_next_timer(controller));
+        if (db) {
+            dbconn_wait(db);
+        }
         if (exiting) {
             poll_immediate_wake();
         }
@@ -219,6 +231,7 @@ main(int argc, char *argv[])
     LIST_FOR_EACH_SAFE (sn, node, &switches) {
         switch_node_destroy(sn);
     }
+    dbconn_destroy(db);
     lb_controller_destroy(controller);
     lb_config_destroy(&config);
     struct listener *l;
@@ -532,12 +545,14 @@ parse_options(int argc, char *argv[])
         OPT_MAX_BACKOFF,
         OPT_PEER_CA_CERT,
         OPT_ENABLE_DUMMY,
+        OPT_DB,
         VLOG_OPTION_ENUMS,
         DAEMON_OPTION_ENUMS,
         SSL_OPTION_ENUMS,
     };
     static const struct option long_options[] = {
         {"service", required_argument, NULL, OPT_SERVICE},
+        {"db", required_argument, NULL, OPT_DB},
         {"vip", required_argument, NULL, OPT_VIP},
         {"servers", required_argument, NULL, OPT_SERVERS},
         /* The balancer's settings (lb_config_set()). */
@@ -601,6 +616,11 @@ parse_options(int argc, char *argv[])
 
         case OPT_ENABLE_DUMMY:
             enable_dummy = true;
+            break;
+
+        case OPT_DB:
+            check_db_remote(optarg);
+            db_remote = optarg;
             break;
 
         case OPT_SETTING:
@@ -677,6 +697,35 @@ parse_options(int argc, char *argv[])
             ovs_fatal(0, "%s", error);
         }
     }
+    if (db_remote && config.n_services) {
+        ovs_fatal(0, "--db takes the services from the database: use "
+                  "ovs-balancer-ctl lb-add rather than --service or --vip");
+    } else if (!db_remote && !config.n_services) {
+        ovs_fatal(0, "no service defined (use --service, or --vip and "
+                  "--servers, or --db)");
+    }
+}
+
+/* Checks each of the comma-separated remotes of --db (several for a
+ * clustered database). */
+static void
+check_db_remote(const char *remotes)
+{
+    char *copy = xstrdup(remotes);
+    char *save_ptr = NULL;
+
+    for (char *r = strtok_r(copy, ",", &save_ptr); r;
+         r = strtok_r(NULL, ",", &save_ptr)) {
+        if (stream_verify_name(r)) {
+            ovs_fatal(0, "--db: \"%s\" is not a database connection "
+                      "method (unix:FILE, tcp:IP:PORT or ssl:IP:PORT)", r);
+        }
+    }
+    if (!copy[0] || strstr(remotes, ",,")
+        || remotes[strlen(remotes) - 1] == ',') {
+        ovs_fatal(0, "--db: empty connection method in \"%s\"", remotes);
+    }
+    free(copy);
 }
 
 static void
@@ -685,10 +734,11 @@ usage(void)
     printf("%s: OpenFlow server load balancer\n"
            "usage: %s [OPTIONS] --service=SPEC... METHOD...\n"
            "   or: %s [OPTIONS] --vip=IP --servers=IP[,IP]... METHOD...\n"
+           "   or: %s [OPTIONS] --db=DATABASE METHOD...\n"
            "where each METHOD is an OpenFlow connection method on which\n"
            "switches connect (passive) or that ovs-balancer connects to\n"
            "(active).\n",
-           program_name, program_name, program_name);
+           program_name, program_name, program_name, program_name);
     vconn_usage(true, true, false);
     printf("\nServices:\n"
            "  --service='NAME VIP[:PORT] BACKEND[:PORT][=WEIGHT],... "
@@ -701,6 +751,14 @@ usage(void)
            "  --vip=IP --servers=IP[,IP]...  the lab's service: all "
            "IPv4 to IP,\n"
            "                          round robin over the servers\n"
+           "  --db=DATABASE           follow the services and options in "
+           "DATABASE\n"
+           "                          (unix:FILE, tcp:IP:PORT, ssl:IP:PORT, "
+           "several\n"
+           "                          separated by commas), changed with "
+           "ovs-balancer-ctl;\n"
+           "                          the options given here are its "
+           "defaults\n"
            "\nService options:\n"
            "  --lb-mac=MAC            the MAC the balancer answers with "
            "(%s)\n"

@@ -7,6 +7,8 @@ lib_libovsbalancer_la_SOURCES = \
 	lib/lb-config.h \
 	lib/lb-controller.c \
 	lib/lb-controller.h \
+	lib/lb-db.c \
+	lib/lb-db.h \
 	lib/lb-flows.c \
 	lib/lb-flows.h \
 	lib/lb-health.c \

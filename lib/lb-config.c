@@ -733,10 +733,10 @@ format_claim(struct ds *s, ovs_be32 ip, uint8_t proto, uint16_t port)
     }
 }
 
-/* Checks what no single service can: that there is one, that names are
- * unique, that no two services take the same traffic to a VIP, that no
- * backend is a VIP, and that the traffic of backends shared by several
- * services can be told apart on its way back to the clients. */
+/* Checks what no single service can: that names are unique, that no two
+ * services take the same traffic to a VIP, that no backend is a VIP, and
+ * that the traffic of backends shared by several services can be told
+ * apart on its way back to the clients. */
 char *
 lb_config_check(const struct lb_config *cfg)
 {
@@ -745,10 +745,6 @@ lb_config_check(const struct lb_config *cfg)
     struct ds s = DS_EMPTY_INITIALIZER;
     const struct claim *clash;
 
-    if (!cfg->n_services) {
-        return xstrdup("no service defined (use --service, or --vip and "
-                       "--servers)");
-    }
     for (size_t i = 0; i < cfg->n_services && !s.length; i++) {
         const struct lb_service_config *svc = &cfg->services[i];
 

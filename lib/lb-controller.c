@@ -108,6 +108,34 @@ lb_controller_reconfigure(struct lb_controller *ctl,
     return NULL;
 }
 
+/* Fills '*st' with what the switches know of backend 'ip' and 'port' of
+ * 'service'. */
+void
+lb_controller_member_status(const struct lb_controller *ctl,
+                            const char *service, ovs_be32 ip, uint16_t port,
+                            struct lb_member_status *st)
+{
+    const struct controller_switch *cs;
+
+    memset(st, 0, sizeof *st);
+    HMAP_FOR_EACH (cs, node, &ctl->switches) {
+        const struct lb_services *svcs = lb_switch_get_services(cs->sw);
+        const struct lb_service *svc = lb_services_find_name(svcs, service);
+        const struct lb_member *m = (svc
+                                     ? lb_service_find_member(svc, ip, port)
+                                     : NULL);
+        if (m) {
+            st->found = true;
+            st->n_clients += lb_member_n_sessions(m);
+            if (lb_switch_is_connected(cs->sw)) {
+                enum lb_health_state h = m->backend->health.state;
+                st->n_up += h == LB_HEALTH_UP;
+                st->n_down += h == LB_HEALTH_DOWN;
+            }
+        }
+    }
+}
+
 /* Returns the configuration, or NULL before the first one. */
 const struct lb_config *
 lb_controller_get_config(const struct lb_controller *ctl)

@@ -33,6 +33,7 @@
 #include <stdint.h>
 #include "compiler.h"
 #include "openvswitch/ofp-protocol.h"
+#include "openvswitch/types.h"
 
 struct ds;
 struct hmapx;
@@ -62,6 +63,16 @@ struct lb_switch *lb_controller_find_switch(const struct lb_controller *,
 
 void lb_controller_run(struct lb_controller *, long long int now);
 long long int lb_controller_next_timer(const struct lb_controller *);
+
+/* A member of a service on all switches together. */
+struct lb_member_status {
+    bool found;                 /* Is it a member on some switch? */
+    size_t n_clients;           /* Sessions on all switches. */
+    size_t n_up, n_down;        /* Switches where its backend is up/down. */
+};
+void lb_controller_member_status(const struct lb_controller *,
+                                 const char *service, ovs_be32 ip,
+                                 uint16_t port, struct lb_member_status *);
 
 char *lb_controller_show(const struct lb_controller *, int argc,
                          const char *argv[], struct ds *)

@@ -6,7 +6,12 @@ dist_noinst_SCRIPTS += \
 	utilities/run-tests \
 	utilities/ovs-balancer-demo \
 	utilities/ovs-balancer-mininet \
-	utilities/ovs-balancer-benchmark
+	utilities/ovs-balancer-benchmark \
+	utilities/ovs-balancer-db
+
+bin_PROGRAMS += utilities/ovs-balancer-ctl
+utilities_ovs_balancer_ctl_SOURCES = utilities/ovs-balancer-ctl.c
+utilities_ovs_balancer_ctl_LDADD = lib/libovsbalancer.la $(OVS_LIBADD)
 
 bin_PROGRAMS += utilities/ovs-balancer-bench
 utilities_ovs_balancer_bench_SOURCES = \

@@ -1,0 +1,319 @@
+/*
+ * Copyright (c) 2026 The ovs-balancer authors.
+ *
+ * Licensed under the Apache License, Version 2.0 (the "License");
+ * you may not use this file except in compliance with the License.
+ * You may obtain a copy of the License at:
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+#include <config.h>
+#include "controller/dbconn.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include "lib/lb-config.h"
+#include "lib/lb-controller.h"
+#include "lib/lb-db.h"
+#include "lib/ovs-balancer-idl.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/hmap.h"
+#include "openvswitch/vlog.h"
+#include "ovsdb-idl.h"
+#include "openvswitch/poll-loop.h"
+#include "smap.h"
+#include "timeval.h"
+#include "util.h"
+#include "uuid.h"
+
+VLOG_DEFINE_THIS_MODULE(dbconn);
+
+/* How often the status columns are brought up to date (and at once after a
+ * change of the configuration). */
+#define STATUS_INTERVAL_MS 1000
+
+/* What was last written of a Backend row, to see what changed. */
+struct backend_note {
+    struct hmap_node node;      /* In dbconn's 'notes', by row UUID. */
+    struct uuid uuid;
+    char *health;
+    long long int changed;      /* Wall clock, when 'health' changed. */
+    bool drained;
+    bool seen;                  /* In this round? */
+};
+
+struct dbconn {
+    struct ovsdb_idl_loop loop;
+    unsigned int seqno;         /* The IDL's, when last applied. */
+    bool connected;
+    long long int next_status;
+    struct lb_db_errors errors;
+    struct hmap notes;          /* "struct backend_note"s. */
+};
+
+struct dbconn *
+dbconn_create(const char *remote)
+{
+    struct dbconn *db = xzalloc(sizeof *db);
+    struct ovsdb_idl *idl = ovsdb_idl_create(remote, &obrec_idl_class,
+                                             true, true);
+
+    /* The daemon's own columns: writing them is no news to itself. */
+    ovsdb_idl_omit_alert(idl, &obrec_balancer_col_cur_cfg);
+    ovsdb_idl_omit_alert(idl, &obrec_balancer_col_status);
+    ovsdb_idl_omit_alert(idl, &obrec_load_balancer_col_status);
+    ovsdb_idl_omit_alert(idl, &obrec_load_balancer_col_statistics);
+    ovsdb_idl_omit_alert(idl, &obrec_backend_col_status);
+    ovsdb_idl_omit_alert(idl, &obrec_backend_col_statistics);
+    db->loop = (struct ovsdb_idl_loop) OVSDB_IDL_LOOP_INITIALIZER(idl);
+    db->seqno = ovsdb_idl_get_seqno(idl);
+    lb_db_errors_init(&db->errors);
+    hmap_init(&db->notes);
+    return db;
+}
+
+void
+dbconn_destroy(struct dbconn *db)
+{
+    if (db) {
+        struct backend_note *note;
+        HMAP_FOR_EACH_POP (note, node, &db->notes) {
+            free(note->health);
+            free(note);
+        }
+        hmap_destroy(&db->notes);
+        lb_db_errors_destroy(&db->errors);
+        ovsdb_idl_loop_destroy(&db->loop);
+        free(db);
+    }
+}
+
+static void
+apply_config(struct dbconn *db, struct lb_controller *ctl,
+             const struct lb_config *defaults)
+{
+    struct lb_config cfg;
+
+    lb_db_errors_destroy(&db->errors);
+    lb_db_errors_init(&db->errors);
+    lb_db_read(db->loop.idl, defaults, &cfg, &db->errors);
+
+    struct shash_node *node;
+    SHASH_FOR_EACH (node, &db->errors.rows) {
+        VLOG_WARN("database row %s refused: %s", node->name,
+                  (const char *) node->data);
+    }
+    char *error = lb_controller_reconfigure(ctl, &cfg, time_msec());
+    if (error) {
+        /* lb_db_read() checked each service: not expected. */
+        VLOG_ERR("configuration from the database refused: %s", error);
+        free(error);
+    } else {
+        VLOG_INFO("applied the database's configuration: %"PRIuSIZE
+                  " service%s", cfg.n_services,
+                  cfg.n_services == 1 ? "" : "s");
+    }
+    lb_config_destroy(&cfg);
+}
+
+static void
+set_error(struct smap *status, const struct lb_db_errors *errors,
+          const struct uuid *uuid)
+{
+    const char *error = lb_db_errors_find(errors, uuid);
+    if (error) {
+        smap_add(status, "error", error);
+    }
+}
+
+static struct backend_note *
+find_note(struct dbconn *db, const struct uuid *uuid)
+{
+    struct backend_note *note;
+
+    HMAP_FOR_EACH_WITH_HASH (note, node, uuid_hash(uuid), &db->notes) {
+        if (uuid_equals(&note->uuid, uuid)) {
+            return note;
+        }
+    }
+    note = xzalloc(sizeof *note);
+    note->uuid = *uuid;
+    hmap_insert(&db->notes, &note->node, uuid_hash(uuid));
+    return note;
+}
+
+/* Health on all switches in one word: up where any switch sees it up. */
+static const char *
+health_word(const struct lb_member_status *st)
+{
+    return (st->n_up ? "up"
+            : st->n_down ? "down"
+            : "unknown");
+}
+
+/* Writes 'b''s status and statistics; returns its clients. */
+static size_t
+update_backend(struct dbconn *db, const struct lb_controller *ctl,
+               const struct obrec_load_balancer *lb,
+               const struct obrec_backend *b, uint16_t vip_port,
+               long long int wall)
+{
+    struct smap status = SMAP_INITIALIZER(&status);
+    struct lb_member_status st;
+    ovs_be32 ip;
+    char *error = lb_parse_unicast_ip(b->address, &ip);
+    uint16_t port = b->n_port ? b->port[0] : vip_port;
+
+    memset(&st, 0, sizeof st);
+    if (!error) {
+        lb_controller_member_status(ctl, lb->name, ip, port, &st);
+    }
+    free(error);
+
+    struct backend_note *note = find_note(db, &b->header_.uuid);
+    note->seen = true;
+    const char *health = (b->state && !strcmp(b->state, "disabled")
+                          ? "disabled"
+                          : st.found ? health_word(&st) : NULL);
+    if (health) {
+        if (!note->health || strcmp(note->health, health)) {
+            free(note->health);
+            note->health = xstrdup(health);
+            note->changed = wall;
+        }
+        smap_add(&status, "health", health);
+        char *when = xastrftime_msec("%Y-%m-%dT%H:%M:%S.###Z",
+                                     note->changed, true);
+        smap_add_nocopy(&status, "last_change", when);
+    }
+    if (b->state && !strcmp(b->state, "draining") && st.found) {
+        bool drained = !st.n_clients;
+        if (drained && !note->drained) {
+            struct ds s = DS_EMPTY_INITIALIZER;
+            lb_format_endpoint(&s, ip, port);
+            VLOG_INFO("service %s: backend %s drained: no clients left",
+                      lb->name, ds_cstr(&s));
+            ds_destroy(&s);
+        }
+        note->drained = drained;
+        smap_add(&status, "drained", drained ? "true" : "false");
+    } else {
+        note->drained = false;
+    }
+    set_error(&status, &db->errors, &b->header_.uuid);
+    if (!smap_equal(&status, &b->status)) {
+        obrec_backend_set_status(b, &status);
+    }
+    smap_destroy(&status);
+
+    int64_t clients = st.n_clients;
+    if (b->n_statistics != 1 || b->value_statistics[0] != clients) {
+        const char *key = "clients";
+        obrec_backend_set_statistics(b, &key, &clients, 1);
+    }
+    return st.n_clients;
+}
+
+static void
+update_status(struct dbconn *db, const struct lb_controller *ctl)
+{
+    long long int wall = time_wall_msec();
+    struct smap status = SMAP_INITIALIZER(&status);
+
+    const struct obrec_balancer *bal = obrec_balancer_first(db->loop.idl);
+    if (bal) {
+        set_error(&status, &db->errors, &bal->header_.uuid);
+        if (!smap_equal(&status, &bal->status)) {
+            obrec_balancer_set_status(bal, &status);
+        }
+        smap_clear(&status);
+    }
+
+    const struct obrec_load_balancer *lb;
+    OBREC_LOAD_BALANCER_FOR_EACH (lb, db->loop.idl) {
+        const char *colon = strchr(lb->vip, ':');
+        uint16_t vip_port = colon ? atoi(colon + 1) : 0;
+        int64_t clients = 0;
+
+        for (size_t i = 0; i < lb->n_backends; i++) {
+            clients += update_backend(db, ctl, lb, lb->backends[i], vip_port,
+                                      wall);
+        }
+        set_error(&status, &db->errors, &lb->header_.uuid);
+        if (!smap_equal(&status, &lb->status)) {
+            obrec_load_balancer_set_status(lb, &status);
+        }
+        smap_clear(&status);
+        if (lb->n_statistics != 1 || lb->value_statistics[0] != clients) {
+            const char *key = "clients";
+            obrec_load_balancer_set_statistics(lb, &key, &clients, 1);
+        }
+    }
+    smap_destroy(&status);
+
+    /* Forget the rows that went. */
+    struct backend_note *note;
+    HMAP_FOR_EACH_SAFE (note, node, &db->notes) {
+        if (!note->seen) {
+            hmap_remove(&db->notes, &note->node);
+            free(note->health);
+            free(note);
+        } else {
+            note->seen = false;
+        }
+    }
+}
+
+void
+dbconn_run(struct dbconn *db, struct lb_controller *ctl,
+           const struct lb_config *defaults)
+{
+    struct ovsdb_idl *idl = db->loop.idl;
+    struct ovsdb_idl_txn *txn = ovsdb_idl_loop_run(&db->loop);
+    long long int now = time_msec();
+
+    bool connected = ovsdb_idl_is_connected(idl);
+    if (connected != db->connected) {
+        db->connected = connected;
+        if (connected) {
+            VLOG_INFO("connected to the database");
+        } else {
+            VLOG_WARN("lost the database: serving with the last "
+                      "configuration until it is back");
+        }
+    }
+
+    unsigned int seqno = ovsdb_idl_get_seqno(idl);
+    if (seqno != db->seqno && ovsdb_idl_has_ever_connected(idl)) {
+        db->seqno = seqno;
+        apply_config(db, ctl, defaults);
+        db->next_status = now;
+    }
+
+    if (txn) {
+        const struct obrec_balancer *bal = obrec_balancer_first(idl);
+        if (bal && bal->cur_cfg != bal->next_cfg) {
+            /* What the configuration asked for has been applied. */
+            obrec_balancer_set_cur_cfg(bal, bal->next_cfg);
+        }
+        if (now >= db->next_status) {
+            update_status(db, ctl);
+            db->next_status = now + STATUS_INTERVAL_MS;
+        }
+    }
+    ovsdb_idl_loop_commit_and_wait(&db->loop);
+}
+
+void
+dbconn_wait(struct dbconn *db)
+{
+    ovsdb_idl_wait(db->loop.idl);
+    poll_timer_wait_until(db->next_status);
+}
