@@ -191,7 +191,8 @@ update_backend(struct dbconn *db, const struct lb_controller *ctl,
         smap_add(&status, "health", health);
         char *when = xastrftime_msec("%Y-%m-%dT%H:%M:%S.###Z",
                                      note->changed, true);
-        smap_add_nocopy(&status, "last_change", when);
+        smap_add(&status, "last_change", when);
+        free(when);
     }
     if (b->state && !strcmp(b->state, "draining") && st.found) {
         bool drained = !st.n_clients;

@@ -383,12 +383,16 @@ handle_update(struct lb_repair *rp, const struct lb_tables *t,
               const struct ofputil_flow_update *fu, long long int now,
               int *n_deleted, struct ds *first_deleted)
 {
-    bool ours = fu->cookie == t->ofp->cookie;
-    struct ds s = DS_EMPTY_INITIALIZER;
-
+    if (fu->event == OFPFME_ABBREV) {
+        /* The balancer's own change: only its xid is filled in. */
+        return;
+    }
     if (fu->table_id != 0 && fu->table_id != 255) {
         return;
     }
+
+    bool ours = fu->cookie == t->ofp->cookie;
+    struct ds s = DS_EMPTY_INITIALIZER;
     if (fu->event == OFPFME_REMOVED) {
         if (!ours || fu->reason == OFPRR_IDLE_TIMEOUT
             || fu->reason == OFPRR_HARD_TIMEOUT) {
