@@ -99,17 +99,23 @@ static void
 apply_config(struct dbconn *db, struct lb_controller *ctl,
              const struct lb_config *defaults)
 {
+    struct lb_db_errors old;
     struct lb_config cfg;
 
-    lb_db_errors_destroy(&db->errors);
-    lb_db_errors_init(&db->errors);
+    lb_db_errors_init(&old);
+    shash_swap(&old.rows, &db->errors.rows);
     lb_db_read(db->loop.idl, defaults, &cfg, &db->errors);
 
+    /* Each refusal is logged once, not at every change of the database. */
     struct shash_node *node;
     SHASH_FOR_EACH (node, &db->errors.rows) {
-        VLOG_WARN("database row %s refused: %s", node->name,
-                  (const char *) node->data);
+        const char *before = shash_find_data(&old.rows, node->name);
+        if (!before || strcmp(before, node->data)) {
+            VLOG_WARN("database row %s refused: %s", node->name,
+                      (const char *) node->data);
+        }
     }
+    lb_db_errors_destroy(&old);
     char *error = lb_controller_reconfigure(ctl, &cfg, time_msec());
     if (error) {
         /* lb_db_read() checked each service: not expected. */
