@@ -322,5 +322,8 @@ void
 dbconn_wait(struct dbconn *db)
 {
     ovsdb_idl_wait(db->loop.idl);
-    poll_timer_wait_until(db->next_status);
+    if (ovsdb_idl_is_connected(db->loop.idl) && !db->loop.committing_txn) {
+        /* Otherwise the connection or the commit wakes it up. */
+        poll_timer_wait_until(db->next_status);
+    }
 }

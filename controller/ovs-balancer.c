@@ -103,6 +103,7 @@ static unixctl_cb_func lb_unixctl_show;
 
 static void parse_options(int argc, char *argv[]);
 static void check_db_remote(const char *);
+static char *check_method(const char *);
 static void open_targets(int argc, char *argv[]);
 OVS_NO_RETURN static void usage(void);
 
@@ -438,7 +439,8 @@ check_method(const char *name)
 
     char *error = NULL;
     if (active && !*ip) {
-        error = xasprintf("the switch's address is missing (%.*sIP[:PORT])",
+        error = xasprintf("the address to connect to is missing "
+                          "(%.*sIP[:PORT])",
                           (int) (strchr(name, ':') - name + 1), name);
     } else if (port && *port) {
         error = check_port(port);
@@ -619,7 +621,6 @@ parse_options(int argc, char *argv[])
             break;
 
         case OPT_DB:
-            check_db_remote(optarg);
             db_remote = optarg;
             break;
 
@@ -697,6 +698,9 @@ parse_options(int argc, char *argv[])
             ovs_fatal(0, "%s", error);
         }
     }
+    if (db_remote) {
+        check_db_remote(db_remote);
+    }
     if (db_remote && config.n_services) {
         ovs_fatal(0, "--db takes the services from the database: use "
                   "ovs-balancer-ctl lb-add rather than --service or --vip");
@@ -719,6 +723,10 @@ check_db_remote(const char *remotes)
         if (stream_verify_name(r)) {
             ovs_fatal(0, "--db: \"%s\" is not a database connection "
                       "method (unix:FILE, tcp:IP:PORT or ssl:IP:PORT)", r);
+        }
+        char *problem = check_method(r);
+        if (problem) {
+            ovs_fatal(0, "--db: %s: %s", r, problem);
         }
     }
     if (!copy[0] || strstr(remotes, ",,")
