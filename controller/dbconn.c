@@ -164,12 +164,55 @@ health_word(const struct lb_member_status *st)
             : "unknown");
 }
 
-/* Writes 'b''s status and statistics; returns its clients. */
-static size_t
+/* The statistics columns' keys, and values in that order. */
+static const char *traffic_keys[] = {
+    "bytes", "clients", "new_clients", "new_clients_rate", "packets",
+};
+struct traffic {
+    int64_t values[ARRAY_SIZE(traffic_keys)];
+};
+
+static struct traffic
+traffic_from_status(const struct lb_member_status *st)
+{
+    return (struct traffic) { {
+        st->bytes, st->n_clients, st->n_new, (int64_t) (st->new_rate + 0.5),
+        st->packets,
+    } };
+}
+
+static struct traffic
+traffic_add(struct traffic a, const struct traffic *b)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(a.values); i++) {
+        a.values[i] += b->values[i];
+    }
+    return a;
+}
+
+/* Does the statistics column with 'keys' and 'values' say 't'? */
+static bool
+statistics_equal(const struct traffic *t, char **keys,
+                 const int64_t *values, size_t n)
+{
+    if (n != ARRAY_SIZE(traffic_keys)) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        /* The IDL keeps a map's keys sorted, as 'traffic_keys' is. */
+        if (strcmp(keys[i], traffic_keys[i]) || values[i] != t->values[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Writes 'b''s status and statistics, and adds its traffic to '*total'. */
+static void
 update_backend(struct dbconn *db, const struct lb_controller *ctl,
                const struct obrec_load_balancer *lb,
                const struct obrec_backend *b, uint16_t vip_port,
-               long long int wall)
+               long long int wall, struct traffic *total)
 {
     struct smap status = SMAP_INITIALIZER(&status);
     struct lb_member_status st;
@@ -220,12 +263,13 @@ update_backend(struct dbconn *db, const struct lb_controller *ctl,
     }
     smap_destroy(&status);
 
-    int64_t clients = st.n_clients;
-    if (b->n_statistics != 1 || b->value_statistics[0] != clients) {
-        const char *key = "clients";
-        obrec_backend_set_statistics(b, &key, &clients, 1);
+    struct traffic t = traffic_from_status(&st);
+    if (!statistics_equal(&t, b->key_statistics, b->value_statistics,
+                          b->n_statistics)) {
+        obrec_backend_set_statistics(b, traffic_keys, t.values,
+                                     ARRAY_SIZE(t.values));
     }
-    return st.n_clients;
+    *total = traffic_add(*total, &t);
 }
 
 static void
@@ -247,20 +291,22 @@ update_status(struct dbconn *db, const struct lb_controller *ctl)
     OBREC_LOAD_BALANCER_FOR_EACH (lb, db->loop.idl) {
         const char *colon = strchr(lb->vip, ':');
         uint16_t vip_port = colon ? atoi(colon + 1) : 0;
-        int64_t clients = 0;
+        struct traffic total;
 
+        memset(&total, 0, sizeof total);
         for (size_t i = 0; i < lb->n_backends; i++) {
-            clients += update_backend(db, ctl, lb, lb->backends[i], vip_port,
-                                      wall);
+            update_backend(db, ctl, lb, lb->backends[i], vip_port, wall,
+                           &total);
         }
         set_error(&status, &db->errors, &lb->header_.uuid);
         if (!smap_equal(&status, &lb->status)) {
             obrec_load_balancer_set_status(lb, &status);
         }
         smap_clear(&status);
-        if (lb->n_statistics != 1 || lb->value_statistics[0] != clients) {
-            const char *key = "clients";
-            obrec_load_balancer_set_statistics(lb, &key, &clients, 1);
+        if (!statistics_equal(&total, lb->key_statistics,
+                              lb->value_statistics, lb->n_statistics)) {
+            obrec_load_balancer_set_statistics(lb, traffic_keys, total.values,
+                                               ARRAY_SIZE(total.values));
         }
     }
     smap_destroy(&status);

@@ -100,6 +100,7 @@ static int max_backoff = 8;
 
 static unixctl_cb_func ovs_balancer_exit;
 static unixctl_cb_func lb_unixctl_show;
+static unixctl_cb_func lb_unixctl_stats;
 
 static void parse_options(int argc, char *argv[]);
 static void check_db_remote(const char *);
@@ -162,6 +163,7 @@ main(int argc, char *argv[])
     unixctl_command_register("exit", "", 0, 0, ovs_balancer_exit, &exiting);
     unixctl_command_register("lb/show", "[DPID] [--clients[=N]] [IP]", 0, 3,
                              lb_unixctl_show, NULL);
+    unixctl_command_register("lb/stats", "", 0, 0, lb_unixctl_stats, NULL);
 
     daemonize_complete();
     VLOG_INFO("%s", ovs_get_program_version());
@@ -349,6 +351,17 @@ accept_switches(void)
 }
 
 /* lb/show [DPID] [--clients[=N]] [IP]: see lb_controller_show(). */
+static void
+lb_unixctl_stats(struct unixctl_conn *conn, int argc OVS_UNUSED,
+                 const char *argv[] OVS_UNUSED, void *aux OVS_UNUSED)
+{
+    struct ds s = DS_EMPTY_INITIALIZER;
+
+    lb_controller_stats(controller, &s);
+    unixctl_command_reply(conn, ds_cstr(&s));
+    ds_destroy(&s);
+}
+
 static void
 lb_unixctl_show(struct unixctl_conn *conn, int argc, const char *argv[],
                 void *aux OVS_UNUSED)
@@ -569,6 +582,7 @@ parse_options(int argc, char *argv[])
         {"client-overflow", required_argument, NULL, OPT_SETTING},
         {"fallback", required_argument, NULL, OPT_SETTING},
         {"no-backend", required_argument, NULL, OPT_SETTING},
+        {"stats-interval", required_argument, NULL, OPT_SETTING},
         {"inactivity-probe", required_argument, NULL, OPT_INACTIVITY_PROBE},
         {"max-backoff", required_argument, NULL, OPT_MAX_BACKOFF},
         {"unixctl", required_argument, NULL, OPT_UNIXCTL},

@@ -31,6 +31,8 @@ lib_libovsbalancer_la_SOURCES = \
 	lib/lb-service.h \
 	lib/lb-sessions.c \
 	lib/lb-sessions.h \
+	lib/lb-stats.c \
+	lib/lb-stats.h \
 	lib/lb-switch.c \
 	lib/lb-switch.h \
 	lib/lb-template.c \

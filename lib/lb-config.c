@@ -46,6 +46,7 @@ lb_config_init(struct lb_config *cfg)
     cfg->overflow = LB_OVERFLOW_REFUSE;
     cfg->fallback = LB_FALLBACK_NORMAL;
     cfg->no_backend = LB_NO_BACKEND_DROP;
+    cfg->stats_interval = LB_DEFAULT_STATS_INTERVAL;
 }
 
 void
@@ -596,6 +597,8 @@ static const struct setting settings[] = {
             overflow),
     SETTING("fallback", S_CHOICE, 0, 0, "normal", "drop", fallback),
     SETTING("no-backend", S_CHOICE, 0, 0, "drop", "reject", no_backend),
+    SETTING("stats-interval", S_SECONDS, 0, 3600, NULL, NULL,
+            stats_interval),
 };
 
 static const struct setting *

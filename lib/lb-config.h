@@ -101,6 +101,8 @@ struct lb_config {
     enum lb_overflow overflow;
     enum lb_fallback fallback;
     enum lb_no_backend no_backend;
+    int stats_interval;         /* Seconds between reads of the switches'
+                                 * counters (0: never). */
 
     struct lb_service_config *services;
     size_t n_services;
@@ -114,6 +116,7 @@ struct lb_config {
 #define LB_DEFAULT_PROBE_INTERVAL 2
 #define LB_DEFAULT_PROBE_MISSES 3
 #define LB_DEFAULT_MAX_CLIENTS 1000000
+#define LB_DEFAULT_STATS_INTERVAL 10
 
 void lb_config_init(struct lb_config *);
 void lb_config_destroy(struct lb_config *);

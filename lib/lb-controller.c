@@ -125,14 +125,72 @@ lb_controller_member_status(const struct lb_controller *ctl,
                                      ? lb_service_find_member(svc, ip, port)
                                      : NULL);
         if (m) {
+            struct lb_traffic traffic;
+
+            lb_member_stats_total(m, &traffic);
             st->found = true;
             st->n_clients += lb_member_n_sessions(m);
+            st->packets += traffic.packets;
+            st->bytes += traffic.bytes;
+            st->n_new += m->stats.n_new;
+            st->new_rate += m->stats.new_rate;
             if (lb_switch_is_connected(cs->sw)) {
                 enum lb_health_state h = m->backend->health.state;
                 st->n_up += h == LB_HEALTH_UP;
                 st->n_down += h == LB_HEALTH_DOWN;
             }
         }
+    }
+}
+
+static void
+format_traffic(struct ds *s, size_t n_clients, double new_rate,
+               uint64_t packets, uint64_t bytes)
+{
+    ds_put_format(s, "%"PRIuSIZE" client%s, %.1f new/s, %"PRIu64" packets, "
+                  "%"PRIu64" bytes\n", n_clients, n_clients == 1 ? "" : "s",
+                  new_rate, packets, bytes);
+}
+
+/* Appends, for "lb/stats", each service's and backend's traffic on all
+ * switches together. */
+void
+lb_controller_stats(const struct lb_controller *ctl, struct ds *s)
+{
+    const struct lb_config *cfg = ctl->cfg;
+
+    if (!cfg) {
+        return;
+    }
+    ds_put_format(s, "counters read every %d s", cfg->stats_interval);
+    ds_put_cstr(s, cfg->stats_interval ? "\n" : " (never: stats-interval is "
+                "0)\n");
+    for (size_t i = 0; i < cfg->n_services; i++) {
+        const struct lb_service_config *sc = &cfg->services[i];
+        struct lb_member_status *st = xcalloc(MAX(sc->n_backends, 1),
+                                              sizeof *st);
+        struct lb_member_status total;
+
+        memset(&total, 0, sizeof total);
+        for (size_t j = 0; j < sc->n_backends; j++) {
+            lb_controller_member_status(ctl, sc->name, sc->backends[j].ip,
+                                        sc->backends[j].port, &st[j]);
+            total.n_clients += st[j].n_clients;
+            total.new_rate += st[j].new_rate;
+            total.packets += st[j].packets;
+            total.bytes += st[j].bytes;
+        }
+        ds_put_format(s, "service %s: ", sc->name);
+        format_traffic(s, total.n_clients, total.new_rate, total.packets,
+                       total.bytes);
+        for (size_t j = 0; j < sc->n_backends; j++) {
+            ds_put_cstr(s, "  backend ");
+            lb_format_endpoint(s, sc->backends[j].ip, sc->backends[j].port);
+            ds_put_cstr(s, ": ");
+            format_traffic(s, st[j].n_clients, st[j].new_rate,
+                           st[j].packets, st[j].bytes);
+        }
+        free(st);
     }
 }
 

@@ -69,10 +69,15 @@ struct lb_member_status {
     bool found;                 /* Is it a member on some switch? */
     size_t n_clients;           /* Sessions on all switches. */
     size_t n_up, n_down;        /* Switches where its backend is up/down. */
+    uint64_t packets, bytes;    /* Its flows' counters (see lb-stats). */
+    uint64_t n_new;             /* Sessions made. */
+    double new_rate;            /* Sessions made a second, lately. */
 };
 void lb_controller_member_status(const struct lb_controller *,
                                  const char *service, ovs_be32 ip,
                                  uint16_t port, struct lb_member_status *);
+
+void lb_controller_stats(const struct lb_controller *, struct ds *);
 
 char *lb_controller_show(const struct lb_controller *, int argc,
                          const char *argv[], struct ds *)

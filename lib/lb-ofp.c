@@ -103,8 +103,9 @@ lb_ofp_flow_delete_strict(const struct lb_ofp *ofp, const struct match *match,
     minimatch_destroy(&fm.match);
 }
 
-/* Asks for every flow in table 0 that carries the balancer's cookie. */
-void
+/* Asks for every flow in table 0 that carries the balancer's cookie, and
+ * returns the request's xid. */
+ovs_be32
 lb_ofp_flow_stats_request(const struct lb_ofp *ofp)
 {
     struct ofputil_flow_stats_request fsr = {
@@ -115,8 +116,11 @@ lb_ofp_flow_stats_request(const struct lb_ofp *ofp)
         .table_id = 0,
     };
     match_init_catchall(&fsr.match);
-    lb_ofp_queue(ofp, ofputil_encode_flow_stats_request(&fsr,
-                                                        ofp->protocol));
+    struct ofpbuf *msg = ofputil_encode_flow_stats_request(&fsr,
+                                                           ofp->protocol);
+    ovs_be32 xid = ((struct ofp_header *) msg->data)->xid;
+    lb_ofp_queue(ofp, msg);
+    return xid;
 }
 
 /* Asks for flow monitor 'rq' and returns the request's xid. */

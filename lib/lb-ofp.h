@@ -48,7 +48,7 @@ void lb_ofp_flow_add(const struct lb_ofp *, const struct match *,
                      bool send_flow_rem, const struct ofpbuf *ofpacts);
 void lb_ofp_flow_delete_strict(const struct lb_ofp *, const struct match *,
                                int priority);
-void lb_ofp_flow_stats_request(const struct lb_ofp *);
+ovs_be32 lb_ofp_flow_stats_request(const struct lb_ofp *);
 struct ofputil_flow_monitor_request;
 ovs_be32 lb_ofp_flow_monitor_request(
     const struct lb_ofp *, const struct ofputil_flow_monitor_request *);

@@ -39,6 +39,7 @@
 #include "lib/lb-flows.h"
 #include "lib/lb-health.h"
 #include "lib/lb-scheduler.h"
+#include "lib/lb-stats.h"
 #include "openvswitch/hmap.h"
 #include "openvswitch/list.h"
 #include "openvswitch/types.h"
@@ -71,6 +72,7 @@ struct lb_member {
     bool draining;              /* No new sessions; see lb_backend_config. */
     size_t index;               /* In the service's 'members' and 'sched'. */
     struct ovs_list sessions;   /* "struct lb_session"s, 'member_node'. */
+    struct lb_member_stats stats;
 };
 
 struct lb_service {

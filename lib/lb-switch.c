@@ -109,6 +109,7 @@ struct lb_switch {
     size_t n_held;
 
     struct lb_repair repair;    /* Keeping the switch's flows as wanted. */
+    struct lb_stats_poll stats; /* Reading its flows' counters. */
 
     /* Some backend that went down may still have sessions to uninstall. */
     bool draining;
@@ -469,6 +470,7 @@ lb_switch_connected(struct lb_switch *sw, enum ofputil_protocol protocol,
     struct lb_tables t = tables(sw);
     lb_resync_start(&sw->resync, &t, false, now);
     lb_repair_start(&sw->repair, &t, now);
+    lb_stats_poll_init(&sw->stats, now);
 
     struct lb_backend *b;
     HMAP_FOR_EACH (b, node, &sw->services.backends) {
@@ -486,23 +488,29 @@ lb_switch_disconnected(struct lb_switch *sw, long long int now OVS_UNUSED)
     sw->ofp.out = &sw->scratch;
     lb_resync_abort(&sw->resync);
     lb_repair_stop(&sw->repair);
+    sw->stats.active = false;
     drop_held(sw);
 }
 
 static void release_held(struct lb_switch *, long long int now);
 
-/* A part of the flow stats the resync asked for has come.  After the last
- * part, the packets that waited for it can be handled. */
+/* A part of the flow stats the traffic statistics or the resync asked for
+ * has come.  After the last part of a resync's, the packets that waited for
+ * it can be handled. */
 void
 lb_switch_flow_stats_reply(struct lb_switch *sw, const struct ofp_header *oh,
                            long long int now)
 {
     prepare_output(sw);
-    if (!sw->resync.active
-        || !is_valid_message(sw, oh, OFPTYPE_FLOW_STATS_REPLY)) {
+    if (!is_valid_message(sw, oh, OFPTYPE_FLOW_STATS_REPLY)) {
         return;
     }
     struct lb_tables t = tables(sw);
+    if (lb_stats_poll_reply(&sw->stats, &t, sw->cfg->stats_interval, oh,
+                            now)
+        || !sw->resync.active) {
+        return;
+    }
     if (lb_resync_reply(&sw->resync, &t, oh, now)) {
         release_held(sw, now);
     }
@@ -797,6 +805,7 @@ create_session(struct lb_switch *sw, struct lb_service *svc,
 
     struct lb_session *session = lb_sessions_add(&sw->sessions, m, client,
                                                  client_port, now);
+    m->stats.n_new++;
     if (log_decision(sw, now)) {
         struct ds s = DS_EMPTY_INITIALIZER;
         lb_session_format(session, &s);
@@ -1542,6 +1551,8 @@ lb_switch_flow_removed(struct lb_switch *sw, const struct ofp_header *oh,
         return;
     }
     lb_resync_flow_gone(&sw->resync, session, LB_FLOW_BIT(dir));
+    lb_member_stats_flow_removed(session->member, fr.packet_count,
+                                 fr.byte_count);
     if (!(session->flows & LB_FLOW_BIT(dir))) {
         return;
     }
@@ -1617,6 +1628,10 @@ lb_switch_run(struct lb_switch *sw, long long int now)
         struct lb_tables t = tables(sw);
         lb_resync_start(&sw->resync, &t, true, now);
     }
+    if (sw->connected) {
+        struct lb_tables t = tables(sw);
+        lb_stats_poll_run(&sw->stats, &t, sw->cfg->stats_interval, now);
+    }
 
     if (sw->draining) {
         drain_backends(sw, now);
@@ -1664,6 +1679,8 @@ lb_switch_next_timer(const struct lb_switch *sw)
     }
     if (sw->connected) {
         next = MIN(sw->next_probe, lb_repair_next_timer(&sw->repair));
+        next = MIN(next, lb_stats_poll_next_timer(&sw->stats,
+                                                  sw->cfg->stats_interval));
     }
     next = MIN(next, next_claim_deadline(sw));
     return MIN(next, lb_sessions_next_expiry(&sw->sessions));

@@ -995,14 +995,30 @@ put_status(struct ds *s, const char *indent, const struct smap *status)
 }
 
 static int64_t
-clients(char **keys, const int64_t *values, size_t n)
+statistic(char **keys, const int64_t *values, size_t n, const char *key)
 {
     for (size_t i = 0; i < n; i++) {
-        if (!strcmp(keys[i], "clients")) {
+        if (!strcmp(keys[i], key)) {
             return values[i];
         }
     }
     return 0;
+}
+
+/* Appends the traffic in a statistics column, if the daemon wrote it. */
+static void
+put_traffic(struct ds *s, char **keys, const int64_t *values, size_t n)
+{
+    int64_t nc = statistic(keys, values, n, "clients");
+
+    ds_put_format(s, ", %"PRId64" client%s", nc, nc == 1 ? "" : "s");
+    if (n) {
+        ds_put_format(s, ", %"PRId64" new/s, %"PRId64" packets, %"PRId64
+                      " bytes", statistic(keys, values, n, "new_clients_rate"),
+                      statistic(keys, values, n, "packets"),
+                      statistic(keys, values, n, "bytes"));
+    }
+    ds_put_char(s, '\n');
 }
 
 static void
@@ -1026,15 +1042,13 @@ cmd_show(struct ctl_context *ctx)
     const struct obrec_load_balancer **lbs = sorted_lbs(ctx, NULL, &n);
     for (size_t i = 0; i < n; i++) {
         const struct obrec_load_balancer *lb = lbs[i];
-        int64_t n_clients = clients(lb->key_statistics,
-                                    lb->value_statistics, lb->n_statistics);
-
         ds_put_format(s, "Load_Balancer %s: %s %s, scheduler %s, "
-                      "affinity %s, %"PRId64" client%s\n", lb->name, lb->vip,
+                      "affinity %s", lb->name, lb->vip,
                       lb->protocol ? lb->protocol : "(whole IP)",
                       lb->scheduler ? lb->scheduler : "rr",
-                      lb->affinity ? lb->affinity : "client", n_clients,
-                      n_clients == 1 ? "" : "s");
+                      lb->affinity ? lb->affinity : "client");
+        put_traffic(s, lb->key_statistics, lb->value_statistics,
+                    lb->n_statistics);
         put_status(s, "    ", &lb->status);
 
         struct obrec_backend **backends = sorted_backends(lb);
@@ -1042,8 +1056,6 @@ cmd_show(struct ctl_context *ctx)
             const struct obrec_backend *b = backends[j];
             const char *health = smap_get(&b->status, "health");
             const char *drained = smap_get(&b->status, "drained");
-            int64_t nc = clients(b->key_statistics, b->value_statistics,
-                                 b->n_statistics);
 
             ds_put_cstr(s, "    backend ");
             format_backend_endpoint(lb, b, s);
@@ -1056,8 +1068,8 @@ cmd_show(struct ctl_context *ctx)
             if (health && strcmp(health, "disabled")) {
                 ds_put_format(s, ", health %s", health);
             }
-            ds_put_format(s, ", %"PRId64" client%s\n", nc,
-                          nc == 1 ? "" : "s");
+            put_traffic(s, b->key_statistics, b->value_statistics,
+                        b->n_statistics);
             put_status(s, "        ", &b->status);
         }
         free(backends);
