@@ -12,6 +12,9 @@ dist_noinst_SCRIPTS += \
 bin_PROGRAMS += utilities/ovs-balancer-ctl
 utilities_ovs_balancer_ctl_SOURCES = utilities/ovs-balancer-ctl.c
 utilities_ovs_balancer_ctl_LDADD = lib/libovsbalancer.la $(OVS_LIBADD)
+man_MANS += utilities/ovs-balancer-ctl.8
+EXTRA_DIST += utilities/ovs-balancer-ctl.8.in
+CLEANFILES += utilities/ovs-balancer-ctl.8
 
 bin_PROGRAMS += utilities/ovs-balancer-bench
 utilities_ovs_balancer_bench_SOURCES = \
