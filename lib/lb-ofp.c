@@ -123,6 +123,37 @@ lb_ofp_flow_stats_request(const struct lb_ofp *ofp)
     return xid;
 }
 
+/* Calls 'cb' with each flow of table 0 with the balancer's cookie in the
+ * flow stats reply 'oh', and 'aux'.  Returns 0, or the OpenFlow error that
+ * stopped it in a malformed reply. */
+enum ofperr
+lb_ofp_flow_stats_foreach(const struct lb_ofp *ofp,
+                          const struct ofp_header *oh,
+                          void (*cb)(const struct ofputil_flow_stats *,
+                                     void *aux),
+                          void *aux)
+{
+    struct ofpbuf msg = ofpbuf_const_initializer(oh, ntohs(oh->length));
+    uint64_t stub[1024 / 8];
+    struct ofpbuf ofpacts;
+    int error;
+
+    ofpbuf_use_stub(&ofpacts, stub, sizeof stub);
+    for (;;) {
+        struct ofputil_flow_stats fs;
+
+        error = ofputil_decode_flow_stats_reply(&fs, &msg, false, &ofpacts);
+        if (error) {
+            break;
+        }
+        if (fs.cookie == ofp->cookie && fs.table_id == 0) {
+            cb(&fs, aux);
+        }
+    }
+    ofpbuf_uninit(&ofpacts);
+    return error == EOF ? 0 : error;
+}
+
 /* Asks for flow monitor 'rq' and returns the request's xid. */
 ovs_be32
 lb_ofp_flow_monitor_request(const struct lb_ofp *ofp,

@@ -30,6 +30,7 @@
 struct match;
 struct ofp_header;
 struct ofpbuf;
+struct ofputil_flow_stats;
 
 /* ICMP destination unreachable codes. */
 #define LB_ICMP_HOST_UNREACH 1
@@ -49,6 +50,9 @@ void lb_ofp_flow_add(const struct lb_ofp *, const struct match *,
 void lb_ofp_flow_delete_strict(const struct lb_ofp *, const struct match *,
                                int priority);
 ovs_be32 lb_ofp_flow_stats_request(const struct lb_ofp *);
+enum ofperr lb_ofp_flow_stats_foreach(
+    const struct lb_ofp *, const struct ofp_header *,
+    void (*cb)(const struct ofputil_flow_stats *, void *aux), void *aux);
 struct ofputil_flow_monitor_request;
 ovs_be32 lb_ofp_flow_monitor_request(
     const struct lb_ofp *, const struct ofputil_flow_monitor_request *);

@@ -350,42 +350,42 @@ resync_finish(struct lb_resync *rs, const struct lb_tables *ctx,
     return true;
 }
 
+struct reply_ctx {
+    struct lb_resync *rs;
+    const struct lb_tables *ctx;
+    long long int now;
+};
+
+/* One of the flows a resync read back: kept, or deleted. */
+static void
+reply_flow(const struct ofputil_flow_stats *fs, void *rc_)
+{
+    struct reply_ctx *rc = rc_;
+
+    if (keep_flow(rc->rs, rc->ctx, fs, rc->now)) {
+        rc->rs->kept++;
+    } else {
+        lb_ofp_flow_delete_strict(rc->ctx->ofp, &fs->match, fs->priority);
+        rc->rs->deleted++;
+    }
+}
+
 /* Handles one part of the reply to lb_resync_start()'s request.  Returns
  * true if it was the last, and the resync is over. */
 bool
 lb_resync_reply(struct lb_resync *rs, const struct lb_tables *ctx,
                 const struct ofp_header *oh, long long int now)
 {
-    struct ofpbuf msg = ofpbuf_const_initializer(oh, ntohs(oh->length));
-    uint64_t stub[1024 / 8];
-    struct ofpbuf ofpacts;
-
     if (!rs->active) {
         return false;
     }
-    ofpbuf_use_stub(&ofpacts, stub, sizeof stub);
-    for (;;) {
-        struct ofputil_flow_stats fs;
-        int error = ofputil_decode_flow_stats_reply(&fs, &msg, false,
-                                                    &ofpacts);
-        if (error) {
-            if (error != EOF) {
-                VLOG_WARN_RL(&rl, "%s: bad flow stats reply (%s)", ctx->name,
-                             ofperr_to_string(error));
-            }
-            break;
-        }
-        if (fs.cookie != ctx->ofp->cookie || fs.table_id != 0) {
-            continue;
-        }
-        if (keep_flow(rs, ctx, &fs, now)) {
-            rs->kept++;
-        } else {
-            lb_ofp_flow_delete_strict(ctx->ofp, &fs.match, fs.priority);
-            rs->deleted++;
-        }
+    struct reply_ctx rc = { rs, ctx, now };
+    enum ofperr error = lb_ofp_flow_stats_foreach(ctx->ofp, oh, reply_flow,
+                                                  &rc);
+    if (error) {
+        VLOG_WARN_RL(&rl, "%s: bad flow stats reply (%s)", ctx->name,
+                     ofperr_to_string(error));
     }
-    ofpbuf_uninit(&ofpacts);
 
     if (ofpmp_more(oh)) {
         return false;

@@ -75,6 +75,27 @@ add_traffic(struct lb_traffic *t, uint64_t packets, uint64_t bytes)
     t->bytes += bytes == UINT64_MAX ? 0 : bytes;
 }
 
+/* Adds up a session flow's counters into its member's. */
+static void
+poll_flow(const struct ofputil_flow_stats *fs, void *t_)
+{
+    const struct lb_tables *t = t_;
+    struct lb_binding b;
+    enum lb_flow_dir dir;
+
+    if (fs->priority != LB_PRIO_SESSION) {
+        return;
+    }
+    struct lb_session *session
+        = (lb_binding_parse(&fs->match, NULL, 0, &dir, &b)
+           ? lb_sessions_find_binding(t->sessions, t->services, &b, dir)
+           : NULL);
+    if (session) {
+        add_traffic(&session->member->stats.acc, fs->packet_count,
+                    fs->byte_count);
+    }
+}
+
 /* Takes the flow stats reply 'oh' if it answers the poll, and returns
  * true; otherwise returns false (it is someone else's). */
 bool
@@ -86,38 +107,12 @@ lb_stats_poll_reply(struct lb_stats_poll *poll, const struct lb_tables *t,
         return false;
     }
 
-    struct ofpbuf msg = ofpbuf_const_initializer(oh, ntohs(oh->length));
-    uint64_t stub[1024 / 8];
-    struct ofpbuf ofpacts;
-
-    ofpbuf_use_stub(&ofpacts, stub, sizeof stub);
-    for (;;) {
-        struct ofputil_flow_stats fs;
-        int error = ofputil_decode_flow_stats_reply(&fs, &msg, false,
-                                                    &ofpacts);
-        if (error) {
-            if (error != EOF) {
-                VLOG_WARN_RL(&rl, "%s: bad flow stats reply (%s)", t->name,
-                             ofperr_to_string(error));
-            }
-            break;
-        }
-        if (fs.priority != LB_PRIO_SESSION || fs.cookie != t->ofp->cookie) {
-            continue;
-        }
-
-        struct lb_binding b;
-        enum lb_flow_dir dir;
-        struct lb_session *session
-            = (lb_binding_parse(&fs.match, NULL, 0, &dir, &b)
-               ? lb_sessions_find_binding(t->sessions, t->services, &b, dir)
-               : NULL);
-        if (session) {
-            add_traffic(&session->member->stats.acc, fs.packet_count,
-                        fs.byte_count);
-        }
+    enum ofperr error = lb_ofp_flow_stats_foreach(t->ofp, oh, poll_flow,
+                                                  (void *) t);
+    if (error) {
+        VLOG_WARN_RL(&rl, "%s: bad flow stats reply (%s)", t->name,
+                     ofperr_to_string(error));
     }
-    ofpbuf_uninit(&ofpacts);
 
     if (!ofpmp_more(oh)) {
         double seconds = MAX(now - poll->last, 1) / 1000.0;

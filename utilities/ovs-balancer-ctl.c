@@ -926,37 +926,44 @@ cmd_backend_add(struct ctl_context *ctx)
                                                  insert_backend(ctx, &arg));
 }
 
+/* Finds the existing backend argv[2] (without a weight) of service
+ * argv[1], and its service in '*lbp'.  Returns NULL, with an error unless
+ * only the backend is missing and 'must_exist' is false, if there is
+ * none. */
+static const struct obrec_backend *
+find_backend_arg(struct ctl_context *ctx, bool must_exist,
+                 const struct obrec_load_balancer **lbp)
+{
+    struct backend_arg arg;
+    const struct obrec_load_balancer *lb = backend_cmd_args(ctx, false,
+                                                            &arg);
+    const struct obrec_backend *b = lb ? find_backend(lb, &arg) : NULL;
+
+    if (lb && !b && must_exist) {
+        ctl_error(ctx, "%s: no backend %s", lb->name, ctx->argv[2]);
+    }
+    *lbp = lb;
+    return b;
+}
+
 static void
 cmd_backend_del(struct ctl_context *ctx)
 {
     bool if_exists = shash_find(&ctx->options, "--if-exists") != NULL;
-    struct backend_arg arg;
-    const struct obrec_load_balancer *lb = backend_cmd_args(ctx, false,
-                                                            &arg);
-    if (!lb) {
-        return;
-    }
+    const struct obrec_load_balancer *lb;
+    const struct obrec_backend *b = find_backend_arg(ctx, !if_exists, &lb);
 
-    const struct obrec_backend *b = find_backend(lb, &arg);
     if (b) {
         obrec_load_balancer_update_backends_delvalue(lb, b);
-    } else if (!if_exists) {
-        ctl_error(ctx, "%s: no backend %s", lb->name, ctx->argv[2]);
     }
 }
 
 static void
 cmd_backend_set(struct ctl_context *ctx)
 {
-    struct backend_arg arg;
-    const struct obrec_load_balancer *lb = backend_cmd_args(ctx, false,
-                                                            &arg);
-    if (!lb) {
-        return;
-    }
-    const struct obrec_backend *b = find_backend(lb, &arg);
+    const struct obrec_load_balancer *lb;
+    const struct obrec_backend *b = find_backend_arg(ctx, true, &lb);
     if (!b) {
-        ctl_error(ctx, "%s: no backend %s", lb->name, ctx->argv[2]);
         return;
     }
 
