@@ -3,6 +3,8 @@
 # sockets, so it can be tested on its own.
 noinst_LTLIBRARIES += lib/libovsbalancer.la
 lib_libovsbalancer_la_SOURCES = \
+	lib/lb-check.c \
+	lib/lb-check.h \
 	lib/lb-config.c \
 	lib/lb-config.h \
 	lib/lb-controller.c \

@@ -79,6 +79,8 @@ lb_service_config_clone(struct lb_service_config *dst,
     dst->name = xstrdup(src->name);
     dst->backends = xmemdup(src->backends,
                             src->n_backends * sizeof *src->backends);
+    dst->check.path = nullable_xstrdup(src->check.path);
+    dst->check.expect = nullable_xstrdup(src->check.expect);
 }
 
 void
@@ -87,7 +89,35 @@ lb_service_config_destroy(struct lb_service_config *svc)
     if (svc) {
         free(svc->name);
         free(svc->backends);
+        free(svc->check.path);
+        free(svc->check.expect);
     }
+}
+
+bool
+lb_check_config_equal(const struct lb_check_config *a,
+                      const struct lb_check_config *b)
+{
+    return (a->kind == b->kind
+            && nullable_string_is_equal(a->path, b->path)
+            && nullable_string_is_equal(a->expect, b->expect)
+            && a->status_min == b->status_min
+            && a->status_max == b->status_max
+            && a->interval == b->interval
+            && a->timeout == b->timeout
+            && a->rise == b->rise
+            && a->fall == b->fall
+            && a->slow_start == b->slow_start
+            && a->source == b->source);
+}
+
+const char *
+lb_check_kind_to_string(enum lb_check_kind kind)
+{
+    return (kind == LB_CHECK_TCP ? "tcp"
+            : kind == LB_CHECK_HTTP ? "http"
+            : kind == LB_CHECK_UDP ? "udp"
+            : "arp");
 }
 
 /* Are 'a''s and 'b''s backends the same, weights and states too? */
@@ -119,7 +149,8 @@ lb_service_config_equal(const struct lb_service_config *a,
             && a->port == b->port
             && a->affinity == b->affinity
             && a->scheduler == b->scheduler
-            && same_backends(a, b));
+            && same_backends(a, b)
+            && lb_check_config_equal(&a->check, &b->check));
 }
 
 const char *
@@ -358,6 +389,161 @@ is_valid_name(const char *name)
     return true;
 }
 
+/* Parses 's' as a duration, seconds ("2") or milliseconds ("500ms"),
+ * between 'min' and 'max' milliseconds. */
+static bool
+parse_duration(const char *s, int min, int max, int *ms)
+{
+    size_t len = strlen(s);
+    bool in_ms = len > 2 && !strcmp(s + len - 2, "ms");
+    char *digits = xmemdup0(s, in_ms ? len - 2 : len);
+    unsigned int value;
+    bool ok = (str_to_uint(digits, 10, &value) && value <= INT_MAX / 1000
+               && (in_ms ? value : value * 1000) >= min
+               && (in_ms ? value : value * 1000) <= max);
+    free(digits);
+    if (ok) {
+        *ms = in_ms ? value : value * 1000;
+    }
+    return ok;
+}
+
+/* Parses a word of a service's health check into 'c'.  Returns NULL if it
+ * is one (setting '*is_check'), an error if it is a bad one, and NULL
+ * without setting '*is_check' if it is not one. */
+static char *
+parse_check_option(struct lb_check_config *c, const char *word,
+                   bool *is_check)
+{
+    const char *eq = strchr(word, '=');
+    const char *value = eq ? eq + 1 : "";
+    size_t name_len = eq ? eq - word : strlen(word);
+    char *name = xmemdup0(word, name_len);
+    char *error = NULL;
+    unsigned int n;
+
+    *is_check = true;
+    if (!strcmp(name, "health")) {
+        if (!strcmp(value, "tcp")) {
+            c->kind = LB_CHECK_TCP;
+        } else if (!strcmp(value, "udp")) {
+            c->kind = LB_CHECK_UDP;
+        } else if (!strncmp(value, "http:/", 6)) {
+            c->kind = LB_CHECK_HTTP;
+            for (const char *p = value + 5; *p; p++) {
+                if (!isgraph((unsigned char) *p)) {
+                    error = xasprintf("\"%s\": the path must be printable, "
+                                      "without spaces", word);
+                    break;
+                }
+            }
+            free(c->path);
+            c->path = xstrdup(value + 5);
+        } else {
+            error = xasprintf("\"%s\": use health=tcp, health=udp or "
+                              "health=http:/PATH", word);
+        }
+    } else if (!strcmp(name, "interval")) {
+        if (!parse_duration(value, 100, 3600 * 1000, &c->interval)) {
+            error = xasprintf("\"%s\": the interval is 100ms to 3600 "
+                              "seconds (e.g. 2, or 500ms)", word);
+        }
+    } else if (!strcmp(name, "timeout")) {
+        if (!parse_duration(value, 10, 3600 * 1000, &c->timeout)) {
+            error = xasprintf("\"%s\": the timeout is 10ms to 3600 "
+                              "seconds (e.g. 1, or 300ms)", word);
+        }
+    } else if (!strcmp(name, "rise") || !strcmp(name, "fall")) {
+        if (!str_to_uint(value, 10, &n) || n < 1 || n > 100) {
+            error = xasprintf("\"%s\": %s is a number from 1 to 100",
+                              word, name);
+        } else {
+            *(name[0] == 'r' ? &c->rise : &c->fall) = n;
+        }
+    } else if (!strcmp(name, "slow-start")) {
+        if (!str_to_uint(value, 10, &n) || n > 3600) {
+            error = xasprintf("\"%s\": slow-start is 0 to 3600 seconds",
+                              word);
+        } else {
+            c->slow_start = n;
+        }
+    } else if (!strcmp(name, "check-source")) {
+        char *e = lb_parse_unicast_ip(value, &c->source);
+        if (e) {
+            error = xasprintf("check-source: %s", e);
+            free(e);
+        }
+    } else if (!strcmp(name, "http-status")) {
+        int lo, hi, len;
+        if (sscanf(value, "%d-%d%n", &lo, &hi, &len) == 2
+            && !value[len] && lo >= 100 && lo <= hi && hi <= 599) {
+            c->status_min = lo;
+            c->status_max = hi;
+        } else if (sscanf(value, "%d%n", &lo, &len) == 1 && !value[len]
+                   && lo >= 100 && lo <= 599) {
+            c->status_min = c->status_max = lo;
+        } else {
+            error = xasprintf("\"%s\": use http-status=N or "
+                              "http-status=N-M (100 to 599)", word);
+        }
+    } else if (!strcmp(name, "expect")) {
+        free(c->expect);
+        c->expect = xstrdup(value);
+    } else {
+        *is_check = false;
+    }
+    free(name);
+    return error;
+}
+
+/* Checks 'svc''s health check, given with 'check_words', and fills in its
+ * defaults. */
+static char *
+finish_check(struct lb_service_config *svc, bool check_words)
+{
+    struct lb_check_config *c = &svc->check;
+
+    if (c->kind == LB_CHECK_NONE) {
+        return (check_words
+                ? xasprintf("%s: health check settings without health=",
+                            svc->name)
+                : NULL);
+    }
+    if (!svc->port) {
+        return xasprintf("%s: health checks need a tcp or udp service "
+                         "(VIP:PORT)", svc->name);
+    }
+    if ((c->kind == LB_CHECK_UDP) != (svc->proto == IPPROTO_UDP)) {
+        return xasprintf("%s: health=%s does not check a %s service",
+                         svc->name, lb_check_kind_to_string(c->kind),
+                         lb_proto_to_string(svc->proto));
+    }
+    if (c->expect && c->kind == LB_CHECK_TCP) {
+        return xasprintf("%s: expect= needs health=http or health=udp",
+                         svc->name);
+    }
+    if (c->status_min && c->kind != LB_CHECK_HTTP) {
+        return xasprintf("%s: http-status= needs health=http", svc->name);
+    }
+    c->interval = c->interval ? c->interval : LB_CHECK_DEFAULT_INTERVAL;
+    c->timeout = c->timeout ? c->timeout : LB_CHECK_DEFAULT_TIMEOUT;
+    c->rise = c->rise ? c->rise : LB_CHECK_DEFAULT_RISE;
+    c->fall = c->fall ? c->fall : LB_CHECK_DEFAULT_FALL;
+    if (c->kind == LB_CHECK_HTTP && !c->status_min) {
+        c->status_min = 200;
+        c->status_max = 399;
+    }
+    if (c->timeout > c->interval) {
+        return xasprintf("%s: the check timeout (%d ms) is longer than its "
+                         "interval (%d ms)", svc->name, c->timeout,
+                         c->interval);
+    }
+    if (c->source == svc->vip) {
+        c->source = 0;
+    }
+    return NULL;
+}
+
 static char *
 parse_option(struct lb_service_config *svc, const char *word,
              bool *proto_given)
@@ -385,7 +571,8 @@ parse_option(struct lb_service_config *svc, const char *word,
         }
     } else {
         return xasprintf("\"%s\" is not a word of a service (expected tcp, "
-                         "udp, scheduler=S or affinity=A)", word);
+                         "udp, scheduler=S, affinity=A or health=C and the "
+                         "check's words)", word);
     }
     return NULL;
 }
@@ -464,8 +651,15 @@ lb_service_config_init(struct lb_service_config *svc, const char *name,
         free(e);
         return error;
     }
+    bool check_words = false;
     for (size_t i = 0; i < n_opts; i++) {
-        e = parse_option(svc, opts[i], &proto_given);
+        bool is_check;
+        e = parse_check_option(&svc->check, opts[i], &is_check);
+        if (!is_check) {
+            e = parse_option(svc, opts[i], &proto_given);
+        } else {
+            check_words = true;
+        }
         if (e) {
             char *error = xasprintf("%s: %s", svc->name, e);
             free(e);
@@ -483,7 +677,7 @@ lb_service_config_init(struct lb_service_config *svc, const char *name,
         return xasprintf("%s: affinity=connection needs a tcp or udp "
                          "service (VIP:PORT)", svc->name);
     }
-    return NULL;
+    return finish_check(svc, check_words);
 }
 
 /* Adds the lab's service, "--vip=VIP --servers=SERVERS": all IPv4 to 'vip'

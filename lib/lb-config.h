@@ -76,6 +76,33 @@ struct lb_backend_config {
                                  * while their flows live, then leave. */
 };
 
+/* How a service's backends are checked, beyond ARP. */
+enum lb_check_kind {
+    LB_CHECK_NONE,              /* Not: ARP alone. */
+    LB_CHECK_TCP,               /* A SYN; a SYN-ACK passes. */
+    LB_CHECK_HTTP,              /* GET 'path'; a status in the range passes. */
+    LB_CHECK_UDP,               /* A datagram; ICMP unreachable fails. */
+};
+
+struct lb_check_config {
+    enum lb_check_kind kind;
+    char *path;                 /* LB_CHECK_HTTP: what to GET. */
+    char *expect;               /* HTTP: a string the answer must hold;
+                                 * UDP: if nonnull, a reply is needed (and
+                                 * must hold it, unless empty). */
+    int status_min, status_max; /* LB_CHECK_HTTP: the statuses that pass. */
+    int interval;               /* Milliseconds between checks. */
+    int timeout;                /* Milliseconds for an answer. */
+    int rise, fall;             /* Results in a row that change the state. */
+    int slow_start;             /* Seconds for the weight to come back. */
+    ovs_be32 source;            /* The checks' source IP, 0 for the VIP. */
+};
+
+#define LB_CHECK_DEFAULT_INTERVAL 2000
+#define LB_CHECK_DEFAULT_TIMEOUT 1000
+#define LB_CHECK_DEFAULT_RISE 2
+#define LB_CHECK_DEFAULT_FALL 3
+
 /* One balanced service. */
 struct lb_service_config {
     char *name;
@@ -86,6 +113,7 @@ struct lb_service_config {
     const struct lb_scheduler_class *scheduler;
     struct lb_backend_config *backends;     /* In the order given. */
     size_t n_backends;
+    struct lb_check_config check;
 };
 
 struct lb_config {
@@ -150,6 +178,9 @@ void lb_service_config_format(const struct lb_service_config *,
                               struct ds *);
 
 const char *lb_fallback_to_string(enum lb_fallback);
+const char *lb_check_kind_to_string(enum lb_check_kind);
+bool lb_check_config_equal(const struct lb_check_config *,
+                           const struct lb_check_config *);
 const char *lb_affinity_to_string(enum lb_affinity);
 const char *lb_proto_to_string(uint8_t proto);
 void lb_format_endpoint(struct ds *, ovs_be32 ip, uint16_t port);

@@ -386,9 +386,23 @@ format_service_header(const struct lb_service *svc, struct ds *s)
     if (cfg->proto) {
         ds_put_format(s, "/%s", lb_proto_to_string(cfg->proto));
     }
-    ds_put_format(s, ", %s, affinity %s%s\n", cfg->scheduler->name,
-                  lb_affinity_to_string(cfg->affinity),
-                  svc->unavailable ? ", no server up" : "");
+    ds_put_format(s, ", %s, affinity %s", cfg->scheduler->name,
+                  lb_affinity_to_string(cfg->affinity));
+    if (cfg->check.kind != LB_CHECK_NONE) {
+        const struct lb_check_config *c = &cfg->check;
+
+        ds_put_format(s, ", %s check", lb_check_kind_to_string(c->kind));
+        if (c->path) {
+            ds_put_format(s, " %s", c->path);
+        }
+        ds_put_format(s, " every %d ms (timeout %d ms, rise %d, fall %d",
+                      c->interval, c->timeout, c->rise, c->fall);
+        if (c->slow_start) {
+            ds_put_format(s, ", slow start %d s", c->slow_start);
+        }
+        ds_put_char(s, ')');
+    }
+    ds_put_format(s, "%s\n", svc->unavailable ? ", no server up" : "");
 }
 
 /* Appends 'svc''s backends and, within '*budget' client lines (which it
@@ -420,9 +434,21 @@ format_service(const struct lb_service *svc, size_t *budget, struct ds *s)
                           ETH_ADDR_ARGS(b->loc.mac),
                           ofp_to_u16(b->loc.ofport));
         }
-        ds_put_format(s, "%s, %"PRIuSIZE" client%s\n",
-                      lb_health_state_name(b->health.state), n,
-                      n == 1 ? "" : "s");
+        ds_put_format(s, "%s, ", lb_health_state_name(b->health.state));
+        if (svc->cfg.check.kind != LB_CHECK_NONE) {
+            const struct lb_check *c = &m->check;
+            ds_put_format(s, "%s check %s", lb_check_kind_to_string(
+                              svc->cfg.check.kind),
+                          lb_check_state_name(c->state));
+            if (c->result[0]) {
+                ds_put_format(s, " (%s)", c->result);
+            }
+            if (c->ramp < 1000) {
+                ds_put_format(s, " at %u%% of its weight", c->ramp / 10);
+            }
+            ds_put_cstr(s, ", ");
+        }
+        ds_put_format(s, "%"PRIuSIZE" client%s\n", n, n == 1 ? "" : "s");
 
         const struct lb_session *session;
         LIST_FOR_EACH (session, member_node, &m->sessions) {

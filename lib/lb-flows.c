@@ -685,6 +685,18 @@ lb_flows_build_base(const struct lb_config *cfg, struct lb_flow_set *set)
             add_punt(set, ETH_TYPE_ARP, 0, ip, 0, 0, &to_controller);
             add_punt(set, ETH_TYPE_IP, 0, ip, 0, 0, &to_controller);
             add_icmp_error_punts(set, ip, 0, &to_controller);
+            if (svc->check.kind != LB_CHECK_NONE) {
+                /* Nothing else comes from the service port to the checks'
+                 * source (a VIP, usually): clients are elsewhere. */
+                match_init_catchall(&match);
+                match_set_dl_type(&match, htons(ETH_TYPE_IP));
+                match_set_nw_proto(&match, svc->proto);
+                match_set_nw_src(&match, ip);
+                match_set_nw_dst(&match, (svc->check.source
+                                          ? svc->check.source : svc->vip));
+                match_set_tp_src(&match, htons(svc->backends[j].port));
+                lb_flow_set_add(set, &match, LB_PRIO_CHECK, &to_controller);
+            }
         }
     }
     ofpbuf_uninit(&to_controller);

@@ -40,9 +40,11 @@
  *                 the VIP;
  *   priority 210  ICMP errors (destination unreachable, time exceeded) to
  *                 a VIP or from a backend: the balancer translates what
- *                 they quote (LB_PRIO_ICMP_ERROR).
+ *                 they quote (LB_PRIO_ICMP_ERROR);
+ *   priority 220  a backend's answers to its health checks: from its
+ *                 service port to the checks' source (LB_PRIO_CHECK).
  *
- * The flows of priorities 0, 50, 100 and 210 depend only on the
+ * The flows of priorities 0, 50, 100, 210 and 220 depend only on the
  * configuration
  * (the "base flows"); those of priority 90 are a client's "ARP guard";
  * those of priority 200 are a session's "binding". */
@@ -69,6 +71,7 @@ struct ofpbuf;
 #define LB_PRIO_PASS     150    /* Backend traffic to non-clients. */
 #define LB_PRIO_SESSION  200    /* The per-session rewrites. */
 #define LB_PRIO_ICMP_ERROR 210  /* ICMP errors the balancer translates. */
+#define LB_PRIO_CHECK    220    /* Answers to health checks. */
 
 /* Everything a session's two flows say. */
 struct lb_binding {

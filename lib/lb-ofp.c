@@ -256,6 +256,93 @@ lb_ofp_icmp(const struct lb_ofp *ofp, struct eth_addr eth_src,
     dp_packet_uninit(&packet);
 }
 
+/* Sends, as if it came in on 'in_port', out 'out_port', the IPv4 packet
+ * that 'a' addresses with L4 protocol 'proto' and L4 header and data 'l4'
+ * (its checksum field zero: this fills it in). */
+static void
+send_l4(const struct lb_ofp *ofp, const struct lb_ofp_l4 *a, uint8_t proto,
+        void *l4, size_t l4_len, ofp_port_t in_port, ofp_port_t out_port)
+{
+    uint64_t packet_stub[2048 / 8];
+    uint64_t ofpacts_stub[64 / 8];
+    struct dp_packet packet;
+    struct ofpbuf ofpacts;
+
+    dp_packet_use_stub(&packet, packet_stub, sizeof packet_stub);
+    struct eth_header *eth = dp_packet_put_zeros(&packet, sizeof *eth);
+    eth->eth_dst = a->eth_dst;
+    eth->eth_src = a->eth_src;
+    eth->eth_type = htons(ETH_TYPE_IP);
+
+    struct ip_header *ip = dp_packet_put_zeros(&packet, sizeof *ip);
+    ip->ip_ihl_ver = IP_IHL_VER(5, 4);
+    ip->ip_tot_len = htons(sizeof *ip + l4_len);
+    ip->ip_frag_off = htons(IP_DONT_FRAGMENT);
+    ip->ip_ttl = 64;
+    ip->ip_proto = proto;
+    put_16aligned_be32(&ip->ip_src, a->ip_src);
+    put_16aligned_be32(&ip->ip_dst, a->ip_dst);
+    ip->ip_csum = csum(ip, sizeof *ip);
+
+    uint32_t partial = packet_csum_pseudoheader(ip);
+    ovs_be16 l4_csum = csum_finish(csum_continue(partial, l4, l4_len));
+    if (proto == IPPROTO_TCP) {
+        ((struct tcp_header *) l4)->tcp_csum = l4_csum;
+    } else {
+        ((struct udp_header *) l4)->udp_csum = (l4_csum ? l4_csum
+                                                : htons(0xffff));
+    }
+    dp_packet_put(&packet, l4, l4_len);
+
+    ofpbuf_use_stub(&ofpacts, ofpacts_stub, sizeof ofpacts_stub);
+    lb_ofp_put_output(&ofpacts, out_port, in_port);
+    lb_ofp_packet_out(ofp, in_port, dp_packet_data(&packet),
+                      dp_packet_size(&packet), &ofpacts);
+    ofpbuf_uninit(&ofpacts);
+    dp_packet_uninit(&packet);
+}
+
+/* Sends a TCP segment with 'flags' (TCP_*), 'seq', 'ack' (if TCP_ACK),
+ * 'window' and the 'n' bytes of 'data'; see send_l4(). */
+void
+lb_ofp_tcp(const struct lb_ofp *ofp, const struct lb_ofp_l4 *a,
+           uint16_t flags, uint32_t seq, uint32_t ack, uint16_t window,
+           const void *data, size_t n, ofp_port_t in_port,
+           ofp_port_t out_port)
+{
+    size_t len = sizeof(struct tcp_header) + n;
+    uint8_t *l4 = xzalloc(len);
+    struct tcp_header *tcp = (struct tcp_header *) l4;
+
+    tcp->tcp_src = htons(a->src_port);
+    tcp->tcp_dst = htons(a->dst_port);
+    put_16aligned_be32(&tcp->tcp_seq, htonl(seq));
+    put_16aligned_be32(&tcp->tcp_ack, htonl(flags & TCP_ACK ? ack : 0));
+    tcp->tcp_ctl = TCP_CTL(flags, 5);
+    tcp->tcp_winsz = htons(window);
+    memcpy(l4 + sizeof *tcp, data, n);
+    send_l4(ofp, a, IPPROTO_TCP, l4, len, in_port, out_port);
+    free(l4);
+}
+
+/* Sends a UDP datagram with the 'n' bytes of 'data'; see send_l4(). */
+void
+lb_ofp_udp(const struct lb_ofp *ofp, const struct lb_ofp_l4 *a,
+           const void *data, size_t n, ofp_port_t in_port,
+           ofp_port_t out_port)
+{
+    size_t len = sizeof(struct udp_header) + n;
+    uint8_t *l4 = xzalloc(len);
+    struct udp_header *udp = (struct udp_header *) l4;
+
+    udp->udp_src = htons(a->src_port);
+    udp->udp_dst = htons(a->dst_port);
+    udp->udp_len = htons(len);
+    memcpy(l4 + sizeof *udp, data, n);
+    send_l4(ofp, a, IPPROTO_UDP, l4, len, in_port, out_port);
+    free(l4);
+}
+
 /* Sends out 'port' an ICMP destination unreachable with 'code' from
  * 'ip_src' to 'ip_dst' about the 'l3_size' bytes of IPv4 packet at 'l3' (of
  * which it quotes the header and 8 bytes, as RFC 792 asks). */

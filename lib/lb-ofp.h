@@ -67,6 +67,19 @@ void lb_ofp_icmp(const struct lb_ofp *, struct eth_addr eth_src,
                  struct eth_addr eth_dst, ovs_be32 ip_src, ovs_be32 ip_dst,
                  uint8_t type, uint8_t code, ovs_be32 rest_of_header,
                  const void *data, size_t size, ofp_port_t port);
+/* The addresses of a TCP or UDP packet the balancer sends. */
+struct lb_ofp_l4 {
+    struct eth_addr eth_src, eth_dst;
+    ovs_be32 ip_src, ip_dst;
+    uint16_t src_port, dst_port;    /* Host byte order. */
+};
+void lb_ofp_tcp(const struct lb_ofp *, const struct lb_ofp_l4 *,
+                uint16_t flags, uint32_t seq, uint32_t ack, uint16_t window,
+                const void *data, size_t n, ofp_port_t in_port,
+                ofp_port_t out_port);
+void lb_ofp_udp(const struct lb_ofp *, const struct lb_ofp_l4 *,
+                const void *data, size_t n, ofp_port_t in_port,
+                ofp_port_t out_port);
 void lb_ofp_icmp_unreachable(const struct lb_ofp *, struct eth_addr eth_src,
                              struct eth_addr eth_dst, ovs_be32 ip_src,
                              ovs_be32 ip_dst, uint8_t code, const void *l3,

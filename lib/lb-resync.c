@@ -227,7 +227,8 @@ keep_flow(struct lb_resync *rs, const struct lb_tables *ctx,
     case LB_PRIO_FALLBACK:
     case LB_PRIO_VIP_DROP:
     case LB_PRIO_PUNT:
-    case LB_PRIO_ICMP_ERROR: {
+    case LB_PRIO_ICMP_ERROR:
+    case LB_PRIO_CHECK: {
         const struct lb_flow *flow = lb_flow_set_find_same(
             ctx->base, &fs->match, fs->priority, fs->ofpacts,
             fs->ofpacts_len);

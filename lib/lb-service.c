@@ -48,6 +48,7 @@ lb_services_init(struct lb_services *svcs)
     hmap_init(&svcs->members);
     hmap_init(&svcs->backends);
     svcs->next_id = 1;
+    lb_checker_init(&svcs->checker);
 }
 
 /* Frees everything.  The services' sessions must be gone. */
@@ -63,6 +64,7 @@ lb_services_destroy(struct lb_services *svcs)
     hmap_destroy(&svcs->vips);
     hmap_destroy(&svcs->members);
     hmap_destroy(&svcs->backends);
+    lb_checker_destroy(&svcs->checker);
 }
 
 /* Backends. */
@@ -114,7 +116,8 @@ bool
 lb_member_is_usable(const struct lb_member *m)
 {
     return (m->weight > 0 && !m->draining && m->backend->loc.known
-            && lb_health_is_up(&m->backend->health));
+            && lb_health_is_up(&m->backend->health)
+            && lb_check_is_up(&m->check));
 }
 
 static struct lb_member *
@@ -128,6 +131,7 @@ add_member(struct lb_services *svcs, struct lb_service *svc,
     m->port = bc->port;
     m->weight = bc->weight;
     m->draining = bc->draining;
+    lb_check_init(&m->check);
     ovs_list_init(&m->sessions);
     ovs_list_push_back(&m->backend->members, &m->backend_node);
     hmap_insert(&svcs->members, &m->node,
@@ -143,6 +147,7 @@ remove_member(struct lb_services *svcs, struct lb_member *m)
     struct lb_backend *b = m->backend;
 
     ovs_assert(ovs_list_is_empty(&m->sessions));
+    lb_check_stop(&svcs->checker, m);
     hmap_remove(&svcs->members, &m->node);
     ovs_list_remove(&m->backend_node);
     free(m);
@@ -320,6 +325,23 @@ set_members(struct lb_services *svcs, struct lb_service *svc,
     svc->sched_stale = true;
 }
 
+/* Checks the members of 'svc' as its configuration says: all afresh if
+ * 'restart', otherwise only those not checked yet. */
+static void
+sync_checks(struct lb_services *svcs, struct lb_service *svc, bool restart)
+{
+    for (size_t i = 0; i < svc->n_members; i++) {
+        struct lb_member *m = svc->members[i];
+
+        if (svc->cfg.check.kind == LB_CHECK_NONE) {
+            lb_check_stop(&svcs->checker, m);
+            lb_check_init(&m->check);
+        } else if (restart || !m->check.active) {
+            lb_check_start(&svcs->checker, m);
+        }
+    }
+}
+
 struct lb_service *
 lb_services_add(struct lb_services *svcs, const struct lb_service_config *cfg)
 {
@@ -331,6 +353,7 @@ lb_services_add(struct lb_services *svcs, const struct lb_service_config *cfg)
     hmap_insert(&svcs->by_name, &svc->name_node, hash_string(cfg->name, 0));
     add_to_vip(svcs, svc);
     set_members(svcs, svc, cfg);
+    sync_checks(svcs, svc, false);
     return svc;
 }
 
@@ -376,8 +399,10 @@ lb_services_update(struct lb_services *svcs, struct lb_service *svc,
         svc->scheduler = lb_scheduler_create(cfg->scheduler);
     }
     set_members(svcs, svc, cfg);
+    bool restart = !lb_check_config_equal(&svc->cfg.check, &cfg->check);
     lb_service_config_destroy(&svc->cfg);
     lb_service_config_clone(&svc->cfg, cfg);
+    sync_checks(svcs, svc, restart);
 }
 
 struct lb_service *
@@ -418,7 +443,9 @@ lb_service_pick(struct lb_service *svc, uint32_t hash)
             const struct lb_member *m = svc->members[i];
 
             svc->sched[i].usable = lb_member_is_usable(m);
-            svc->sched[i].weight = m->weight;
+            /* In hundredths, so that slow start's weights rise
+             * smoothly: the schedulers go by ratios. */
+            svc->sched[i].weight = m->weight * m->check.ramp / 10;
         }
         lb_scheduler_reconfigure(svc->scheduler, svc->sched,
                                  svc->n_members);

@@ -35,6 +35,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "lib/lb-check.h"
 #include "lib/lb-config.h"
 #include "lib/lb-flows.h"
 #include "lib/lb-health.h"
@@ -73,6 +74,7 @@ struct lb_member {
     size_t index;               /* In the service's 'members' and 'sched'. */
     struct ovs_list sessions;   /* "struct lb_session"s, 'member_node'. */
     struct lb_member_stats stats;
+    struct lb_check check;      /* If its service has a health check. */
 };
 
 struct lb_service {
@@ -110,6 +112,7 @@ struct lb_services {
     struct hmap members;        /* "struct lb_member"s. */
     struct hmap backends;       /* "struct lb_backend"s. */
     uint32_t next_id;
+    struct lb_checker checker;  /* The members' health checks. */
 };
 
 void lb_services_init(struct lb_services *);

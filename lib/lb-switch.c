@@ -488,6 +488,7 @@ lb_switch_disconnected(struct lb_switch *sw, long long int now OVS_UNUSED)
     sw->ofp.out = &sw->scratch;
     lb_resync_abort(&sw->resync);
     lb_repair_stop(&sw->repair);
+    lb_checker_abort(&sw->services.checker);
     sw->stats.active = false;
     drop_held(sw);
 }
@@ -1091,20 +1092,53 @@ handle_arp(struct lb_switch *sw, const struct lb_packet *pkt,
     }
 }
 
-/* Answers a packet to a service that has no backend up with ICMP host
- * unreachable, from the VIP, at most LB_MAX_ICMP times a second. */
+/* Answers a packet to a service that has no backend up, from the VIP, at
+ * most LB_MAX_ICMP times a second, as a host without the service would: TCP
+ * with RST, UDP with ICMP port unreachable, a whole-IP service's traffic
+ * with ICMP host unreachable. */
 static void
 reject(struct lb_switch *sw, struct lb_service *svc,
        const struct lb_packet *pkt, ofp_port_t in_port, const void *packet,
        size_t size, long long int now)
 {
-    if (!pkt->ip_is_fragment
-        && icmp_allowed(&svc->reject_second, &svc->n_rejects, now)) {
-        lb_ofp_icmp_unreachable(&sw->ofp, sw->cfg->lb_mac, pkt->eth_src,
-                                svc->cfg.vip, pkt->ip_src, LB_ICMP_HOST_UNREACH,
-                                (const uint8_t *) packet + pkt->l3_ofs,
-                                size - pkt->l3_ofs, in_port);
+    if (pkt->ip_is_fragment
+        || !icmp_allowed(&svc->reject_second, &svc->n_rejects, now)) {
+        return;
     }
+    if (svc->cfg.proto == IPPROTO_TCP) {
+        /* As a host with nothing on the port: RST. */
+        const struct tcp_header *tcp = (const void *) ((const uint8_t *) packet
+                                                       + pkt->l4_ofs);
+        size_t hlen = TCP_OFFSET(tcp->tcp_ctl) * 4;
+        struct lb_ofp_l4 a = {
+            .eth_src = sw->cfg->lb_mac, .eth_dst = pkt->eth_src,
+            .ip_src = svc->cfg.vip, .ip_dst = pkt->ip_src,
+            .src_port = pkt->l4_dst, .dst_port = pkt->l4_src,
+        };
+
+        if (pkt->tcp_flags & TCP_RST || hlen < TCP_HEADER_LEN
+            || hlen > pkt->l4_size) {
+            return;
+        } else if (pkt->tcp_flags & TCP_ACK) {
+            lb_ofp_tcp(&sw->ofp, &a, TCP_RST,
+                       ntohl(get_16aligned_be32(&tcp->tcp_ack)), 0, 0, NULL,
+                       0, in_port, in_port);
+        } else {
+            uint32_t len = (pkt->l4_size - hlen
+                            + !!(pkt->tcp_flags & TCP_SYN)
+                            + !!(pkt->tcp_flags & TCP_FIN));
+            lb_ofp_tcp(&sw->ofp, &a, TCP_RST | TCP_ACK, 0,
+                       ntohl(get_16aligned_be32(&tcp->tcp_seq)) + len, 0,
+                       NULL, 0, in_port, in_port);
+        }
+        return;
+    }
+    lb_ofp_icmp_unreachable(&sw->ofp, sw->cfg->lb_mac, pkt->eth_src,
+                            svc->cfg.vip, pkt->ip_src,
+                            (svc->cfg.proto == IPPROTO_UDP
+                             ? LB_ICMP_PORT_UNREACH : LB_ICMP_HOST_UNREACH),
+                            (const uint8_t *) packet + pkt->l3_ofs,
+                            size - pkt->l3_ofs, in_port);
 }
 
 /* Answers a ping to a VIP that has only tcp and udp services, at most
@@ -1289,6 +1323,65 @@ send_icmp_error(struct lb_switch *sw, const struct lb_packet *pkt,
  * 'pkt' was such an error, and has been sent on translated, both its
  * addresses and what it quotes, or dropped; false if it is not the
  * balancer's (a backend's error about its own traffic). */
+/* Health checks. */
+
+struct check_aux {
+    struct lb_switch *sw;
+    long long int now;
+};
+
+/* A member's check changed its state, or its weight in slow start. */
+static void
+check_changed(struct lb_member *m, bool state_changed, void *aux_)
+{
+    struct check_aux *aux = aux_;
+    struct lb_switch *sw = aux->sw;
+    const struct lb_check *c = &m->check;
+    const struct lb_check_config *cfg = &m->service->cfg.check;
+
+    m->service->sched_stale = true;
+    if (!state_changed) {
+        return;
+    }
+
+    struct ds s = DS_EMPTY_INITIALIZER;
+    lb_format_endpoint(&s, m->backend->ip, m->port);
+    if (c->state == LB_CHECK_DOWN) {
+        size_t n = lb_member_n_sessions(m);
+        struct lb_session *session;
+
+        LIST_FOR_EACH_SAFE (session, member_node, &m->sessions) {
+            uninstall_session(sw, session, aux->now);
+        }
+        VLOG_WARN("%s: service %s: backend %s is down (%s check: %s, %d in "
+                  "a row), %"PRIuSIZE" client%s will go to other backends",
+                  sw->name, m->service->cfg.name, ds_cstr(&s),
+                  lb_check_kind_to_string(cfg->kind), c->result, c->n_failed,
+                  n, n == 1 ? "" : "s");
+    } else {
+        VLOG_INFO("%s: service %s: backend %s is up (%s check: %s%s)",
+                  sw->name, m->service->cfg.name, ds_cstr(&s),
+                  lb_check_kind_to_string(cfg->kind), c->result,
+                  c->ramp < 1000 ? ", slow start" : "");
+    }
+    ds_destroy(&s);
+}
+
+/* Is 'ip' where 'sw''s checks come from: a VIP or a check source? */
+static bool
+is_check_source(const struct lb_switch *sw, ovs_be32 ip)
+{
+    if (lb_services_find_vip(&sw->services, ip)) {
+        return true;
+    }
+    for (size_t i = 0; i < sw->cfg->n_services; i++) {
+        if (sw->cfg->services[i].check.source == ip) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static bool
 handle_icmp_error(struct lb_switch *sw, const struct lb_packet *pkt,
                   ofp_port_t in_port, const void *packet, size_t size,
@@ -1300,6 +1393,12 @@ handle_icmp_error(struct lb_switch *sw, const struct lb_packet *pkt,
         VLOG_WARN_RL(&bad_rl, "%s: dropped ICMP error from "IP_FMT" on port "
                      "%"PRIu16": %s", sw->name, IP_ARGS(pkt->ip_src),
                      ofp_to_u16(in_port), error);
+        return true;
+    }
+
+    struct check_aux aux = { sw, now };
+    if (lb_checker_icmp(&sw->services.checker, pkt, &q, now, check_changed,
+                        &aux)) {
         return true;
     }
 
@@ -1387,6 +1486,17 @@ handle_ipv4(struct lb_switch *sw, const struct lb_packet *pkt,
     struct lb_vip *vip = lb_services_find_vip(&sw->services, pkt->ip_dst);
     struct lb_backend *backend = lb_services_find_backend(&sw->services,
                                                           pkt->ip_src);
+
+    if (backend && pkt->has_ports
+        && (pkt->l4_dst & LB_CHECK_PORT_MASK) == LB_CHECK_PORT_MASK
+        && (vip || is_check_source(sw, pkt->ip_dst))) {
+        struct check_aux aux = { sw, now };
+        if (lb_checker_packet(&sw->services.checker, &sw->ofp,
+                              sw->cfg->lb_mac, pkt, packet, now,
+                              check_changed, &aux)) {
+            return;
+        }
+    }
 
     if (vip) {
         ovs_be32 src = pkt->ip_src;
@@ -1631,6 +1741,10 @@ lb_switch_run(struct lb_switch *sw, long long int now)
     if (sw->connected) {
         struct lb_tables t = tables(sw);
         lb_stats_poll_run(&sw->stats, &t, sw->cfg->stats_interval, now);
+
+        struct check_aux aux = { sw, now };
+        lb_checker_run(&sw->services.checker, &sw->ofp, sw->cfg->lb_mac, now,
+                       check_changed, &aux);
     }
 
     if (sw->draining) {
@@ -1681,6 +1795,7 @@ lb_switch_next_timer(const struct lb_switch *sw)
         next = MIN(sw->next_probe, lb_repair_next_timer(&sw->repair));
         next = MIN(next, lb_stats_poll_next_timer(&sw->stats,
                                                   sw->cfg->stats_interval));
+        next = MIN(next, lb_checker_next_timer(&sw->services.checker));
     }
     next = MIN(next, next_claim_deadline(sw));
     return MIN(next, lb_sessions_next_expiry(&sw->sessions));

@@ -12,6 +12,7 @@ TESTSUITE_AT = \
 	tests/lb-robust.at \
 	tests/lb-repair.at \
 	tests/lb-db.at \
+	tests/lb-check.at \
 	tests/lb-bench.at
 
 SYSTEM_TESTSUITE_AT = \
@@ -35,6 +36,7 @@ EXTRA_DIST += \
 	tests/summary.sh \
 	tests/checksums.py \
 	tests/ofp-fake-switch.py \
+	tests/check-answer.py \
 	$(srcdir)/package.m4 \
 	$(srcdir)/tests/testsuite \
 	$(srcdir)/tests/system-testsuite
