@@ -17,6 +17,7 @@
 #include <config.h>
 #include "controller/dbconn.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include "lib/lb-config.h"
@@ -256,6 +257,20 @@ update_backend(struct dbconn *db, const struct lb_controller *ctl,
         smap_add(&status, "drained", drained ? "true" : "false");
     } else {
         note->drained = false;
+    }
+    if (st.checked) {
+        smap_add(&status, "check", st.check_state);
+        if (st.check_result[0]) {
+            smap_add(&status, "check_result", st.check_result);
+        }
+        if (st.check_changed != LLONG_MIN) {
+            /* The check's time is monotonic: the wall clock's then. */
+            char *when = xastrftime_msec(
+                "%Y-%m-%dT%H:%M:%S.###Z",
+                wall - (time_msec() - st.check_changed), true);
+            smap_add(&status, "check_change", when);
+            free(when);
+        }
     }
     set_error(&status, &db->errors, &b->header_.uuid);
     if (!smap_equal(&status, &b->status)) {

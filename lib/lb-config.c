@@ -408,6 +408,24 @@ parse_duration(const char *s, int min, int max, int *ms)
     return ok;
 }
 
+/* Is 'name' that of a health check's option (a word "NAME=VALUE" besides
+ * "health=")? */
+bool
+lb_is_check_option(const char *name)
+{
+    static const char *const names[] = {
+        "interval", "timeout", "rise", "fall", "slow-start", "check-source",
+        "http-status", "expect",
+    };
+
+    for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+        if (!strcmp(name, names[i])) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Parses a word of a service's health check into 'c'.  Returns NULL if it
  * is one (setting '*is_check'), an error if it is a bad one, and NULL
  * without setting '*is_check' if it is not one. */

@@ -179,6 +179,7 @@ void lb_service_config_format(const struct lb_service_config *,
 
 const char *lb_fallback_to_string(enum lb_fallback);
 const char *lb_check_kind_to_string(enum lb_check_kind);
+bool lb_is_check_option(const char *name);
 bool lb_check_config_equal(const struct lb_check_config *,
                            const struct lb_check_config *);
 const char *lb_affinity_to_string(enum lb_affinity);

@@ -138,6 +138,13 @@ lb_controller_member_status(const struct lb_controller *ctl,
                 enum lb_health_state h = m->backend->health.state;
                 st->n_up += h == LB_HEALTH_UP;
                 st->n_down += h == LB_HEALTH_DOWN;
+                if (!st->checked && svc->cfg.check.kind != LB_CHECK_NONE) {
+                    st->checked = true;
+                    st->check_state = lb_check_state_name(m->check.state);
+                    ovs_strlcpy(st->check_result, m->check.result,
+                                sizeof st->check_result);
+                    st->check_changed = m->check.changed;
+                }
             }
         }
     }

@@ -72,6 +72,12 @@ struct lb_member_status {
     uint64_t packets, bytes;    /* Its flows' counters (see lb-stats). */
     uint64_t n_new;             /* Sessions made. */
     double new_rate;            /* Sessions made a second, lately. */
+
+    /* Its health check, on the first switch that has it connected. */
+    bool checked;
+    const char *check_state;    /* "init", "up" or "down". */
+    char check_result[64];
+    long long int check_changed;    /* LLONG_MIN if never. */
 };
 void lb_controller_member_status(const struct lb_controller *,
                                  const char *service, ovs_be32 ip,

@@ -23,6 +23,7 @@
 #include "lib/ovs-balancer-idl.h"
 #include "openvswitch/dynamic-string.h"
 #include "smap.h"
+#include "svec.h"
 #include "util.h"
 #include "uuid.h"
 
@@ -109,27 +110,63 @@ compare_backends(const void *a_, const void *b_)
 
 /* Reads 'lb' into 'svc', leaving out (in 'errors') the backends it cannot
  * use.  Returns an error if the service itself is bad. */
+/* Adds to 'words' those of 'hc', as --service would have them.  Returns an
+ * error if an option is not a health check's. */
+static char *
+health_check_words(const struct obrec_health_check *hc, struct svec *words)
+{
+    if (!strcmp(hc->type, "http")) {
+        svec_add_nocopy(words, xasprintf("health=http:%s",
+                                         hc->path ? hc->path : "/"));
+    } else {
+        svec_add_nocopy(words, xasprintf("health=%s", hc->type));
+    }
+
+    const struct smap_node **nodes = smap_sort(&hc->options);
+    char *error = NULL;
+    for (size_t i = 0; i < smap_count(&hc->options) && !error; i++) {
+        if (lb_is_check_option(nodes[i]->key)) {
+            svec_add_nocopy(words, xasprintf("%s=%s", nodes[i]->key,
+                                             nodes[i]->value));
+        } else {
+            error = xasprintf("unknown health check option \"%s\"",
+                              nodes[i]->key);
+        }
+    }
+    free(nodes);
+    return error;
+}
+
 static char *
 read_service(const struct obrec_load_balancer *lb,
              struct lb_service_config *svc, struct lb_db_errors *errors)
 {
-    const char *opts[3];
-    size_t n_opts = 0;
-    char *words[2] = { NULL, NULL };
+    struct svec words = SVEC_EMPTY_INITIALIZER;
+    char *error = NULL;
 
     if (lb->protocol) {
-        opts[n_opts++] = lb->protocol;
+        svec_add(&words, lb->protocol);
     }
     if (lb->scheduler) {
-        opts[n_opts++] = words[0] = xasprintf("scheduler=%s", lb->scheduler);
+        svec_add_nocopy(&words, xasprintf("scheduler=%s", lb->scheduler));
     }
     if (lb->affinity) {
-        opts[n_opts++] = words[1] = xasprintf("affinity=%s", lb->affinity);
+        svec_add_nocopy(&words, xasprintf("affinity=%s", lb->affinity));
     }
-    char *error = lb_service_config_init(svc, lb->name, lb->vip, opts,
-                                         n_opts);
-    free(words[0]);
-    free(words[1]);
+    if (lb->health_check) {
+        char *e = health_check_words(lb->health_check, &words);
+        if (e) {
+            error = xasprintf("%s: %s", lb->name, e);
+            free(e);
+        }
+    }
+    if (error) {
+        memset(svc, 0, sizeof *svc);
+    } else {
+        error = lb_service_config_init(svc, lb->name, lb->vip,
+                                       (const char **) words.names, words.n);
+    }
+    svec_destroy(&words);
     if (error) {
         return error;
     }

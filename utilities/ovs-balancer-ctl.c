@@ -40,6 +40,7 @@
 #include "ovsdb-idl.h"
 #include "packets.h"
 #include "smap.h"
+#include "svec.h"
 #include "table.h"
 #include "util.h"
 
@@ -298,6 +299,13 @@ Backend commands:\n\
                               delete a backend from service NAME\n\
   backend-set NAME BACKEND[:PORT] weight=N|state=enabled|draining|disabled...\n\
                               change a backend's weight or state\n\
+\n\
+Health check commands:\n\
+  lb-health-set NAME tcp|udp|http[:/PATH] [KEY=VALUE]...\n\
+                              check service NAME's backends (KEY: interval,\n\
+                              timeout, rise, fall, slow-start, check-source,\n\
+                              http-status, expect)\n\
+  lb-health-del NAME          check them by ARP alone\n\
 \n\
 %s\
 %s\
@@ -992,6 +1000,86 @@ cmd_backend_set(struct ctl_context *ctx)
     }
 }
 
+/* lb-health-set NAME tcp|udp|http[:/PATH] [KEY=VALUE]... */
+static void
+cmd_lb_health_set(struct ctl_context *ctx)
+{
+    const struct obrec_load_balancer *lb = find_lb(ctx, ctx->argv[1], true);
+    if (!lb) {
+        return;
+    }
+
+    const char *kind = ctx->argv[2];
+    const char *type, *path = NULL;
+    if (!strcmp(kind, "tcp") || !strcmp(kind, "udp")) {
+        type = kind;
+    } else if (!strcmp(kind, "http")) {
+        type = "http";
+        path = "/";
+    } else if (!strncmp(kind, "http:", 5)) {
+        type = "http";
+        path = kind + 5;
+    } else {
+        ctl_error(ctx, "\"%s\": use tcp, udp, http or http:/PATH", kind);
+        return;
+    }
+
+    /* The daemon's parser says whether the service takes it. */
+    struct svec words = SVEC_EMPTY_INITIALIZER;
+    struct smap options = SMAP_INITIALIZER(&options);
+    if (lb->protocol) {
+        svec_add(&words, lb->protocol);
+    }
+    svec_add_nocopy(&words, (path ? xasprintf("health=http:%s", path)
+                             : xasprintf("health=%s", type)));
+    for (int i = 3; i < ctx->argc && !ctx->error; i++) {
+        const char *eq = strchr(ctx->argv[i], '=');
+        char *key = xmemdup0(ctx->argv[i], eq ? eq - ctx->argv[i] : 0);
+
+        if (!eq || !lb_is_check_option(key)) {
+            ctl_error(ctx, "\"%s\": expected KEY=VALUE with KEY one of "
+                      "interval, timeout, rise, fall, slow-start, "
+                      "check-source, http-status, expect", ctx->argv[i]);
+        } else {
+            svec_add(&words, ctx->argv[i]);
+            smap_replace(&options, key, eq + 1);
+        }
+        free(key);
+    }
+    if (!ctx->error) {
+        struct lb_service_config svc;
+        char *error = lb_service_config_init(&svc, lb->name, lb->vip,
+                                             (const char **) words.names,
+                                             words.n);
+        lb_service_config_destroy(&svc);
+        if (error) {
+            ctl_error(ctx, "%s", error);
+            free(error);
+        }
+    }
+    if (!ctx->error) {
+        const struct obrec_health_check *hc = lb->health_check;
+        if (!hc) {
+            hc = obrec_health_check_insert(ctx->txn);
+            obrec_load_balancer_set_health_check(lb, hc);
+        }
+        obrec_health_check_set_type(hc, type);
+        obrec_health_check_set_path(hc, path);
+        obrec_health_check_set_options(hc, &options);
+    }
+    smap_destroy(&options);
+    svec_destroy(&words);
+}
+
+static void
+cmd_lb_health_del(struct ctl_context *ctx)
+{
+    const struct obrec_load_balancer *lb = find_lb(ctx, ctx->argv[1], true);
+    if (lb) {
+        obrec_load_balancer_set_health_check(lb, NULL);
+    }
+}
+
 static void
 put_status(struct ds *s, const char *indent, const struct smap *status)
 {
@@ -1057,6 +1145,19 @@ cmd_show(struct ctl_context *ctx)
         put_traffic(s, lb->key_statistics, lb->value_statistics,
                     lb->n_statistics);
         put_status(s, "    ", &lb->status);
+        const struct obrec_health_check *hc = lb->health_check;
+        if (hc) {
+            ds_put_format(s, "    health check %s", hc->type);
+            if (hc->path) {
+                ds_put_format(s, " %s", hc->path);
+            }
+            const struct smap_node **nodes = smap_sort(&hc->options);
+            for (size_t j = 0; j < smap_count(&hc->options); j++) {
+                ds_put_format(s, " %s=%s", nodes[j]->key, nodes[j]->value);
+            }
+            free(nodes);
+            ds_put_char(s, '\n');
+        }
 
         struct obrec_backend **backends = sorted_backends(lb);
         for (size_t j = 0; j < lb->n_backends; j++) {
@@ -1074,6 +1175,14 @@ cmd_show(struct ctl_context *ctx)
             }
             if (health && strcmp(health, "disabled")) {
                 ds_put_format(s, ", health %s", health);
+            }
+            const char *check = smap_get(&b->status, "check");
+            if (check) {
+                const char *result = smap_get(&b->status, "check_result");
+                ds_put_format(s, ", check %s", check);
+                if (result) {
+                    ds_put_format(s, " (%s)", result);
+                }
             }
             put_traffic(s, b->key_statistics, b->value_statistics,
                         b->n_statistics);
@@ -1101,6 +1210,10 @@ register_commands(void)
          cmd_backend_del, NULL, "--if-exists", RW},
         {"backend-set", 3, INT_MAX, "NAME BACKEND[:PORT] weight=N|state=S...",
          pre_all, cmd_backend_set, NULL, "", RW},
+        {"lb-health-set", 2, INT_MAX, "NAME tcp|udp|http[:/PATH] "
+         "[KEY=VALUE]...", pre_all, cmd_lb_health_set, NULL, "", RW},
+        {"lb-health-del", 1, 1, "NAME", pre_all, cmd_lb_health_del, NULL, "",
+         RW},
         {NULL, 0, 0, NULL, NULL, NULL, NULL, NULL, RO},
     };
     ctl_register_commands(commands);
