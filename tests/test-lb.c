@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "command-line.h"
 #include "dp-packet.h"
@@ -1462,6 +1463,164 @@ test_run(struct ovs_cmdl_context *ctx)
     }
 }
 
+/* CPU time, in nanoseconds, that this thread has used. */
+static long long int
+thread_cpu_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Answers, as the backends would, the SYNs among the packet-outs in 'out'
+ * with SYN-ACKs; returns how many SYNs there were. */
+static int
+answer_syns(struct fake_switch *fs, long long int *lb_ns)
+{
+    int n_syns = 0;
+
+    while (fs->out.size) {
+        struct ofpbuf rx = ofpbuf_const_initializer(
+            xmemdup(fs->out.data, fs->out.size), fs->out.size);
+        void *base = rx.data;
+        struct ofpbuf aligned;
+        const struct ofp_header *oh;
+        int error;
+
+        ofpbuf_clear(&fs->out);
+        ofpbuf_init(&aligned, 0);
+        while ((oh = lb_ofp_frame(&rx, &aligned, &error))) {
+            enum ofptype type;
+            ovs_assert(!ofptype_decode(&type, oh));
+            if (type != OFPTYPE_PACKET_OUT) {
+                continue;       /* The base flows, the monitor... */
+            }
+            struct ofputil_packet_out po;
+            struct ofpbuf ofpacts;
+            ofpbuf_init(&ofpacts, 0);
+            ovs_assert(!ofputil_decode_packet_out(&po, oh, NULL, &ofpacts));
+
+            struct lb_packet pkt;
+            lb_packet_parse(po.packet, po.packet_len, &pkt);
+            const struct ofpact *a = ofpacts.data;
+            if (pkt.kind == LB_PACKET_IPV4 && pkt.ip_proto == IPPROTO_TCP
+                && pkt.tcp_flags == TCP_SYN && a->type == OFPACT_OUTPUT) {
+                const struct tcp_header *tcp = (const void *)
+                    ((const uint8_t *) po.packet + pkt.l4_ofs);
+                struct eth_addr src, dst;
+                memcpy(&dst, po.packet, ETH_ADDR_LEN);
+                memcpy(&src, (const uint8_t *) po.packet + 6, ETH_ADDR_LEN);
+                struct lb_ofp_l4 l4 = {
+                    .eth_src = dst, .eth_dst = src,
+                    .ip_src = pkt.ip_dst, .ip_dst = pkt.ip_src,
+                    .src_port = pkt.l4_dst, .dst_port = pkt.l4_src,
+                };
+                struct ofpbuf reply;
+                struct lb_ofp emu = { .protocol = fs->protocol,
+                                      .out = &reply };
+                ofpbuf_init(&reply, 0);
+                lb_ofp_tcp(&emu, &l4, TCP_SYN | TCP_ACK, 1000,
+                           ntohl(get_16aligned_be32(&tcp->tcp_seq)) + 1,
+                           65535, NULL, 0, OFPP_CONTROLLER, OFPP_CONTROLLER);
+
+                /* The frame the balancer composed, as a packet-in from
+                 * the backend's port. */
+                struct ofputil_packet_out reply_po;
+                struct ofpbuf reply_acts;
+                ofpbuf_init(&reply_acts, 0);
+                ovs_assert(!ofputil_decode_packet_out(&reply_po, reply.data,
+                                                      NULL, &reply_acts));
+                struct dp_packet packet;
+                dp_packet_use_const(&packet, reply_po.packet,
+                                    reply_po.packet_len);
+                int port = ofp_to_u16(ofpact_get_OUTPUT(a)->port);
+                long long int start = thread_cpu_ns();
+                packet_in(fs, port, &packet);
+                *lb_ns += thread_cpu_ns() - start;
+                ofpbuf_uninit(&reply_acts);
+                ofpbuf_uninit(&reply);
+                n_syns++;
+            }
+            ofpbuf_uninit(&ofpacts);
+        }
+        ofpbuf_uninit(&aligned);
+        free(base);
+    }
+    return n_syns;
+}
+
+/* check-cost N SECONDS: N backends with tcp checks every second, answered
+ * at once, for SECONDS of virtual time; prints the balancer's CPU time per
+ * check (its own work: composing, parsing, timers; not the socket I/O). */
+static void
+test_check_cost(struct ovs_cmdl_context *ctx)
+{
+    int n = atoi(ctx->argv[1]);
+    int seconds = atoi(ctx->argv[2]);
+    struct ds spec = DS_EMPTY_INITIALIZER;
+
+    vlog_set_verbosity("off");
+    ds_put_cstr(&spec, "web 10.0.0.254:80 ");
+    for (int k = 0; k < n; k++) {
+        ds_put_format(&spec, "%s10.1.%d.%d", k ? "," : "", k / 250,
+                      k % 250 + 1);
+    }
+    ds_put_cstr(&spec, " health=tcp interval=1 timeout=1");
+    lb_config_init(&script_cfg);
+    char *error = lb_config_add_service(&script_cfg, ds_cstr(&spec));
+    ovs_assert(!error);
+    script_cfg.probe_interval = 3600;
+    controller = lb_controller_create();
+    error = lb_controller_reconfigure(controller, &script_cfg, now);
+    ovs_assert(!error);
+
+    struct fake_switch *fs = get_fake_switch("1");
+    fs->protocol = OFPUTIL_P_OF13_OXM;
+    for (int p = 1; p <= n + 1; p++) {
+        hmapx_add(&fs->ports, (void *) (uintptr_t) p);
+    }
+    fs->has_monitor = true;
+    fs->lb = lb_controller_connect(controller, 1, fs->protocol, &fs->ports,
+                                   &fs->out, "fake", now);
+    process_output(fs);         /* The flows read back: resync over. */
+    for (int k = 0; k < n; k++) {
+        struct eth_addr mac = ETH_ADDR_C(04, 00, 00, 00, 00, 00);
+        ovs_be32 ip = htonl((10 << 24) | (1 << 16) | ((k / 250) << 8)
+                            | (k % 250 + 1));
+        struct dp_packet packet;
+        mac.ea[4] = k >> 8;
+        mac.ea[5] = k;
+        dp_packet_init(&packet, 0);
+        compose_arp(&packet, ARP_OP_REPLY, mac, script_cfg.lb_mac, false,
+                    ip, htonl(0x0a0000fe));
+        packet_in(fs, k + 1, &packet);
+        dp_packet_uninit(&packet);
+    }
+    process_output(fs);
+
+    long long int lb_ns = 0;
+    long long int until = now + seconds * 1000LL;
+    int n_checks = 0;
+    /* The first interval only spreads the checks. */
+    while (now < until) {
+        long long int next = lb_controller_next_timer(controller);
+        now = MIN(until, MAX(now, next));
+        long long int start = thread_cpu_ns();
+        lb_controller_run(controller, now);
+        lb_ns += thread_cpu_ns() - start;
+        n_checks += answer_syns(fs, &lb_ns);
+    }
+    double us = n_checks ? lb_ns / 1000.0 / n_checks : 0;
+    printf("%d backends, %d checks in %d s: %.2f us of CPU per check, "
+           "%.3f%% of a core at %d checks a second\n", n, n_checks,
+           seconds, us, us * n / 1e6 * 100, n);
+
+    lb_controller_destroy(controller);
+    lb_config_destroy(&script_cfg);
+    ds_destroy(&spec);
+}
+
 static const struct ovs_cmdl_command commands[] = {
     {"config", "SPEC...", 1, INT_MAX, test_config, OVS_RO},
     {"set", "NAME VALUE", 2, 2, test_set, OVS_RO},
@@ -1473,6 +1632,7 @@ static const struct ovs_cmdl_command commands[] = {
     {"templates", "N", 1, 1, test_templates, OVS_RO},
     {"packet-ins", "N", 1, 1, test_packet_ins, OVS_RO},
     {"run", "[-v]", 0, 1, test_run, OVS_RO},
+    {"check-cost", "N SECONDS", 2, 2, test_check_cost, OVS_RO},
     {NULL, NULL, 0, 0, NULL, OVS_RO},
 };
 
