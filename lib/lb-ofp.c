@@ -186,6 +186,47 @@ lb_ofp_packet_out(const struct lb_ofp *ofp, ofp_port_t in_port,
     lb_ofp_queue(ofp, ofputil_encode_packet_out(&po, ofp->protocol));
 }
 
+/* Sends 'packet' out 'out_port', as if it came in on 'in_port', and frees
+ * it. */
+static void
+send_packet(const struct lb_ofp *ofp, struct dp_packet *packet,
+            ofp_port_t in_port, ofp_port_t out_port)
+{
+    uint64_t ofpacts_stub[64 / 8];
+    struct ofpbuf ofpacts;
+
+    ofpbuf_use_stub(&ofpacts, ofpacts_stub, sizeof ofpacts_stub);
+    lb_ofp_put_output(&ofpacts, out_port, in_port);
+    lb_ofp_packet_out(ofp, in_port, dp_packet_data(packet),
+                      dp_packet_size(packet), &ofpacts);
+    ofpbuf_uninit(&ofpacts);
+    dp_packet_uninit(packet);
+}
+
+/* Puts into 'packet' Ethernet and IPv4 headers for 'l4_len' bytes of
+ * protocol 'proto', with its checksum, and returns the IPv4 header. */
+static struct ip_header *
+put_ipv4(struct dp_packet *packet, struct eth_addr eth_src,
+         struct eth_addr eth_dst, ovs_be32 ip_src, ovs_be32 ip_dst,
+         uint8_t proto, size_t l4_len, ovs_be16 frag_off)
+{
+    struct eth_header *eth = dp_packet_put_zeros(packet, sizeof *eth);
+    eth->eth_dst = eth_dst;
+    eth->eth_src = eth_src;
+    eth->eth_type = htons(ETH_TYPE_IP);
+
+    struct ip_header *ip = dp_packet_put_zeros(packet, sizeof *ip);
+    ip->ip_ihl_ver = IP_IHL_VER(5, 4);
+    ip->ip_tot_len = htons(sizeof *ip + l4_len);
+    ip->ip_frag_off = frag_off;
+    ip->ip_ttl = 64;
+    ip->ip_proto = proto;
+    put_16aligned_be32(&ip->ip_src, ip_src);
+    put_16aligned_be32(&ip->ip_dst, ip_dst);
+    ip->ip_csum = csum(ip, sizeof *ip);
+    return ip;
+}
+
 /* Sends an ARP packet with the given fields out 'out_port' (which may be
  * OFPP_FLOOD), as if it came in on 'in_port'. */
 void
@@ -194,21 +235,13 @@ lb_ofp_arp(const struct lb_ofp *ofp, uint16_t op, struct eth_addr eth_dst,
            ovs_be32 tpa, ofp_port_t in_port, ofp_port_t out_port)
 {
     uint64_t packet_stub[128 / 8];
-    uint64_t ofpacts_stub[64 / 8];
     struct dp_packet packet;
-    struct ofpbuf ofpacts;
 
     dp_packet_use_stub(&packet, packet_stub, sizeof packet_stub);
     compose_arp(&packet, op, sha, tha, false, spa, tpa);
     struct eth_header *eth = dp_packet_eth(&packet);
     eth->eth_dst = eth_dst;
-
-    ofpbuf_use_stub(&ofpacts, ofpacts_stub, sizeof ofpacts_stub);
-    lb_ofp_put_output(&ofpacts, out_port, in_port);
-    lb_ofp_packet_out(ofp, in_port, dp_packet_data(&packet),
-                      dp_packet_size(&packet), &ofpacts);
-    ofpbuf_uninit(&ofpacts);
-    dp_packet_uninit(&packet);
+    send_packet(ofp, &packet, in_port, out_port);
 }
 
 /* Sends out 'port' an ICMP message of 'type' and 'code' from 'ip_src' to
@@ -221,39 +254,19 @@ lb_ofp_icmp(const struct lb_ofp *ofp, struct eth_addr eth_src,
             const void *data, size_t size, ofp_port_t port)
 {
     uint64_t packet_stub[2048 / 8];
-    uint64_t ofpacts_stub[64 / 8];
     struct dp_packet packet;
-    struct ofpbuf ofpacts;
 
     dp_packet_use_stub(&packet, packet_stub, sizeof packet_stub);
-    struct eth_header *eth = dp_packet_put_zeros(&packet, sizeof *eth);
-    eth->eth_dst = eth_dst;
-    eth->eth_src = eth_src;
-    eth->eth_type = htons(ETH_TYPE_IP);
-
-    struct ip_header *ip = dp_packet_put_zeros(&packet, sizeof *ip);
+    put_ipv4(&packet, eth_src, eth_dst, ip_src, ip_dst, IPPROTO_ICMP,
+             sizeof(struct icmp_header) + size, 0);
     struct icmp_header *icmp = dp_packet_put_zeros(&packet, sizeof *icmp);
     dp_packet_put(&packet, data, size);
-
-    ip->ip_ihl_ver = IP_IHL_VER(5, 4);
-    ip->ip_tot_len = htons(sizeof *ip + sizeof *icmp + size);
-    ip->ip_ttl = 64;
-    ip->ip_proto = IPPROTO_ICMP;
-    put_16aligned_be32(&ip->ip_src, ip_src);
-    put_16aligned_be32(&ip->ip_dst, ip_dst);
-    ip->ip_csum = csum(ip, sizeof *ip);
 
     icmp->icmp_type = type;
     icmp->icmp_code = code;
     put_16aligned_be32(&icmp->icmp_fields.gateway, rest_of_header);
     icmp->icmp_csum = csum(icmp, sizeof *icmp + size);
-
-    ofpbuf_use_stub(&ofpacts, ofpacts_stub, sizeof ofpacts_stub);
-    lb_ofp_put_output(&ofpacts, port, port);
-    lb_ofp_packet_out(ofp, port, dp_packet_data(&packet),
-                      dp_packet_size(&packet), &ofpacts);
-    ofpbuf_uninit(&ofpacts);
-    dp_packet_uninit(&packet);
+    send_packet(ofp, &packet, port, port);
 }
 
 /* Sends, as if it came in on 'in_port', out 'out_port', the IPv4 packet
@@ -264,26 +277,12 @@ send_l4(const struct lb_ofp *ofp, const struct lb_ofp_l4 *a, uint8_t proto,
         void *l4, size_t l4_len, ofp_port_t in_port, ofp_port_t out_port)
 {
     uint64_t packet_stub[2048 / 8];
-    uint64_t ofpacts_stub[64 / 8];
     struct dp_packet packet;
-    struct ofpbuf ofpacts;
 
     dp_packet_use_stub(&packet, packet_stub, sizeof packet_stub);
-    struct eth_header *eth = dp_packet_put_zeros(&packet, sizeof *eth);
-    eth->eth_dst = a->eth_dst;
-    eth->eth_src = a->eth_src;
-    eth->eth_type = htons(ETH_TYPE_IP);
-
-    struct ip_header *ip = dp_packet_put_zeros(&packet, sizeof *ip);
-    ip->ip_ihl_ver = IP_IHL_VER(5, 4);
-    ip->ip_tot_len = htons(sizeof *ip + l4_len);
-    ip->ip_frag_off = htons(IP_DONT_FRAGMENT);
-    ip->ip_ttl = 64;
-    ip->ip_proto = proto;
-    put_16aligned_be32(&ip->ip_src, a->ip_src);
-    put_16aligned_be32(&ip->ip_dst, a->ip_dst);
-    ip->ip_csum = csum(ip, sizeof *ip);
-
+    struct ip_header *ip = put_ipv4(&packet, a->eth_src, a->eth_dst,
+                                    a->ip_src, a->ip_dst, proto, l4_len,
+                                    htons(IP_DONT_FRAGMENT));
     uint32_t partial = packet_csum_pseudoheader(ip);
     ovs_be16 l4_csum = csum_finish(csum_continue(partial, l4, l4_len));
     if (proto == IPPROTO_TCP) {
@@ -293,13 +292,7 @@ send_l4(const struct lb_ofp *ofp, const struct lb_ofp_l4 *a, uint8_t proto,
                                                 : htons(0xffff));
     }
     dp_packet_put(&packet, l4, l4_len);
-
-    ofpbuf_use_stub(&ofpacts, ofpacts_stub, sizeof ofpacts_stub);
-    lb_ofp_put_output(&ofpacts, out_port, in_port);
-    lb_ofp_packet_out(ofp, in_port, dp_packet_data(&packet),
-                      dp_packet_size(&packet), &ofpacts);
-    ofpbuf_uninit(&ofpacts);
-    dp_packet_uninit(&packet);
+    send_packet(ofp, &packet, in_port, out_port);
 }
 
 /* Sends a TCP segment with 'flags' (TCP_*), 'seq', 'ack' (if TCP_ACK),
