@@ -97,8 +97,14 @@ static int
 compare_backends(const void *a_, const void *b_)
 {
     const struct obrec_backend *const *a = a_, *const *b = b_;
-    int cmp = strcmp((*a)->address, (*b)->address);
+    ovs_be32 ia = 0, ib = 0;
 
+    free(lb_parse_unicast_ip((*a)->address, &ia));
+    free(lb_parse_unicast_ip((*b)->address, &ib));
+    if (ia != ib) {
+        return ntohl(ia) < ntohl(ib) ? -1 : 1;
+    }
+    int cmp = strcmp((*a)->address, (*b)->address);
     if (!cmp) {
         int64_t pa = (*a)->n_port ? (*a)->port[0] : 0;
         int64_t pb = (*b)->n_port ? (*b)->port[0] : 0;
@@ -106,6 +112,21 @@ compare_backends(const void *a_, const void *b_)
     }
     return cmp ? cmp : uuid_compare_3way(&(*a)->header_.uuid,
                                          &(*b)->header_.uuid);
+}
+
+/* Returns 'lb''s backends in the order of their addresses and ports, in an
+ * array for the caller to free. */
+struct obrec_backend **
+lb_db_sorted_backends(const struct obrec_load_balancer *lb)
+{
+    size_t n = lb->n_backends;
+    struct obrec_backend **backends = xmalloc(MAX(n, 1) * sizeof *backends);
+
+    if (n) {
+        memcpy(backends, lb->backends, n * sizeof *backends);
+        qsort(backends, n, sizeof *backends, compare_backends);
+    }
+    return backends;
 }
 
 /* Reads 'lb' into 'svc', leaving out (in 'errors') the backends it cannot
@@ -171,10 +192,7 @@ read_service(const struct obrec_load_balancer *lb,
         return error;
     }
 
-    struct obrec_backend **backends = xmemdup(lb->backends,
-                                              lb->n_backends
-                                              * sizeof *backends);
-    qsort(backends, lb->n_backends, sizeof *backends, compare_backends);
+    struct obrec_backend **backends = lb_db_sorted_backends(lb);
     for (size_t i = 0; i < lb->n_backends; i++) {
         const struct obrec_backend *b = backends[i];
 

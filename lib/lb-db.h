@@ -31,6 +31,8 @@
 #include "openvswitch/shash.h"
 
 struct lb_config;
+struct obrec_backend;
+struct obrec_load_balancer;
 struct ovsdb_idl;
 struct uuid;
 
@@ -42,6 +44,9 @@ void lb_db_errors_init(struct lb_db_errors *);
 void lb_db_errors_destroy(struct lb_db_errors *);
 const char *lb_db_errors_find(const struct lb_db_errors *,
                               const struct uuid *);
+
+struct obrec_backend **lb_db_sorted_backends(
+    const struct obrec_load_balancer *);
 
 void lb_db_read(const struct ovsdb_idl *, const struct lb_config *defaults,
                 struct lb_config *, struct lb_db_errors *);

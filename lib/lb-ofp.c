@@ -313,7 +313,9 @@ lb_ofp_tcp(const struct lb_ofp *ofp, const struct lb_ofp_l4 *a,
     put_16aligned_be32(&tcp->tcp_ack, htonl(flags & TCP_ACK ? ack : 0));
     tcp->tcp_ctl = TCP_CTL(flags, 5);
     tcp->tcp_winsz = htons(window);
-    memcpy(l4 + sizeof *tcp, data, n);
+    if (n) {                    /* memcpy() may not be given NULL. */
+        memcpy(l4 + sizeof *tcp, data, n);
+    }
     send_l4(ofp, a, IPPROTO_TCP, l4, len, in_port, out_port);
     free(l4);
 }
@@ -331,7 +333,9 @@ lb_ofp_udp(const struct lb_ofp *ofp, const struct lb_ofp_l4 *a,
     udp->udp_src = htons(a->src_port);
     udp->udp_dst = htons(a->dst_port);
     udp->udp_len = htons(len);
-    memcpy(l4 + sizeof *udp, data, n);
+    if (n) {
+        memcpy(l4 + sizeof *udp, data, n);
+    }
     send_l4(ofp, a, IPPROTO_UDP, l4, len, in_port, out_port);
     free(l4);
 }

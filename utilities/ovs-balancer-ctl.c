@@ -762,21 +762,6 @@ compare_lbs_by_name(const void *a_, const void *b_)
     return strcmp((*a)->name, (*b)->name);
 }
 
-static int
-compare_backends(const void *a_, const void *b_)
-{
-    const struct obrec_backend *const *a = a_, *const *b = b_;
-    ovs_be32 ia = 0, ib = 0;
-    free(lb_parse_unicast_ip((*a)->address, &ia));
-    free(lb_parse_unicast_ip((*b)->address, &ib));
-    if (ia != ib) {
-        return ntohl(ia) < ntohl(ib) ? -1 : 1;
-    }
-    int64_t pa = (*a)->n_port ? (*a)->port[0] : 0;
-    int64_t pb = (*b)->n_port ? (*b)->port[0] : 0;
-    return pa < pb ? -1 : pa > pb;
-}
-
 /* The services in name order, or only 'name'. */
 static const struct obrec_load_balancer **
 sorted_lbs(struct ctl_context *ctx, const char *name, size_t *n)
@@ -798,16 +783,6 @@ sorted_lbs(struct ctl_context *ctx, const char *name, size_t *n)
         qsort(lbs, *n, sizeof *lbs, compare_lbs_by_name);
     }
     return lbs;
-}
-
-static struct obrec_backend **
-sorted_backends(const struct obrec_load_balancer *lb)
-{
-    struct obrec_backend **backends = xmemdup(lb->backends,
-                                              lb->n_backends
-                                              * sizeof *backends);
-    qsort(backends, lb->n_backends, sizeof *backends, compare_backends);
-    return backends;
 }
 
 static void
@@ -850,7 +825,7 @@ cmd_lb_list(struct ctl_context *ctx)
     table_add_column(t, "BACKENDS");
     for (size_t i = 0; i < n; i++) {
         const struct obrec_load_balancer *lb = lbs[i];
-        struct obrec_backend **backends = sorted_backends(lb);
+        struct obrec_backend **backends = lb_db_sorted_backends(lb);
         struct ds s = DS_EMPTY_INITIALIZER;
 
         for (size_t j = 0; j < lb->n_backends; j++) {
@@ -1159,7 +1134,7 @@ cmd_show(struct ctl_context *ctx)
             ds_put_char(s, '\n');
         }
 
-        struct obrec_backend **backends = sorted_backends(lb);
+        struct obrec_backend **backends = lb_db_sorted_backends(lb);
         for (size_t j = 0; j < lb->n_backends; j++) {
             const struct obrec_backend *b = backends[j];
             const char *health = smap_get(&b->status, "health");
