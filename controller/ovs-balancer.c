@@ -583,6 +583,8 @@ parse_options(int argc, char *argv[])
         {"fallback", required_argument, NULL, OPT_SETTING},
         {"no-backend", required_argument, NULL, OPT_SETTING},
         {"stats-interval", required_argument, NULL, OPT_SETTING},
+        {"datapath", required_argument, NULL, OPT_SETTING},
+        {"removed-connections", required_argument, NULL, OPT_SETTING},
         {"inactivity-probe", required_argument, NULL, OPT_INACTIVITY_PROBE},
         {"max-backoff", required_argument, NULL, OPT_MAX_BACKOFF},
         {"unixctl", required_argument, NULL, OPT_UNIXCTL},
@@ -819,7 +821,16 @@ usage(void)
            "traffic (normal)\n"
            "  --stats-interval=SECS   read the switches' flow counters "
            "every SECS,\n"
-           "                          0 for never (%d)\n",
+           "                          0 for never (%d)\n"
+           "  --datapath=reactive|stateful  balance each new client here "
+           "(reactive),\n"
+           "                          or in the switch with select groups "
+           "and conntrack\n"
+           "                          (stateful: OpenFlow 1.3 or later)\n"
+           "  --removed-connections=keep|reset  stateful: a removed "
+           "backend's\n"
+           "                          connections go on until idle, or "
+           "are flushed (keep)\n",
            LB_DEFAULT_MAC, LB_DEFAULT_IDLE_TIMEOUT, LB_DEFAULT_CLIENT_TIMEOUT,
            LB_DEFAULT_PROBE_INTERVAL, LB_DEFAULT_PROBE_MISSES,
            LB_DEFAULT_MAX_CLIENTS, LB_DEFAULT_STATS_INTERVAL);

@@ -33,6 +33,8 @@ lib_libovsbalancer_la_SOURCES = \
 	lib/lb-service.h \
 	lib/lb-sessions.c \
 	lib/lb-sessions.h \
+	lib/lb-stateful.c \
+	lib/lb-stateful.h \
 	lib/lb-stats.c \
 	lib/lb-stats.h \
 	lib/lb-switch.c \

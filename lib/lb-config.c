@@ -154,6 +154,12 @@ lb_service_config_equal(const struct lb_service_config *a,
 }
 
 const char *
+lb_datapath_to_string(enum lb_datapath datapath)
+{
+    return datapath == LB_DATAPATH_STATEFUL ? "stateful" : "reactive";
+}
+
+const char *
 lb_fallback_to_string(enum lb_fallback fallback)
 {
     return fallback == LB_FALLBACK_DROP ? "drop" : "normal";
@@ -811,6 +817,9 @@ static const struct setting settings[] = {
     SETTING("no-backend", S_CHOICE, 0, 0, "drop", "reject", no_backend),
     SETTING("stats-interval", S_SECONDS, 0, 3600, NULL, NULL,
             stats_interval),
+    SETTING("datapath", S_CHOICE, 0, 0, "reactive", "stateful", datapath),
+    SETTING("removed-connections", S_CHOICE, 0, 0, "keep", "reset",
+            removed_connections),
 };
 
 static const struct setting *

@@ -49,6 +49,19 @@ enum lb_no_backend {
     LB_NO_BACKEND_REJECT,       /* Answer with ICMP host unreachable. */
 };
 
+/* Where new connections are balanced. */
+enum lb_datapath {
+    LB_DATAPATH_REACTIVE,       /* By the balancer, per client (the lab's). */
+    LB_DATAPATH_STATEFUL,       /* By the switch: select groups, conntrack. */
+};
+
+/* What happens, in the stateful datapath, to the connections of a backend
+ * that leaves a service (disabled or deleted). */
+enum lb_removed {
+    LB_REMOVED_KEEP,            /* They go on until idle. */
+    LB_REMOVED_RESET,           /* Their conntrack entries are flushed. */
+};
+
 /* What happens to a new client when the client table is full. */
 enum lb_overflow {
     LB_OVERFLOW_REFUSE,         /* It is not served. */
@@ -131,6 +144,8 @@ struct lb_config {
     enum lb_no_backend no_backend;
     int stats_interval;         /* Seconds between reads of the switches'
                                  * counters (0: never). */
+    enum lb_datapath datapath;
+    enum lb_removed removed_connections;
 
     struct lb_service_config *services;
     size_t n_services;
@@ -178,6 +193,7 @@ void lb_service_config_format(const struct lb_service_config *,
                               struct ds *);
 
 const char *lb_fallback_to_string(enum lb_fallback);
+const char *lb_datapath_to_string(enum lb_datapath);
 const char *lb_check_kind_to_string(enum lb_check_kind);
 bool lb_is_check_option(const char *name);
 bool lb_check_config_equal(const struct lb_check_config *,

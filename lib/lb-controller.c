@@ -26,6 +26,7 @@
 #include "hash.h"
 #include "lib/lb-config.h"
 #include "lib/lb-service.h"
+#include "lib/lb-stateful.h"
 #include "lib/lb-sessions.h"
 #include "lib/lb-switch.h"
 #include "openvswitch/dynamic-string.h"
@@ -92,6 +93,12 @@ lb_controller_reconfigure(struct lb_controller *ctl,
     char *error = lb_config_check(cfg);
     if (error) {
         return error;
+    }
+    if (ctl->cfg && ctl->cfg->datapath != cfg->datapath) {
+        return xasprintf("the datapath cannot change from %s to %s while "
+                         "ovs-balancer runs: restart it",
+                         lb_datapath_to_string(ctl->cfg->datapath),
+                         lb_datapath_to_string(cfg->datapath));
     }
 
     /* The switches compare the new configuration with the old, which must
@@ -491,6 +498,10 @@ format_switch(const struct lb_switch *sw, const struct show_args *args,
     const struct lb_service *svc;
     size_t i = 0;
 
+    const struct lb_stateful *st = lb_switch_get_stateful(sw);
+    if (st && lb_switch_is_connected(sw)) {
+        lb_stateful_format(st, s);
+    }
     if (args->has_ip) {
         const struct lb_client *c = lb_sessions_find_client(sessions,
                                                             args->ip);

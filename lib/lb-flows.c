@@ -456,6 +456,8 @@ lb_binding_packet_out(const struct lb_binding_tmpl *t,
 
 /* Flow sets. */
 
+static void lb_flow_free(struct lb_flow *);
+
 void
 lb_flow_set_init(struct lb_flow_set *set)
 {
@@ -468,17 +470,15 @@ lb_flow_set_destroy(struct lb_flow_set *set)
     struct lb_flow *flow;
 
     HMAP_FOR_EACH_POP (flow, node, &set->flows) {
-        minimatch_destroy(&flow->match);
-        free(flow->ofpacts);
-        free(flow);
+        lb_flow_free(flow);
     }
     hmap_destroy(&set->flows);
 }
 
 static uint32_t
-lb_flow_hash(const struct minimatch *match, int priority)
+lb_flow_hash(const struct minimatch *match, uint8_t table_id, int priority)
 {
-    return minimatch_hash(match, priority);
+    return minimatch_hash(match, ((uint32_t) priority << 8) | table_id);
 }
 
 /* Initializes 'mm' from 'match', in the form in which matches go in flow
@@ -503,43 +503,74 @@ normalize_match(struct minimatch *mm, const struct match *match)
     minimatch_init(mm, &m);
 }
 
-/* Adds the flow with 'match', 'priority' and 'ofpacts' to 'set', replacing
- * the one with the same match and priority. */
+static void
+lb_flow_free(struct lb_flow *flow)
+{
+    minimatch_destroy(&flow->match);
+    free(flow->ofpacts);
+    free(flow);
+}
+
+/* Adds the flow in 'table_id' with 'match', 'priority', 'idle_timeout',
+ * 'flags' (OFPUTIL_FF_*) and 'ofpacts' to 'set', replacing the one with the
+ * same table, match and priority. */
 void
-lb_flow_set_add(struct lb_flow_set *set, const struct match *match,
-                int priority, const struct ofpbuf *ofpacts)
+lb_flow_set_add_in(struct lb_flow_set *set, uint8_t table_id,
+                   const struct match *match, int priority, int idle_timeout,
+                   enum ofputil_flow_mod_flags flags,
+                   const struct ofpbuf *ofpacts)
 {
     struct lb_flow *flow = xzalloc(sizeof *flow);
 
     normalize_match(&flow->match, match);
+    flow->table_id = table_id;
     flow->priority = priority;
+    flow->idle_timeout = idle_timeout;
+    flow->flags = flags;
     flow->ofpacts = xmemdup(ofpacts->data, ofpacts->size);
     flow->ofpacts_len = ofpacts->size;
 
     struct lb_flow *old = CONST_CAST(struct lb_flow *,
-                                     lb_flow_set_find(set, match, priority));
+                                     lb_flow_set_find_in(set, table_id, match,
+                                                         priority));
     if (old) {
         hmap_remove(&set->flows, &old->node);
-        minimatch_destroy(&old->match);
-        free(old->ofpacts);
-        free(old);
+        lb_flow_free(old);
     }
     hmap_insert(&set->flows, &flow->node,
-                lb_flow_hash(&flow->match, priority));
+                lb_flow_hash(&flow->match, table_id, priority));
+}
+
+/* Adds the flow in table 0 with 'match', 'priority' and 'ofpacts' to 'set',
+ * replacing the one with the same match and priority. */
+void
+lb_flow_set_add(struct lb_flow_set *set, const struct match *match,
+                int priority, const struct ofpbuf *ofpacts)
+{
+    lb_flow_set_add_in(set, 0, match, priority, 0, 0, ofpacts);
+}
+
+/* Removes 'flow' from 'set' and frees it. */
+void
+lb_flow_set_remove(struct lb_flow_set *set, struct lb_flow *flow)
+{
+    hmap_remove(&set->flows, &flow->node);
+    lb_flow_free(flow);
 }
 
 const struct lb_flow *
-lb_flow_set_find(const struct lb_flow_set *set, const struct match *match,
-                 int priority)
+lb_flow_set_find_in(const struct lb_flow_set *set, uint8_t table_id,
+                    const struct match *match, int priority)
 {
     struct minimatch mm;
     const struct lb_flow *flow;
     const struct lb_flow *found = NULL;
 
     normalize_match(&mm, match);
-    HMAP_FOR_EACH_WITH_HASH (flow, node, lb_flow_hash(&mm, priority),
+    HMAP_FOR_EACH_WITH_HASH (flow, node,
+                             lb_flow_hash(&mm, table_id, priority),
                              &set->flows) {
-        if (flow->priority == priority
+        if (flow->priority == priority && flow->table_id == table_id
             && minimatch_equal(&flow->match, &mm)) {
             found = flow;
             break;
@@ -549,19 +580,36 @@ lb_flow_set_find(const struct lb_flow_set *set, const struct match *match,
     return found;
 }
 
+const struct lb_flow *
+lb_flow_set_find(const struct lb_flow_set *set, const struct match *match,
+                 int priority)
+{
+    return lb_flow_set_find_in(set, 0, match, priority);
+}
+
 /* Returns the flow in 'set' that is exactly this one, actions included, or
  * NULL.  Actions read back from a switch may differ from those built in
  * details that do not show in their text, so they are compared as text. */
+const struct lb_flow *
+lb_flow_set_find_same_in(const struct lb_flow_set *set, uint8_t table_id,
+                         const struct match *match, int priority,
+                         const struct ofpact *ofpacts, size_t ofpacts_len)
+{
+    const struct lb_flow *flow = lb_flow_set_find_in(set, table_id, match,
+                                                     priority);
+
+    return (flow && ofpacts_equal_stringwise(flow->ofpacts, flow->ofpacts_len,
+                                             ofpacts, ofpacts_len)
+            ? flow : NULL);
+}
+
 const struct lb_flow *
 lb_flow_set_find_same(const struct lb_flow_set *set,
                       const struct match *match, int priority,
                       const struct ofpact *ofpacts, size_t ofpacts_len)
 {
-    const struct lb_flow *flow = lb_flow_set_find(set, match, priority);
-
-    return (flow && ofpacts_equal_stringwise(flow->ofpacts, flow->ofpacts_len,
-                                             ofpacts, ofpacts_len)
-            ? flow : NULL);
+    return lb_flow_set_find_same_in(set, 0, match, priority, ofpacts,
+                                    ofpacts_len);
 }
 
 /* The base flows. */
@@ -703,7 +751,7 @@ lb_flows_build_base(const struct lb_config *cfg, struct lb_flow_set *set)
     ofpbuf_uninit(&drop);
 }
 
-/* Adds 'flow' to the switch (replacing one with the same match and
+/* Adds 'flow' to the switch (replacing one with the same table, match and
  * priority). */
 void
 lb_flows_install(const struct lb_ofp *ofp, const struct lb_flow *flow)
@@ -713,7 +761,18 @@ lb_flows_install(const struct lb_ofp *ofp, const struct lb_flow *flow)
     struct match match;
 
     minimatch_expand(&flow->match, &match);
-    lb_ofp_flow_add(ofp, &match, flow->priority, 0, 0, false, &ofpacts);
+    lb_ofp_flow_add_in(ofp, flow->table_id, &match, flow->priority,
+                       flow->idle_timeout, 0, flow->flags, &ofpacts);
+}
+
+/* Deletes 'flow' from the switch. */
+void
+lb_flows_uninstall(const struct lb_ofp *ofp, const struct lb_flow *flow)
+{
+    struct match match;
+
+    minimatch_expand(&flow->match, &match);
+    lb_ofp_flow_delete_strict_in(ofp, flow->table_id, &match, flow->priority);
 }
 
 /* Adds every flow in 'set' to the switch (an add replaces a flow with the
@@ -728,6 +787,20 @@ lb_flows_install_base(const struct lb_ofp *ofp, const struct lb_flow_set *set)
     }
 }
 
+/* Is 'flow' in 'set' exactly (actions, idle timeout and flags too)? */
+static bool
+lb_flow_set_has(const struct lb_flow_set *set, const struct lb_flow *flow)
+{
+    struct match match;
+
+    minimatch_expand(&flow->match, &match);
+    const struct lb_flow *same = lb_flow_set_find_same_in(
+        set, flow->table_id, &match, flow->priority, flow->ofpacts,
+        flow->ofpacts_len);
+    return (same && same->idle_timeout == flow->idle_timeout
+            && same->flags == flow->flags);
+}
+
 /* Makes the switch's base flows, which are 'old', into 'new': deletes those
  * that went, adds those that came or changed. */
 void
@@ -739,14 +812,13 @@ lb_flows_update_base(const struct lb_ofp *ofp, const struct lb_flow_set *old,
 
     HMAP_FOR_EACH (flow, node, &old->flows) {
         minimatch_expand(&flow->match, &match);
-        if (!lb_flow_set_find(new, &match, flow->priority)) {
-            lb_ofp_flow_delete_strict(ofp, &match, flow->priority);
+        if (!lb_flow_set_find_in(new, flow->table_id, &match,
+                                 flow->priority)) {
+            lb_flows_uninstall(ofp, flow);
         }
     }
     HMAP_FOR_EACH (flow, node, &new->flows) {
-        minimatch_expand(&flow->match, &match);
-        if (!lb_flow_set_find_same(old, &match, flow->priority,
-                                  flow->ofpacts, flow->ofpacts_len)) {
+        if (!lb_flow_set_has(old, flow)) {
             lb_flows_install(ofp, flow);
         }
     }

@@ -138,7 +138,10 @@ void lb_binding_packet_out(const struct lb_binding_tmpl *,
 struct lb_flow {
     struct hmap_node node;      /* In an lb_flow_set. */
     struct minimatch match;
+    uint8_t table_id;
     uint16_t priority;
+    uint16_t idle_timeout;
+    enum ofputil_flow_mod_flags flags;  /* OFPUTIL_FF_*. */
     struct ofpact *ofpacts;
     size_t ofpacts_len;
 };
@@ -152,8 +155,23 @@ void lb_flow_set_init(struct lb_flow_set *);
 void lb_flow_set_destroy(struct lb_flow_set *);
 void lb_flow_set_add(struct lb_flow_set *, const struct match *,
                      int priority, const struct ofpbuf *ofpacts);
+void lb_flow_set_add_in(struct lb_flow_set *, uint8_t table_id,
+                        const struct match *, int priority, int idle_timeout,
+                        enum ofputil_flow_mod_flags,
+                        const struct ofpbuf *ofpacts);
+void lb_flow_set_remove(struct lb_flow_set *, struct lb_flow *);
 const struct lb_flow *lb_flow_set_find(const struct lb_flow_set *,
                                        const struct match *, int priority);
+const struct lb_flow *lb_flow_set_find_in(const struct lb_flow_set *,
+                                          uint8_t table_id,
+                                          const struct match *,
+                                          int priority);
+const struct lb_flow *lb_flow_set_find_same_in(const struct lb_flow_set *,
+                                               uint8_t table_id,
+                                               const struct match *,
+                                               int priority,
+                                               const struct ofpact *,
+                                               size_t ofpacts_len);
 const struct lb_flow *lb_flow_set_find_same(const struct lb_flow_set *,
                                             const struct match *,
                                             int priority,
@@ -164,6 +182,7 @@ void lb_flows_build_base(const struct lb_config *, struct lb_flow_set *);
 void lb_flows_install_base(const struct lb_ofp *,
                            const struct lb_flow_set *);
 void lb_flows_install(const struct lb_ofp *, const struct lb_flow *);
+void lb_flows_uninstall(const struct lb_ofp *, const struct lb_flow *);
 void lb_flows_update_base(const struct lb_ofp *,
                           const struct lb_flow_set *old,
                           const struct lb_flow_set *new);

@@ -26,7 +26,9 @@
 #include "openvswitch/list.h"
 #include "openvswitch/match.h"
 #include "openvswitch/ofp-actions.h"
+#include "openvswitch/ofp-ct.h"
 #include "openvswitch/ofp-flow.h"
+#include "openvswitch/ofp-group.h"
 #include "openvswitch/ofp-monitor.h"
 #include "openvswitch/ofp-msgs.h"
 #include "openvswitch/ofp-packet.h"
@@ -55,24 +57,26 @@ lb_ofp_queue(const struct lb_ofp *ofp, struct ofpbuf *msg)
     ofpbuf_delete(msg);
 }
 
-/* Adds (or replaces) the flow that matches 'match' at 'priority' with
- * 'ofpacts'.  'send_flow_rem' asks the switch to say when it removes it. */
+/* Adds (or replaces) the flow in 'table_id' that matches 'match' at
+ * 'priority' with 'ofpacts'.  'flags' are OFPUTIL_FF_*: SEND_FLOW_REM asks
+ * the switch to say when it removes it. */
 void
-lb_ofp_flow_add(const struct lb_ofp *ofp, const struct match *match,
-                int priority, int idle_timeout, int hard_timeout,
-                bool send_flow_rem, const struct ofpbuf *ofpacts)
+lb_ofp_flow_add_in(const struct lb_ofp *ofp, uint8_t table_id,
+                   const struct match *match, int priority, int idle_timeout,
+                   int hard_timeout, enum ofputil_flow_mod_flags flags,
+                   const struct ofpbuf *ofpacts)
 {
     struct ofputil_flow_mod fm = {
         .priority = priority,
         .new_cookie = ofp->cookie,
-        .table_id = 0,
+        .table_id = table_id,
         .command = OFPFC_ADD,
         .idle_timeout = idle_timeout,
         .hard_timeout = hard_timeout,
         .buffer_id = UINT32_MAX,
         .out_port = OFPP_ANY,
         .out_group = OFPG_ANY,
-        .flags = send_flow_rem ? OFPUTIL_FF_SEND_FLOW_REM : 0,
+        .flags = flags,
         .ofpacts = ofpacts->data,
         .ofpacts_len = ofpacts->size,
     };
@@ -81,18 +85,31 @@ lb_ofp_flow_add(const struct lb_ofp *ofp, const struct match *match,
     minimatch_destroy(&fm.match);
 }
 
-/* Deletes the balancer's flow that matches 'match' at 'priority'
- * exactly. */
+/* Adds (or replaces) the flow in table 0 that matches 'match' at 'priority'
+ * with 'ofpacts'.  'send_flow_rem' asks the switch to say when it removes
+ * it. */
 void
-lb_ofp_flow_delete_strict(const struct lb_ofp *ofp, const struct match *match,
-                          int priority)
+lb_ofp_flow_add(const struct lb_ofp *ofp, const struct match *match,
+                int priority, int idle_timeout, int hard_timeout,
+                bool send_flow_rem, const struct ofpbuf *ofpacts)
+{
+    lb_ofp_flow_add_in(ofp, 0, match, priority, idle_timeout, hard_timeout,
+                       send_flow_rem ? OFPUTIL_FF_SEND_FLOW_REM : 0,
+                       ofpacts);
+}
+
+/* Deletes the balancer's flow in 'table_id' that matches 'match' at
+ * 'priority' exactly. */
+void
+lb_ofp_flow_delete_strict_in(const struct lb_ofp *ofp, uint8_t table_id,
+                             const struct match *match, int priority)
 {
     struct ofputil_flow_mod fm = {
         .priority = priority,
         .cookie = ofp->cookie,
         .cookie_mask = OVS_BE64_MAX,
         .new_cookie = OVS_BE64_MAX,
-        .table_id = 0,
+        .table_id = table_id,
         .command = OFPFC_DELETE_STRICT,
         .buffer_id = UINT32_MAX,
         .out_port = OFPP_ANY,
@@ -103,17 +120,26 @@ lb_ofp_flow_delete_strict(const struct lb_ofp *ofp, const struct match *match,
     minimatch_destroy(&fm.match);
 }
 
-/* Asks for every flow in table 0 that carries the balancer's cookie, and
- * returns the request's xid. */
+/* Deletes the balancer's flow in table 0 that matches 'match' at 'priority'
+ * exactly. */
+void
+lb_ofp_flow_delete_strict(const struct lb_ofp *ofp, const struct match *match,
+                          int priority)
+{
+    lb_ofp_flow_delete_strict_in(ofp, 0, match, priority);
+}
+
+/* Asks for every flow in 'table_id' (OFPTT_ALL for all tables) that carries
+ * the balancer's cookie, and returns the request's xid. */
 ovs_be32
-lb_ofp_flow_stats_request(const struct lb_ofp *ofp)
+lb_ofp_flow_stats_request_in(const struct lb_ofp *ofp, uint8_t table_id)
 {
     struct ofputil_flow_stats_request fsr = {
         .cookie = ofp->cookie,
         .cookie_mask = OVS_BE64_MAX,
         .out_port = OFPP_ANY,
         .out_group = OFPG_ANY,
-        .table_id = 0,
+        .table_id = table_id,
     };
     match_init_catchall(&fsr.match);
     struct ofpbuf *msg = ofputil_encode_flow_stats_request(&fsr,
@@ -123,15 +149,23 @@ lb_ofp_flow_stats_request(const struct lb_ofp *ofp)
     return xid;
 }
 
-/* Calls 'cb' with each flow of table 0 with the balancer's cookie in the
- * flow stats reply 'oh', and 'aux'.  Returns 0, or the OpenFlow error that
- * stopped it in a malformed reply. */
+/* Asks for every flow in table 0 that carries the balancer's cookie, and
+ * returns the request's xid. */
+ovs_be32
+lb_ofp_flow_stats_request(const struct lb_ofp *ofp)
+{
+    return lb_ofp_flow_stats_request_in(ofp, 0);
+}
+
+/* Calls 'cb' with each flow with the balancer's cookie in the flow stats
+ * reply 'oh' (only those of table 0 unless 'all_tables'), and 'aux'.
+ * Returns 0, or the OpenFlow error that stopped it in a malformed reply. */
 enum ofperr
-lb_ofp_flow_stats_foreach(const struct lb_ofp *ofp,
-                          const struct ofp_header *oh,
-                          void (*cb)(const struct ofputil_flow_stats *,
-                                     void *aux),
-                          void *aux)
+lb_ofp_flow_stats_foreach_in(const struct lb_ofp *ofp,
+                             const struct ofp_header *oh, bool all_tables,
+                             void (*cb)(const struct ofputil_flow_stats *,
+                                        void *aux),
+                             void *aux)
 {
     struct ofpbuf msg = ofpbuf_const_initializer(oh, ntohs(oh->length));
     uint64_t stub[1024 / 8];
@@ -146,12 +180,42 @@ lb_ofp_flow_stats_foreach(const struct lb_ofp *ofp,
         if (error) {
             break;
         }
-        if (fs.cookie == ofp->cookie && fs.table_id == 0) {
+        if (fs.cookie == ofp->cookie && (all_tables || fs.table_id == 0)) {
             cb(&fs, aux);
         }
     }
     ofpbuf_uninit(&ofpacts);
     return error == EOF ? 0 : error;
+}
+
+enum ofperr
+lb_ofp_flow_stats_foreach(const struct lb_ofp *ofp,
+                          const struct ofp_header *oh,
+                          void (*cb)(const struct ofputil_flow_stats *,
+                                     void *aux),
+                          void *aux)
+{
+    return lb_ofp_flow_stats_foreach_in(ofp, oh, false, cb, aux);
+}
+
+/* Sends the group mod 'gm'. */
+void
+lb_ofp_group_mod(const struct lb_ofp *ofp, const struct ofputil_group_mod *gm)
+{
+    enum ofp_version version = ofputil_protocol_to_ofp_version(ofp->protocol);
+
+    lb_ofp_queue(ofp, ofputil_encode_group_mod(version, gm, NULL, -1));
+}
+
+/* Sends a request to flush the connection tracking entries that 'match'
+ * describes in 'zone'. */
+void
+lb_ofp_ct_flush(const struct lb_ofp *ofp, const struct ofp_ct_match *match,
+                uint16_t zone)
+{
+    enum ofp_version version = ofputil_protocol_to_ofp_version(ofp->protocol);
+
+    lb_ofp_queue(ofp, ofp_ct_match_encode(match, &zone, version));
 }
 
 /* Asks for flow monitor 'rq' and returns the request's xid. */

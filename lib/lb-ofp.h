@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "openvswitch/ofp-errors.h"
+#include "openvswitch/ofp-flow.h"
 #include "openvswitch/ofp-protocol.h"
 #include "openvswitch/types.h"
 
@@ -47,12 +48,28 @@ void *lb_ofp_put(struct ofpbuf *out, const void *, size_t);
 void lb_ofp_flow_add(const struct lb_ofp *, const struct match *,
                      int priority, int idle_timeout, int hard_timeout,
                      bool send_flow_rem, const struct ofpbuf *ofpacts);
+void lb_ofp_flow_add_in(const struct lb_ofp *, uint8_t table_id,
+                        const struct match *, int priority, int idle_timeout,
+                        int hard_timeout, enum ofputil_flow_mod_flags,
+                        const struct ofpbuf *ofpacts);
 void lb_ofp_flow_delete_strict(const struct lb_ofp *, const struct match *,
                                int priority);
+void lb_ofp_flow_delete_strict_in(const struct lb_ofp *, uint8_t table_id,
+                                  const struct match *, int priority);
 ovs_be32 lb_ofp_flow_stats_request(const struct lb_ofp *);
+ovs_be32 lb_ofp_flow_stats_request_in(const struct lb_ofp *,
+                                      uint8_t table_id);
 enum ofperr lb_ofp_flow_stats_foreach(
     const struct lb_ofp *, const struct ofp_header *,
     void (*cb)(const struct ofputil_flow_stats *, void *aux), void *aux);
+enum ofperr lb_ofp_flow_stats_foreach_in(
+    const struct lb_ofp *, const struct ofp_header *, bool all_tables,
+    void (*cb)(const struct ofputil_flow_stats *, void *aux), void *aux);
+struct ofputil_group_mod;
+void lb_ofp_group_mod(const struct lb_ofp *, const struct ofputil_group_mod *);
+struct ofp_ct_match;
+void lb_ofp_ct_flush(const struct lb_ofp *, const struct ofp_ct_match *,
+                     uint16_t zone);
 struct ofputil_flow_monitor_request;
 ovs_be32 lb_ofp_flow_monitor_request(
     const struct lb_ofp *, const struct ofputil_flow_monitor_request *);

@@ -46,8 +46,8 @@ struct mh_scheduler {
     size_t size;                /* Slots in 'table', a prime. */
 };
 
-static bool
-is_prime(size_t n)
+bool
+lb_is_prime(size_t n)
 {
     if (n < 2) {
         return false;
@@ -72,7 +72,7 @@ lb_sched_mh_table_size(size_t n)
     while (size < 100 * n) {
         size *= 2;
     }
-    while (!is_prime(size)) {
+    while (!lb_is_prime(size)) {
         size++;
     }
     return size;
@@ -114,23 +114,19 @@ compare_builders(const void *a_, const void *b_)
             : 0);
 }
 
-static void
-mh_reconfigure(struct lb_scheduler *s, const struct lb_sched_member m[],
-               size_t n)
+/* Fills the 'size' slots of 'table' (a prime number of them) with the
+ * indexes in 'm' of the usable members of weight above 0 that own them, or
+ * UINT16_MAX if there are none. */
+void
+lb_maglev_build(const struct lb_sched_member m[], size_t n, uint16_t *table,
+                size_t size)
 {
-    struct mh_scheduler *mh = CONTAINER_OF(s, struct mh_scheduler, up);
-    size_t size = lb_sched_mh_table_size(n);
-    struct mh_builder *b = xmalloc(n * sizeof *b);
+    struct mh_builder *b = xmalloc(MAX(n, 1) * sizeof *b);
     unsigned int max_weight = 0;
     size_t n_b = 0;
 
     ovs_assert(n <= LB_SCHED_MAX_MEMBERS);
-    if (size != mh->size) {
-        free(mh->table);
-        mh->table = xmalloc(size * sizeof *mh->table);
-        mh->size = size;
-    }
-    memset(mh->table, 0xff, size * sizeof *mh->table);
+    memset(table, 0xff, size * sizeof *table);
 
     for (size_t i = 0; i < n; i++) {
         if (m[i].usable && m[i].weight) {
@@ -163,12 +159,27 @@ mh_reconfigure(struct lb_scheduler *s, const struct lb_sched_member m[],
             size_t slot;
             do {
                 slot = (b[k].offset + b[k].next++ * b[k].skip) % size;
-            } while (mh->table[slot] != MH_EMPTY);
-            mh->table[slot] = b[k].index;
+            } while (table[slot] != MH_EMPTY);
+            table[slot] = b[k].index;
             filled++;
         }
     }
     free(b);
+}
+
+static void
+mh_reconfigure(struct lb_scheduler *s, const struct lb_sched_member m[],
+               size_t n)
+{
+    struct mh_scheduler *mh = CONTAINER_OF(s, struct mh_scheduler, up);
+    size_t size = lb_sched_mh_table_size(n);
+
+    if (size != mh->size) {
+        free(mh->table);
+        mh->table = xmalloc(size * sizeof *mh->table);
+        mh->size = size;
+    }
+    lb_maglev_build(m, n, mh->table, size);
 }
 
 static size_t

@@ -91,4 +91,10 @@ extern const struct lb_scheduler_class lb_sched_mh_class;
 /* For tests: the size of Maglev's lookup table for 'n' members. */
 size_t lb_sched_mh_table_size(size_t n);
 
+/* Maglev's table of 'size' slots (a prime) for members 'm'; the stateful
+ * datapath installs a small one as a select group's buckets. */
+void lb_maglev_build(const struct lb_sched_member m[], size_t n,
+                     uint16_t *table, size_t size);
+bool lb_is_prime(size_t n);
+
 #endif /* lb-scheduler.h */

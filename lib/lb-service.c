@@ -435,8 +435,10 @@ lb_services_find_exact(const struct lb_services *svcs, ovs_be32 vip_ip,
 
 /* Picks a member for a new session whose client hashes to 'hash', or
  * returns NULL if none is usable. */
-struct lb_member *
-lb_service_pick(struct lb_service *svc, uint32_t hash)
+/* Brings the scheduler's view of 'svc''s members up to date, if they
+ * changed. */
+void
+lb_service_refresh(struct lb_service *svc)
 {
     if (svc->sched_stale) {
         for (size_t i = 0; i < svc->n_members; i++) {
@@ -451,6 +453,12 @@ lb_service_pick(struct lb_service *svc, uint32_t hash)
                                  svc->n_members);
         svc->sched_stale = false;
     }
+}
+
+struct lb_member *
+lb_service_pick(struct lb_service *svc, uint32_t hash)
+{
+    lb_service_refresh(svc);
     size_t idx = lb_scheduler_pick(svc->scheduler, svc->sched,
                                    svc->n_members, hash);
     return idx == SIZE_MAX ? NULL : svc->members[idx];

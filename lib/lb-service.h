@@ -75,6 +75,9 @@ struct lb_member {
     struct ovs_list sessions;   /* "struct lb_session"s, 'member_node'. */
     struct lb_member_stats stats;
     struct lb_check check;      /* If its service has a health check. */
+    bool drained;               /* Stateful datapath: draining, and the
+                                 * switch saw no traffic to it for the idle
+                                 * timeout. */
 };
 
 struct lb_service {
@@ -143,6 +146,7 @@ struct lb_member *lb_service_find_member(const struct lb_service *,
                                          ovs_be32 ip, uint16_t port);
 
 void lb_backend_changed(struct lb_backend *);
+void lb_service_refresh(struct lb_service *);
 struct lb_member *lb_service_pick(struct lb_service *, uint32_t hash);
 void lb_member_count_session(struct lb_member *, int delta);
 size_t lb_member_n_sessions(const struct lb_member *);

@@ -23,6 +23,8 @@
 #include "lib/lb-resync.h"
 #include "lib/lb-service.h"
 #include "lib/lb-sessions.h"
+#include "lib/lb-stateful.h"
+#include "lib/lb-config.h"
 #include "openvswitch/ofp-errors.h"
 #include "openvswitch/ofp-flow.h"
 #include "openvswitch/ofp-msgs.h"
@@ -63,7 +65,9 @@ lb_stats_poll_run(struct lb_stats_poll *poll, const struct lb_tables *t,
     HMAP_FOR_EACH (m, node, &t->services->members) {
         m->stats.acc = (struct lb_traffic) { 0, 0 };
     }
-    poll->xid = lb_ofp_flow_stats_request(t->ofp);
+    poll->xid = (t->cfg->datapath == LB_DATAPATH_STATEFUL
+                 ? lb_ofp_flow_stats_request_in(t->ofp, OFPTT_ALL)
+                 : lb_ofp_flow_stats_request(t->ofp));
     poll->active = true;
 }
 
@@ -98,6 +102,14 @@ poll_flow(const struct ofputil_flow_stats *fs, void *t_)
 
 /* Takes the flow stats reply 'oh' if it answers the poll, and returns
  * true; otherwise returns false (it is someone else's). */
+static void
+poll_stateful_flow(const struct ofputil_flow_stats *fs, void *t_)
+{
+    const struct lb_tables *t = t_;
+
+    lb_stateful_count(t->services, fs);
+}
+
 bool
 lb_stats_poll_reply(struct lb_stats_poll *poll, const struct lb_tables *t,
                     int interval_s OVS_UNUSED, const struct ofp_header *oh,
@@ -107,8 +119,12 @@ lb_stats_poll_reply(struct lb_stats_poll *poll, const struct lb_tables *t,
         return false;
     }
 
-    enum ofperr error = lb_ofp_flow_stats_foreach(t->ofp, oh, poll_flow,
-                                                  (void *) t);
+    enum ofperr error = (t->cfg->datapath == LB_DATAPATH_STATEFUL
+                         ? lb_ofp_flow_stats_foreach_in(t->ofp, oh, true,
+                                                        poll_stateful_flow,
+                                                        (void *) t)
+                         : lb_ofp_flow_stats_foreach(t->ofp, oh, poll_flow,
+                                                     (void *) t));
     if (error) {
         VLOG_WARN_RL(&rl, "%s: bad flow stats reply (%s)", t->name,
                      ofperr_to_string(error));

@@ -32,6 +32,7 @@
 #include "lib/lb-repair.h"
 #include "lib/lb-resync.h"
 #include "lib/lb-service.h"
+#include "lib/lb-stateful.h"
 #include "lib/lb-sessions.h"
 #include "lib/lb-template.h"
 #include "openvswitch/dynamic-string.h"
@@ -123,6 +124,14 @@ struct lb_switch {
     /* Other hosts' claims to known clients' addresses, while the known
      * owner is asked whether it is still there. */
     struct hmap claims;         /* "struct claim"s, by IP. */
+
+    /* The stateful datapath (cfg->datapath). */
+    struct lb_stateful stateful;    /* What the switch should hold. */
+    bool refused;               /* The switch cannot do it. */
+    bool adopting;              /* Reading back what the switch holds. */
+    ovs_be32 adopt_xid;
+    struct lb_flow_set found;   /* What it holds, so far. */
+    bool stateful_dirty;        /* Something happened: check the flows. */
 };
 
 /* Another host claims a client's address; if the client does not answer
@@ -150,6 +159,12 @@ static void uninstall_session(struct lb_switch *, struct lb_session *,
 static void build_templates(struct lb_switch *);
 static void drain_backends(struct lb_switch *, long long int now);
 static void destroy_templates(struct lb_switch *);
+
+static bool
+is_stateful(const struct lb_switch *sw)
+{
+    return sw->cfg->datapath == LB_DATAPATH_STATEFUL;
+}
 
 /* Makes messages composed from here on go where they belong: to the
  * switch, or nowhere while it is disconnected. */
@@ -236,6 +251,8 @@ lb_switch_create(const struct lb_config *cfg, uint64_t dpid,
     lb_resync_init(&sw->resync);
     ovs_list_init(&sw->held);
     lb_repair_init(&sw->repair);
+    lb_stateful_init(&sw->stateful);
+    lb_flow_set_init(&sw->found);
     lb_switch_reconfigure(sw, cfg, now);
     return sw;
 }
@@ -263,6 +280,8 @@ lb_switch_destroy(struct lb_switch *sw)
     lb_flow_set_destroy(&sw->base);
     lb_resync_destroy(&sw->resync);
     lb_repair_destroy(&sw->repair);
+    lb_stateful_destroy(&sw->stateful);
+    lb_flow_set_destroy(&sw->found);
     drop_held(sw);
     struct claim *claim;
     HMAP_FOR_EACH_POP (claim, node, &sw->claims) {
@@ -366,6 +385,10 @@ lb_switch_reconfigure(struct lb_switch *sw, const struct lb_config *cfg,
     }
     lb_flow_set_destroy(&sw->base);
     sw->base = base;
+
+    /* The stateful datapath's flows are rebuilt in the next run. */
+    sw->stateful.built = false;
+    sw->stateful_dirty = true;
 }
 
 uint64_t
@@ -450,6 +473,77 @@ tables(struct lb_switch *sw)
     };
 }
 
+/* The stateful datapath's part of lb_switch_connected(): the balancer reads
+ * back what the switch holds before it changes anything, so that a switch
+ * that kept its groups and flows (the balancer restarted, or the switch
+ * reconnected) goes on balancing without a gap. */
+static void
+connect_stateful(struct lb_switch *sw, long long int now)
+{
+    lb_stateful_clear(&sw->stateful);
+    sw->refused = !lb_stateful_supported(sw->ofp.protocol);
+    if (sw->refused) {
+        VLOG_ERR("%s: refused: the stateful datapath needs OpenFlow 1.3 or "
+                 "later with Open vSwitch's extensions, and the switch "
+                 "speaks %s (set the bridge's protocols, e.g. "
+                 "ovs-vsctl set bridge BR protocols=OpenFlow13)", sw->name,
+                 ofputil_protocol_to_string(sw->ofp.protocol));
+        return;
+    }
+    build_templates(sw);
+    lb_flow_set_destroy(&sw->found);
+    lb_flow_set_init(&sw->found);
+    sw->adopting = true;
+    sw->adopt_xid = lb_ofp_flow_stats_request_in(&sw->ofp, OFPTT_ALL);
+    lb_stats_poll_init(&sw->stats, now);
+
+    struct lb_backend *b;
+    HMAP_FOR_EACH (b, node, &sw->services.backends) {
+        lb_health_restart(&b->health);
+    }
+    probe_backends(sw);
+    sw->next_probe = now + sw->cfg->probe_interval * 1000LL;
+}
+
+struct adopt_aux {
+    struct lb_switch *sw;
+    size_t n;
+};
+
+static void
+adopt_flow(const struct ofputil_flow_stats *fs, void *aux_)
+{
+    struct adopt_aux *aux = aux_;
+
+    lb_stateful_adopt_flow(&aux->sw->services, aux->sw->name, fs,
+                           &aux->sw->found);
+    aux->n++;
+}
+
+/* A part of the flows read back after connecting has come: after the last
+ * one, the switch gets what it lacks. */
+static void
+adopt_reply(struct lb_switch *sw, const struct ofp_header *oh)
+{
+    struct adopt_aux aux = { sw, 0 };
+    enum ofperr error = lb_ofp_flow_stats_foreach_in(&sw->ofp, oh, true,
+                                                     adopt_flow, &aux);
+    if (error) {
+        VLOG_WARN_RL(&bad_rl, "%s: bad flow stats reply (%s)", sw->name,
+                     ofperr_to_string(error));
+    }
+    if (ofpmp_more(oh)) {
+        return;
+    }
+    sw->adopting = false;
+    VLOG_INFO("%s: stateful datapath: read back %"PRIuSIZE" flows", sw->name,
+              hmap_count(&sw->found.flows));
+    lb_stateful_update(&sw->stateful, sw->cfg, &sw->services, &sw->ofp,
+                       &sw->found);
+    lb_flow_set_destroy(&sw->found);
+    lb_flow_set_init(&sw->found);
+}
+
 /* The switch has connected (or reconnected) and speaks 'protocol'; messages
  * to it go to 'out' until it disconnects.  The base flows go in, the
  * backends are asked for, and the balancer reads back the flows it finds
@@ -465,6 +559,10 @@ lb_switch_connected(struct lb_switch *sw, enum ofputil_protocol protocol,
     sw->ofp.protocol = protocol;
     sw->ofp.out = out;
 
+    if (is_stateful(sw)) {
+        connect_stateful(sw, now);
+        return;
+    }
     build_templates(sw);
     lb_flows_install_base(&sw->ofp, &sw->base);
     struct lb_tables t = tables(sw);
@@ -486,6 +584,8 @@ lb_switch_disconnected(struct lb_switch *sw, long long int now OVS_UNUSED)
     sw->connected = false;
     sw->ports = NULL;
     sw->ofp.out = &sw->scratch;
+    sw->adopting = sw->refused = false;
+    lb_stateful_clear(&sw->stateful);
     lb_resync_abort(&sw->resync);
     lb_repair_stop(&sw->repair);
     lb_checker_abort(&sw->services.checker);
@@ -504,6 +604,10 @@ lb_switch_flow_stats_reply(struct lb_switch *sw, const struct ofp_header *oh,
 {
     prepare_output(sw);
     if (!is_valid_message(sw, oh, OFPTYPE_FLOW_STATS_REPLY)) {
+        return;
+    }
+    if (sw->adopting && oh->xid == sw->adopt_xid) {
+        adopt_reply(sw, oh);
         return;
     }
     struct lb_tables t = tables(sw);
@@ -1170,6 +1274,14 @@ balance(struct lb_switch *sw, struct lb_service *svc,
 {
     ovs_be16 client_port = 0;
 
+    if (is_stateful(sw)) {
+        /* The switch balances; it sends what none of the service's members
+         * can take, to be rejected. */
+        if (sw->cfg->no_backend == LB_NO_BACKEND_REJECT) {
+            reject(sw, svc, pkt, in_port, packet, size, now);
+        }
+        return;
+    }
     if (svc->cfg.affinity == LB_AFFINITY_CONNECTION) {
         if (!pkt->has_ports || !pkt->l4_src) {
             VLOG_WARN_RL(&bad_rl, "%s: dropped packet to service %s from "
@@ -1617,7 +1729,13 @@ lb_switch_packet_in(struct lb_switch *sw, const struct ofp_header *oh,
                     long long int now)
 {
     prepare_output(sw);
-    if (!sw->resync.active || sw->resync.audit) {
+    if (is_stateful(sw)) {
+        /* Probes' and checks' answers, pings and rejects: no clients. */
+        if (!sw->refused) {
+            handle_packet_in(sw, oh, now);
+            sw->stateful_dirty = true;
+        }
+    } else if (!sw->resync.active || sw->resync.audit) {
         handle_packet_in(sw, oh, now);
     } else if (sw->n_held < LB_MAX_HELD) {
         struct ofpbuf *copy = ofpbuf_clone_data(oh, ntohs(oh->length));
@@ -1647,7 +1765,13 @@ lb_switch_flow_removed(struct lb_switch *sw, const struct ofp_header *oh,
                      sw->name, ofperr_to_string(error));
         return;
     }
-    if (fr.cookie != sw->ofp.cookie || fr.priority != LB_PRIO_SESSION) {
+    if (fr.cookie != sw->ofp.cookie) {
+        return;
+    } else if (is_stateful(sw)) {
+        sw->stateful_dirty |= lb_stateful_flow_removed(&sw->stateful,
+                                                       &sw->services, &fr);
+        return;
+    } else if (fr.priority != LB_PRIO_SESSION) {
         return;
     }
 
@@ -1724,6 +1848,28 @@ lb_switch_flow_monitor_paused(struct lb_switch *sw, bool paused,
 
 /* Timers. */
 
+/* The stateful datapath's part of lb_switch_run(). */
+static void
+run_stateful(struct lb_switch *sw, long long int now)
+{
+    if (!sw->connected || sw->refused) {
+        return;
+    }
+    struct lb_tables t = tables(sw);
+    lb_stats_poll_run(&sw->stats, &t, sw->cfg->stats_interval, now);
+
+    struct check_aux aux = { sw, now };
+    lb_checker_run(&sw->services.checker, &sw->ofp, sw->cfg->lb_mac, now,
+                   check_changed, &aux);
+
+    sw->stateful_dirty = false;
+    if (!sw->adopting
+        && lb_stateful_is_stale(&sw->stateful, sw->cfg, &sw->services)) {
+        lb_stateful_update(&sw->stateful, sw->cfg, &sw->services, &sw->ofp,
+                           NULL);
+    }
+}
+
 void
 lb_switch_run(struct lb_switch *sw, long long int now)
 {
@@ -1732,6 +1878,10 @@ lb_switch_run(struct lb_switch *sw, long long int now)
         end_probe_round(sw, now);
         probe_backends(sw);
         sw->next_probe = now + sw->cfg->probe_interval * 1000LL;
+    }
+    if (is_stateful(sw)) {
+        run_stateful(sw, now);
+        return;
     }
     if (sw->connected && lb_repair_run(&sw->repair, now)
         && !sw->resync.active) {
@@ -1788,7 +1938,7 @@ lb_switch_next_timer(const struct lb_switch *sw)
 {
     long long int next = LLONG_MAX;
 
-    if (sw->draining || sw->resync.finishing) {
+    if (sw->draining || sw->resync.finishing || sw->stateful_dirty) {
         return LLONG_MIN;       /* Work in slices goes on at once. */
     }
     if (sw->connected) {
@@ -1802,6 +1952,13 @@ lb_switch_next_timer(const struct lb_switch *sw)
 }
 
 /* For lb/show. */
+
+/* The stateful datapath's flows and groups, or NULL in the reactive one. */
+const struct lb_stateful *
+lb_switch_get_stateful(const struct lb_switch *sw)
+{
+    return is_stateful(sw) ? &sw->stateful : NULL;
+}
 
 enum lb_repair_mode
 lb_switch_get_repair_mode(const struct lb_switch *sw)

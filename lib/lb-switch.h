@@ -78,5 +78,6 @@ size_t lb_switch_count_clients(const struct lb_switch *);
 const struct lb_services *lb_switch_get_services(const struct lb_switch *);
 const struct lb_sessions *lb_switch_get_sessions(const struct lb_switch *);
 enum lb_repair_mode lb_switch_get_repair_mode(const struct lb_switch *);
+const struct lb_stateful *lb_switch_get_stateful(const struct lb_switch *);
 
 #endif /* lb-switch.h */

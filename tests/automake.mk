@@ -9,6 +9,7 @@ TESTSUITE_AT = \
 	tests/lb-daemon.at \
 	tests/lb-balancer.at \
 	tests/lb-services.at \
+	tests/lb-stateful.at \
 	tests/lb-robust.at \
 	tests/lb-repair.at \
 	tests/lb-db.at \
