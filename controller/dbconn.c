@@ -245,12 +245,16 @@ update_backend(struct dbconn *db, const struct lb_controller *ctl,
         free(when);
     }
     if (b->state && !strcmp(b->state, "draining") && st.found) {
-        bool drained = !st.n_clients;
+        bool drained = !st.n_undrained;
         if (drained && !note->drained) {
             struct ds s = DS_EMPTY_INITIALIZER;
             lb_format_endpoint(&s, ip, port);
-            VLOG_INFO("service %s: backend %s drained: no clients left",
-                      lb->name, ds_cstr(&s));
+            VLOG_INFO("service %s: backend %s drained: %s", lb->name,
+                      ds_cstr(&s),
+                      (lb_controller_get_config(ctl)->datapath
+                       == LB_DATAPATH_STATEFUL
+                       ? "no traffic to it for the idle timeout"
+                       : "no clients left"));
             ds_destroy(&s);
         }
         note->drained = drained;

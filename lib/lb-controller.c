@@ -137,6 +137,9 @@ lb_controller_member_status(const struct lb_controller *ctl,
             lb_member_stats_total(m, &traffic);
             st->found = true;
             st->n_clients += lb_member_n_sessions(m);
+            st->n_undrained += (lb_switch_get_stateful(cs->sw)
+                                ? !m->drained
+                                : lb_member_n_sessions(m) > 0);
             st->packets += traffic.packets;
             st->bytes += traffic.bytes;
             st->n_new += m->stats.n_new;

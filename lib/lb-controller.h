@@ -68,6 +68,9 @@ long long int lb_controller_next_timer(const struct lb_controller *);
 struct lb_member_status {
     bool found;                 /* Is it a member on some switch? */
     size_t n_clients;           /* Sessions on all switches. */
+    size_t n_undrained;         /* Switches where it is still used: has
+                                 * sessions (reactive) or traffic
+                                 * (stateful). */
     size_t n_up, n_down;        /* Switches where its backend is up/down. */
     uint64_t packets, bytes;    /* Its flows' counters (see lb-stats). */
     uint64_t n_new;             /* Sessions made. */

@@ -304,6 +304,7 @@ set_members(struct lb_services *svcs, struct lb_service *svc,
             svc->members[m->index] = NULL;
             m->weight = bc->weight;
             m->draining = bc->draining;
+            m->drained &= m->draining;
         } else {
             m = add_member(svcs, svc, bc);
         }

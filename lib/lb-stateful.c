@@ -869,7 +869,7 @@ lb_stateful_flow_removed(struct lb_stateful *st, struct lb_services *svcs,
                                                   port);
     if (m && m->draining && !m->drained) {
         m->drained = true;
-        VLOG_INFO("service %s: server "IP_FMT":%"PRIu16" drained: no "
+        VLOG_DBG("service %s: server "IP_FMT":%"PRIu16" drained: no "
                   "traffic for %"PRIu16" s", m->service->cfg.name,
                   IP_ARGS(m->backend->ip), m->port, fr->idle_timeout);
         return true;

@@ -487,7 +487,8 @@ connect_stateful(struct lb_switch *sw, long long int now)
                  "later with Open vSwitch's extensions, and the switch "
                  "speaks %s (set the bridge's protocols, e.g. "
                  "ovs-vsctl set bridge BR protocols=OpenFlow13)", sw->name,
-                 ofputil_protocol_to_string(sw->ofp.protocol));
+                 ofputil_version_to_string(
+                     ofputil_protocol_to_ofp_version(sw->ofp.protocol)));
         return;
     }
     build_templates(sw);
