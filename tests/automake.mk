@@ -38,6 +38,7 @@ EXTRA_DIST += \
 	tests/checksums.py \
 	tests/ofp-fake-switch.py \
 	tests/check-answer.py \
+	tests/tcp-segment.py \
 	$(srcdir)/package.m4 \
 	$(srcdir)/tests/testsuite \
 	$(srcdir)/tests/system-testsuite
