@@ -388,7 +388,7 @@ lb_switch_reconfigure(struct lb_switch *sw, const struct lb_config *cfg,
 
     /* The stateful datapath's flows are rebuilt in the next run. */
     sw->stateful.built = false;
-    sw->stateful_dirty = true;
+    sw->stateful_dirty = is_stateful(sw);
 }
 
 uint64_t
