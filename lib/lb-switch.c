@@ -498,12 +498,13 @@ connect_stateful(struct lb_switch *sw, long long int now)
     sw->adopt_xid = lb_ofp_flow_stats_request_in(&sw->ofp, OFPTT_ALL);
     lb_stats_poll_init(&sw->stats, now);
 
+    /* The backends are probed once the flows that bring their answers
+     * are in. */
     struct lb_backend *b;
     HMAP_FOR_EACH (b, node, &sw->services.backends) {
         lb_health_restart(&b->health);
     }
-    probe_backends(sw);
-    sw->next_probe = now + sw->cfg->probe_interval * 1000LL;
+    sw->next_probe = LLONG_MAX;
 }
 
 struct adopt_aux {
@@ -524,7 +525,8 @@ adopt_flow(const struct ofputil_flow_stats *fs, void *aux_)
 /* A part of the flows read back after connecting has come: after the last
  * one, the switch gets what it lacks. */
 static void
-adopt_reply(struct lb_switch *sw, const struct ofp_header *oh)
+adopt_reply(struct lb_switch *sw, const struct ofp_header *oh,
+            long long int now)
 {
     struct adopt_aux aux = { sw, 0 };
     enum ofperr error = lb_ofp_flow_stats_foreach_in(&sw->ofp, oh, true,
@@ -543,6 +545,8 @@ adopt_reply(struct lb_switch *sw, const struct ofp_header *oh)
                        &sw->found);
     lb_flow_set_destroy(&sw->found);
     lb_flow_set_init(&sw->found);
+    probe_backends(sw);
+    sw->next_probe = now + sw->cfg->probe_interval * 1000LL;
 }
 
 /* The switch has connected (or reconnected) and speaks 'protocol'; messages
@@ -608,7 +612,7 @@ lb_switch_flow_stats_reply(struct lb_switch *sw, const struct ofp_header *oh,
         return;
     }
     if (sw->adopting && oh->xid == sw->adopt_xid) {
-        adopt_reply(sw, oh);
+        adopt_reply(sw, oh, now);
         return;
     }
     struct lb_tables t = tables(sw);
