@@ -313,14 +313,13 @@ add_group(struct builder *b, const struct lb_service *svc, size_t n_usable)
     uint32_t id = group_id(b->groups, sc);
 
     ds_put_format(&s, "group_id=%"PRIu32",type=select", id);
-    if (b->version >= OFP15_VERSION) {
-        /* The fields that make the service's affinity.  (Before OpenFlow
-         * 1.5, Open vSwitch hashes the 5-tuple, and a client's later
+    if (b->version >= OFP15_VERSION
+        && (sc->affinity == LB_AFFINITY_CLIENT || !sc->proto)) {
+        /* A client's connections hash alike.  (Per connection, and before
+         * OpenFlow 1.5, Open vSwitch's default, dp_hash over the 5-tuple,
+         * does it without a datapath flow per connection; a client's later
          * connections find their member through table 6.) */
-        ds_put_format(&s, ",selection_method=hash,fields(ip_src%s)",
-                      (sc->affinity == LB_AFFINITY_CLIENT || !sc->proto ? ""
-                       : sc->proto == IPPROTO_TCP ? ",tcp_src"
-                       : ",udp_src"));
+        ds_put_cstr(&s, ",selection_method=hash,fields(ip_src)");
     }
 
     if (sc->scheduler == &lb_sched_mh_class) {

@@ -79,8 +79,9 @@ enum lb_stateful_table {
 
 #define LB_CT_ZONE 27746        /* The balancer's conntrack zone ("lb"). */
 
-/* Most buckets of a Maglev group: a group mod must fit in 64 kB. */
-#define LB_STATEFUL_MAX_SLOTS 769
+/* Most buckets of a Maglev group: Open vSwitch selects by dp_hash, without
+ * a datapath flow per connection, only in groups of up to 256 buckets. */
+#define LB_STATEFUL_MAX_SLOTS 251
 
 /* A member with flows in the switch, as they were built. */
 struct lb_stateful_member {

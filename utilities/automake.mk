@@ -7,6 +7,7 @@ dist_noinst_SCRIPTS += \
 	utilities/ovs-balancer-demo \
 	utilities/ovs-balancer-mininet \
 	utilities/ovs-balancer-benchmark \
+	utilities/ovs-balancer-benchmark-datapath \
 	utilities/ovs-balancer-db
 
 bin_PROGRAMS += utilities/ovs-balancer-ctl
@@ -22,3 +23,7 @@ utilities_ovs_balancer_bench_SOURCES = \
 	controller/batch-conn.c \
 	controller/batch-conn.h
 utilities_ovs_balancer_bench_LDADD = lib/libovsbalancer.la $(OVS_LIBADD)
+
+# Short TCP connections through a path, for the datapath benchmark.
+noinst_PROGRAMS += utilities/ovs-balancer-tcp-load
+utilities_ovs_balancer_tcp_load_SOURCES = utilities/ovs-balancer-tcp-load.c
