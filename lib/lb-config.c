@@ -153,6 +153,18 @@ lb_service_config_equal(const struct lb_service_config *a,
             && lb_check_config_equal(&a->check, &b->check));
 }
 
+/* Does 'vip' have a whole-IP service in 'cfg'? */
+bool
+lb_config_vip_is_whole_ip(const struct lb_config *cfg, ovs_be32 vip)
+{
+    for (size_t i = 0; i < cfg->n_services; i++) {
+        if (cfg->services[i].vip == vip && !cfg->services[i].proto) {
+            return true;
+        }
+    }
+    return false;
+}
+
 const char *
 lb_datapath_to_string(enum lb_datapath datapath)
 {

@@ -174,6 +174,7 @@ char *lb_config_set(struct lb_config *, const char *name, const char *value)
     OVS_WARN_UNUSED_RESULT;
 bool lb_config_is_setting(const char *name);
 char *lb_config_check(const struct lb_config *) OVS_WARN_UNUSED_RESULT;
+bool lb_config_vip_is_whole_ip(const struct lb_config *, ovs_be32 vip);
 
 char *lb_service_config_init(struct lb_service_config *, const char *name,
                              const char *vip, const char **opts,

@@ -665,18 +665,6 @@ add_icmp_error_punts(struct lb_flow_set *set, ovs_be32 nw_src,
     }
 }
 
-/* Does 'vip' have a whole-IP service in 'cfg'? */
-static bool
-vip_is_whole_ip(const struct lb_config *cfg, ovs_be32 vip)
-{
-    for (size_t i = 0; i < cfg->n_services; i++) {
-        if (cfg->services[i].vip == vip && !cfg->services[i].proto) {
-            return true;
-        }
-    }
-    return false;
-}
-
 /* Fills 'set' with the flows that depend only on 'cfg': the fallback for
  * other traffic, and the rules that send the balancer what it must see.
  * Flows added twice (a VIP or backend of several services) are one. */
@@ -717,7 +705,7 @@ lb_flows_build_base(const struct lb_config *cfg, struct lb_flow_set *set)
 
         /* A VIP that only has tcp and udp services answers pings itself
          * and drops the rest. */
-        if (!vip_is_whole_ip(cfg, svc->vip)) {
+        if (!lb_config_vip_is_whole_ip(cfg, svc->vip)) {
             add_punt(set, ETH_TYPE_IP, IPPROTO_ICMP, 0, svc->vip,
                      htons(ICMP4_ECHO_REQUEST), &to_controller);
             match_init_catchall(&match);

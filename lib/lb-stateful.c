@@ -505,17 +505,6 @@ add_service(struct builder *b, struct lb_service *svc, struct hmap *members)
     ds_destroy(&match);
 }
 
-static bool
-vip_is_whole_ip(const struct lb_config *cfg, ovs_be32 vip)
-{
-    for (size_t i = 0; i < cfg->n_services; i++) {
-        if (cfg->services[i].vip == vip && !cfg->services[i].proto) {
-            return true;
-        }
-    }
-    return false;
-}
-
 static void
 add_vip(struct builder *b, ovs_be32 vip)
 {
@@ -535,7 +524,7 @@ add_vip(struct builder *b, ovs_be32 vip)
                  LB_PRIO_ICMP_ERROR, type, IP_ARGS(vip), LB_CT_ZONE,
                  LB_T_BALANCE);
     }
-    if (!vip_is_whole_ip(b->cfg, vip)) {
+    if (!lb_config_vip_is_whole_ip(b->cfg, vip)) {
         /* The balancer answers pings; nothing else is taken. */
         add_flow(b, "table=%d,priority=%d,icmp,icmp_type=8,nw_dst="IP_FMT","
                  "actions=CONTROLLER:65535", LB_T_CLASSIFY, LB_PRIO_PUNT,
