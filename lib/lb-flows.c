@@ -550,14 +550,6 @@ lb_flow_set_add(struct lb_flow_set *set, const struct match *match,
     lb_flow_set_add_in(set, 0, match, priority, 0, 0, ofpacts);
 }
 
-/* Removes 'flow' from 'set' and frees it. */
-void
-lb_flow_set_remove(struct lb_flow_set *set, struct lb_flow *flow)
-{
-    hmap_remove(&set->flows, &flow->node);
-    lb_flow_free(flow);
-}
-
 const struct lb_flow *
 lb_flow_set_find_in(const struct lb_flow_set *set, uint8_t table_id,
                     const struct match *match, int priority)
@@ -776,7 +768,7 @@ lb_flows_install_base(const struct lb_ofp *ofp, const struct lb_flow_set *set)
 }
 
 /* Is 'flow' in 'set' exactly (actions, idle timeout and flags too)? */
-static bool
+bool
 lb_flow_set_has(const struct lb_flow_set *set, const struct lb_flow *flow)
 {
     struct match match;

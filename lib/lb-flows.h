@@ -159,7 +159,7 @@ void lb_flow_set_add_in(struct lb_flow_set *, uint8_t table_id,
                         const struct match *, int priority, int idle_timeout,
                         enum ofputil_flow_mod_flags,
                         const struct ofpbuf *ofpacts);
-void lb_flow_set_remove(struct lb_flow_set *, struct lb_flow *);
+bool lb_flow_set_has(const struct lb_flow_set *, const struct lb_flow *);
 const struct lb_flow *lb_flow_set_find(const struct lb_flow_set *,
                                        const struct match *, int priority);
 const struct lb_flow *lb_flow_set_find_in(const struct lb_flow_set *,

@@ -468,7 +468,7 @@ add_service(struct builder *b, struct lb_service *svc, struct hmap *members)
 
         /* The backend's ARP for clients, and its ICMP errors. */
         add_flow(b, "table=%d,priority=95,arp,arp_op=1,arp_spa="IP_FMT","
-                 "actions=load:0->NXM_NX_REG2[],resubmit(,%d),"
+                 "actions=set_field:0->reg2,resubmit(,%d),"
                  "resubmit(,%d)", LB_T_CLASSIFY, IP_ARGS(be->ip),
                  LB_T_CLIENTS, LB_T_ARP);
         for (int type = 3; type <= 11; type += 8) {
@@ -678,13 +678,16 @@ note_leaving(struct lb_stateful *st, const struct lb_config *cfg,
 }
 
 /* Rebuilds what the switch should hold and sends it the difference with
- * what it held: with 'found', the flows read back from it after it
- * connected; otherwise what was built last.  Groups go first, so that no
- * flow points to a group that is not there, and go last. */
+ * what it held: with 'found', the flows read back from it (after it
+ * connected, or for an audit, which 'audit_name' names the switch of);
+ * otherwise what was built last.  After a connection every group is sent,
+ * since the switch may have any; otherwise those that changed.  Groups go
+ * first, so that no flow points to a group that is not there, and go
+ * last. */
 void
 lb_stateful_update(struct lb_stateful *st, const struct lb_config *cfg,
                    struct lb_services *svcs, const struct lb_ofp *ofp,
-                   const struct lb_flow_set *found)
+                   const struct lb_flow_set *found, const char *audit_name)
 {
     enum ofp_version version = ofputil_protocol_to_ofp_version(ofp->protocol);
     struct lb_flow_set flows;
@@ -705,7 +708,7 @@ lb_stateful_update(struct lb_stateful *st, const struct lb_config *cfg,
     struct lb_stateful_group *g;
     HMAP_FOR_EACH (g, node, &groups) {
         struct lb_stateful_group *old = groups_find(&st->groups, g->id);
-        if (!found && old && !strcmp(old->spec, g->spec)) {
+        if ((!found || audit_name) && old && !strcmp(old->spec, g->spec)) {
             continue;
         }
 
@@ -722,6 +725,24 @@ lb_stateful_update(struct lb_stateful *st, const struct lb_config *cfg,
         ofputil_uninit_group_mod(&gm);
     }
 
+    if (audit_name) {
+        size_t n_restored = 0, n_deleted = 0;
+        const struct lb_flow *f;
+        HMAP_FOR_EACH (f, node, &flows.flows) {
+            n_restored += !lb_flow_set_has(found, f);
+        }
+        HMAP_FOR_EACH (f, node, &found->flows) {
+            struct match match;
+            minimatch_expand(&f->match, &match);
+            n_deleted += !lb_flow_set_find_in(&flows, f->table_id, &match,
+                                              f->priority);
+        }
+        if (n_restored || n_deleted) {
+            VLOG_WARN("%s: audit found its flows changed: restored %"PRIuSIZE
+                      " flows, deleted %"PRIuSIZE, audit_name, n_restored,
+                      n_deleted);
+        }
+    }
     lb_flows_update_base(ofp, found ? found : &st->flows, &flows);
 
     HMAP_FOR_EACH (g, node, &st->groups) {
@@ -787,12 +808,13 @@ parse_forward(const struct ofpact *ofpacts, size_t ofpacts_len,
 
 /* A flow with the balancer's cookie that the switch has, read back after
  * it connected: a forward flow says where its backend is, if the balancer
- * does not know yet (it restarted).  Flows that go when idle are left to
- * go; the others are noted in 'found', to be compared with what the switch
+ * does not know yet (it restarted).  After a connection, flows that go when
+ * idle are left to go (the balancer may not know them); the others, and in
+ * an 'audit' all, are noted in 'found', to be compared with what the switch
  * should have.  Returns true if a backend's location was learned. */
 bool
 lb_stateful_adopt_flow(struct lb_services *svcs, const char *name,
-                       const struct ofputil_flow_stats *fs,
+                       const struct ofputil_flow_stats *fs, bool audit,
                        struct lb_flow_set *found)
 {
     bool learned = false;
@@ -818,7 +840,7 @@ lb_stateful_adopt_flow(struct lb_services *svcs, const char *name,
                       ETH_ADDR_ARGS(mac), ofp_to_u16(ofport));
         }
     }
-    if (!fs->idle_timeout) {
+    if (!fs->idle_timeout || audit) {
         struct ofpbuf ofpacts = ofpbuf_const_initializer(fs->ofpacts,
                                                          fs->ofpacts_len);
         lb_flow_set_add_in(found, fs->table_id, &fs->match, fs->priority,

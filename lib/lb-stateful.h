@@ -110,14 +110,19 @@ void lb_stateful_destroy(struct lb_stateful *);
 void lb_stateful_clear(struct lb_stateful *);
 
 bool lb_stateful_supported(enum ofputil_protocol);
+/* How often the switch's flows are read back, to restore what others
+ * changed. */
+#define LB_STATEFUL_AUDIT_MS 5000
+
 void lb_stateful_update(struct lb_stateful *, const struct lb_config *,
                         struct lb_services *, const struct lb_ofp *,
-                        const struct lb_flow_set *found);
+                        const struct lb_flow_set *found,
+                        const char *audit_name);
 bool lb_stateful_is_stale(const struct lb_stateful *, const struct lb_config *,
                           struct lb_services *);
 
 bool lb_stateful_adopt_flow(struct lb_services *, const char *switch_name,
-                            const struct ofputil_flow_stats *,
+                            const struct ofputil_flow_stats *, bool audit,
                             struct lb_flow_set *found);
 bool lb_stateful_flow_removed(struct lb_stateful *, struct lb_services *,
                               const struct ofputil_flow_removed *);

@@ -129,6 +129,8 @@ struct lb_switch {
     struct lb_stateful stateful;    /* What the switch should hold. */
     bool refused;               /* The switch cannot do it. */
     bool adopting;              /* Reading back what the switch holds. */
+    bool auditing;              /* ...to restore what others changed. */
+    long long int next_audit;
     ovs_be32 adopt_xid;
     struct lb_flow_set found;   /* What it holds, so far. */
     bool stateful_dirty;        /* Something happened: check the flows. */
@@ -495,6 +497,8 @@ connect_stateful(struct lb_switch *sw, long long int now)
     lb_flow_set_destroy(&sw->found);
     lb_flow_set_init(&sw->found);
     sw->adopting = true;
+    sw->auditing = false;
+    sw->next_audit = LLONG_MAX;
     sw->adopt_xid = lb_ofp_flow_stats_request_in(&sw->ofp, OFPTT_ALL);
     lb_stats_poll_init(&sw->stats, now);
 
@@ -518,12 +522,13 @@ adopt_flow(const struct ofputil_flow_stats *fs, void *aux_)
     struct adopt_aux *aux = aux_;
 
     lb_stateful_adopt_flow(&aux->sw->services, aux->sw->name, fs,
-                           &aux->sw->found);
+                           aux->sw->auditing, &aux->sw->found);
     aux->n++;
 }
 
-/* A part of the flows read back after connecting has come: after the last
- * one, the switch gets what it lacks. */
+/* A part of the flows read back after connecting, or for an audit, has come:
+ * after the last one, the switch gets what it lacks and loses what it
+ * should not have. */
 static void
 adopt_reply(struct lb_switch *sw, const struct ofp_header *oh,
             long long int now)
@@ -539,14 +544,20 @@ adopt_reply(struct lb_switch *sw, const struct ofp_header *oh,
         return;
     }
     sw->adopting = false;
-    VLOG_INFO("%s: stateful datapath: read back %"PRIuSIZE" flows", sw->name,
-              hmap_count(&sw->found.flows));
+    if (!sw->auditing) {
+        VLOG_INFO("%s: stateful datapath: read back %"PRIuSIZE" flows",
+                  sw->name, hmap_count(&sw->found.flows));
+    }
     lb_stateful_update(&sw->stateful, sw->cfg, &sw->services, &sw->ofp,
-                       &sw->found);
+                       &sw->found, sw->auditing ? sw->name : NULL);
     lb_flow_set_destroy(&sw->found);
     lb_flow_set_init(&sw->found);
-    probe_backends(sw);
-    sw->next_probe = now + sw->cfg->probe_interval * 1000LL;
+    if (!sw->auditing) {
+        probe_backends(sw);
+        sw->next_probe = now + sw->cfg->probe_interval * 1000LL;
+    }
+    sw->auditing = false;
+    sw->next_audit = now + LB_STATEFUL_AUDIT_MS;
 }
 
 /* The switch has connected (or reconnected) and speaks 'protocol'; messages
@@ -1871,7 +1882,13 @@ run_stateful(struct lb_switch *sw, long long int now)
     if (!sw->adopting
         && lb_stateful_is_stale(&sw->stateful, sw->cfg, &sw->services)) {
         lb_stateful_update(&sw->stateful, sw->cfg, &sw->services, &sw->ofp,
-                           NULL);
+                           NULL, NULL);
+    }
+    if (!sw->adopting && now >= sw->next_audit) {
+        /* Others (ovs-ofctl del-flows, another controller) may have
+         * changed the flows: read them back and restore them. */
+        sw->adopting = sw->auditing = true;
+        sw->adopt_xid = lb_ofp_flow_stats_request_in(&sw->ofp, OFPTT_ALL);
     }
 }
 
@@ -1946,8 +1963,12 @@ lb_switch_next_timer(const struct lb_switch *sw)
     if (sw->draining || sw->resync.finishing || sw->stateful_dirty) {
         return LLONG_MIN;       /* Work in slices goes on at once. */
     }
+    if (sw->connected && is_stateful(sw) && !sw->adopting) {
+        next = sw->next_audit;
+    }
     if (sw->connected) {
-        next = MIN(sw->next_probe, lb_repair_next_timer(&sw->repair));
+        next = MIN(next, sw->next_probe);
+        next = MIN(next, lb_repair_next_timer(&sw->repair));
         next = MIN(next, lb_stats_poll_next_timer(&sw->stats,
                                                   sw->cfg->stats_interval));
         next = MIN(next, lb_checker_next_timer(&sw->services.checker));
