@@ -1835,6 +1835,22 @@ lb_switch_error(struct lb_switch *sw, const struct ofp_header *oh,
     struct lb_tables t = tables(sw);
 
     prepare_output(sw);
+    if (is_stateful(sw)) {
+        if (sw->connected && !sw->refused && !sw->adopting
+            && ofperr_decode_msg(oh, NULL) == OFPERR_OFPBAC_BAD_OUT_GROUP) {
+            /* Someone deleted a group (and with it the flows that used it),
+             * and a flow the balancer restored found it missing: read
+             * everything back and send the groups again, as on a
+             * connection. */
+            VLOG_WARN("%s: a group went missing: sending the groups again",
+                      sw->name);
+            lb_stateful_clear(&sw->stateful);
+            sw->adopting = true;
+            sw->adopt_xid = lb_ofp_flow_stats_request_in(&sw->ofp,
+                                                         OFPTT_ALL);
+        }
+        return;
+    }
     lb_repair_error(&sw->repair, &t, oh, now);
 }
 
