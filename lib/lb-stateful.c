@@ -607,7 +607,7 @@ build(struct lb_stateful *st, const struct lb_config *cfg,
 /* A hash of everything the flows depend on but the configuration (a new
  * one is always built). */
 static uint32_t
-fingerprint(const struct lb_config *cfg OVS_UNUSED, struct lb_services *svcs)
+fingerprint(struct lb_services *svcs)
 {
     struct lb_service *svc;
     uint32_t sum = 0;
@@ -767,15 +767,14 @@ lb_stateful_update(struct lb_stateful *st, const struct lb_config *cfg,
     hmap_swap(&st->members, &members);
     hmap_destroy(&members);
     st->built = true;
-    st->fingerprint = fingerprint(cfg, svcs);
+    st->fingerprint = fingerprint(svcs);
 }
 
 /* Has anything that the flows depend on changed since they were built? */
 bool
-lb_stateful_is_stale(const struct lb_stateful *st, const struct lb_config *cfg,
-                     struct lb_services *svcs)
+lb_stateful_is_stale(const struct lb_stateful *st, struct lb_services *svcs)
 {
-    return !st->built || st->fingerprint != fingerprint(cfg, svcs);
+    return !st->built || st->fingerprint != fingerprint(svcs);
 }
 
 /* Reading back. */

@@ -118,8 +118,7 @@ void lb_stateful_update(struct lb_stateful *, const struct lb_config *,
                         struct lb_services *, const struct lb_ofp *,
                         const struct lb_flow_set *found,
                         const char *audit_name);
-bool lb_stateful_is_stale(const struct lb_stateful *, const struct lb_config *,
-                          struct lb_services *);
+bool lb_stateful_is_stale(const struct lb_stateful *, struct lb_services *);
 
 bool lb_stateful_adopt_flow(struct lb_services *, const char *switch_name,
                             const struct ofputil_flow_stats *, bool audit,

@@ -475,6 +475,19 @@ tables(struct lb_switch *sw)
     };
 }
 
+/* Asks the switch for every flow with the balancer's cookie, to adopt them
+ * (after a connection) or, for an 'audit', to restore what others
+ * changed. */
+static void
+start_read_back(struct lb_switch *sw, bool audit)
+{
+    lb_flow_set_destroy(&sw->found);
+    lb_flow_set_init(&sw->found);
+    sw->adopting = true;
+    sw->auditing = audit;
+    sw->adopt_xid = lb_ofp_flow_stats_request_in(&sw->ofp, OFPTT_ALL);
+}
+
 /* The stateful datapath's part of lb_switch_connected(): the balancer reads
  * back what the switch holds before it changes anything, so that a switch
  * that kept its groups and flows (the balancer restarted, or the switch
@@ -494,12 +507,8 @@ connect_stateful(struct lb_switch *sw, long long int now)
         return;
     }
     build_templates(sw);
-    lb_flow_set_destroy(&sw->found);
-    lb_flow_set_init(&sw->found);
-    sw->adopting = true;
-    sw->auditing = false;
     sw->next_audit = LLONG_MAX;
-    sw->adopt_xid = lb_ofp_flow_stats_request_in(&sw->ofp, OFPTT_ALL);
+    start_read_back(sw, false);
     lb_stats_poll_init(&sw->stats, now);
 
     /* The backends are probed once the flows that bring their answers
@@ -511,19 +520,13 @@ connect_stateful(struct lb_switch *sw, long long int now)
     sw->next_probe = LLONG_MAX;
 }
 
-struct adopt_aux {
-    struct lb_switch *sw;
-    size_t n;
-};
-
 static void
-adopt_flow(const struct ofputil_flow_stats *fs, void *aux_)
+adopt_flow(const struct ofputil_flow_stats *fs, void *sw_)
 {
-    struct adopt_aux *aux = aux_;
+    struct lb_switch *sw = sw_;
 
-    lb_stateful_adopt_flow(&aux->sw->services, aux->sw->name, fs,
-                           aux->sw->auditing, &aux->sw->found);
-    aux->n++;
+    lb_stateful_adopt_flow(&sw->services, sw->name, fs, sw->auditing,
+                           &sw->found);
 }
 
 /* A part of the flows read back after connecting, or for an audit, has come:
@@ -533,9 +536,8 @@ static void
 adopt_reply(struct lb_switch *sw, const struct ofp_header *oh,
             long long int now)
 {
-    struct adopt_aux aux = { sw, 0 };
     enum ofperr error = lb_ofp_flow_stats_foreach_in(&sw->ofp, oh, true,
-                                                     adopt_flow, &aux);
+                                                     adopt_flow, sw);
     if (error) {
         VLOG_WARN_RL(&bad_rl, "%s: bad flow stats reply (%s)", sw->name,
                      ofperr_to_string(error));
@@ -550,8 +552,6 @@ adopt_reply(struct lb_switch *sw, const struct ofp_header *oh,
     }
     lb_stateful_update(&sw->stateful, sw->cfg, &sw->services, &sw->ofp,
                        &sw->found, sw->auditing ? sw->name : NULL);
-    lb_flow_set_destroy(&sw->found);
-    lb_flow_set_init(&sw->found);
     if (!sw->auditing) {
         probe_backends(sw);
         sw->next_probe = now + sw->cfg->probe_interval * 1000LL;
@@ -1845,9 +1845,7 @@ lb_switch_error(struct lb_switch *sw, const struct ofp_header *oh,
             VLOG_WARN("%s: a group went missing: sending the groups again",
                       sw->name);
             lb_stateful_clear(&sw->stateful);
-            sw->adopting = true;
-            sw->adopt_xid = lb_ofp_flow_stats_request_in(&sw->ofp,
-                                                         OFPTT_ALL);
+            start_read_back(sw, false);
         }
         return;
     }
@@ -1896,15 +1894,14 @@ run_stateful(struct lb_switch *sw, long long int now)
 
     sw->stateful_dirty = false;
     if (!sw->adopting
-        && lb_stateful_is_stale(&sw->stateful, sw->cfg, &sw->services)) {
+        && lb_stateful_is_stale(&sw->stateful, &sw->services)) {
         lb_stateful_update(&sw->stateful, sw->cfg, &sw->services, &sw->ofp,
                            NULL, NULL);
     }
     if (!sw->adopting && now >= sw->next_audit) {
         /* Others (ovs-ofctl del-flows, another controller) may have
          * changed the flows: read them back and restore them. */
-        sw->adopting = sw->auditing = true;
-        sw->adopt_xid = lb_ofp_flow_stats_request_in(&sw->ofp, OFPTT_ALL);
+        start_read_back(sw, true);
     }
 }
 
