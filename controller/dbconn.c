@@ -40,6 +40,9 @@ VLOG_DEFINE_THIS_MODULE(dbconn);
  * change of the configuration). */
 #define STATUS_INTERVAL_MS 1000
 
+/* The database lock the instances of one balancer compete for. */
+#define HA_LOCK "ovs_balancer"
+
 /* What was last written of a Backend row, to see what changed. */
 struct backend_note {
     struct hmap_node node;      /* In dbconn's 'notes', by row UUID. */
@@ -57,6 +60,12 @@ struct dbconn {
     long long int next_status;
     struct lb_db_errors errors;
     struct hmap notes;          /* "struct backend_note"s. */
+
+    /* High availability. */
+    char *ha_name;              /* This instance's name, NULL without HA. */
+    bool active;                /* Holds the lock and its generation. */
+    int64_t claimed;            /* The generation it wrote, 0 if none. */
+    char *since;                /* When it became active, ISO 8601. */
 };
 
 struct dbconn *
@@ -69,6 +78,7 @@ dbconn_create(const char *remote)
     /* The daemon's own columns: writing them is no news to itself. */
     ovsdb_idl_omit_alert(idl, &obrec_balancer_col_cur_cfg);
     ovsdb_idl_omit_alert(idl, &obrec_balancer_col_status);
+    ovsdb_idl_omit_alert(idl, &obrec_balancer_col_generation);
     ovsdb_idl_omit_alert(idl, &obrec_load_balancer_col_status);
     ovsdb_idl_omit_alert(idl, &obrec_load_balancer_col_statistics);
     ovsdb_idl_omit_alert(idl, &obrec_backend_col_status);
@@ -92,6 +102,8 @@ dbconn_destroy(struct dbconn *db)
         hmap_destroy(&db->notes);
         lb_db_errors_destroy(&db->errors);
         ovsdb_idl_loop_destroy(&db->loop);
+        free(db->ha_name);
+        free(db->since);
         free(db);
     }
 }
@@ -291,6 +303,24 @@ update_backend(struct dbconn *db, const struct lb_controller *ctl,
     *total = traffic_add(*total, &t);
 }
 
+/* The Balancer row's status: a refusal, and with high availability who is
+ * active and since when. */
+static void
+update_balancer_status(struct dbconn *db, const struct obrec_balancer *bal)
+{
+    struct smap status = SMAP_INITIALIZER(&status);
+
+    set_error(&status, &db->errors, &bal->header_.uuid);
+    if (db->ha_name) {
+        smap_add(&status, "active", db->ha_name);
+        smap_add(&status, "active_since", db->since);
+    }
+    if (!smap_equal(&status, &bal->status)) {
+        obrec_balancer_set_status(bal, &status);
+    }
+    smap_destroy(&status);
+}
+
 static void
 update_status(struct dbconn *db, const struct lb_controller *ctl)
 {
@@ -299,11 +329,7 @@ update_status(struct dbconn *db, const struct lb_controller *ctl)
 
     const struct obrec_balancer *bal = obrec_balancer_first(db->loop.idl);
     if (bal) {
-        set_error(&status, &db->errors, &bal->header_.uuid);
-        if (!smap_equal(&status, &bal->status)) {
-            obrec_balancer_set_status(bal, &status);
-        }
-        smap_clear(&status);
+        update_balancer_status(db, bal);
     }
 
     const struct obrec_load_balancer *lb;
@@ -344,6 +370,84 @@ update_status(struct dbconn *db, const struct lb_controller *ctl)
 }
 
 void
+dbconn_set_ha(struct dbconn *db, const char *name)
+{
+    free(db->ha_name);
+    db->ha_name = xstrdup(name);
+    ovsdb_idl_set_lock(db->loop.idl, HA_LOCK);
+}
+
+/* With high availability: takes the lock's generation, or gives up acting
+ * as soon as it has lost the lock. */
+static void
+run_ha(struct dbconn *db, struct ovsdb_idl_txn *txn)
+{
+    struct ovsdb_idl *idl = db->loop.idl;
+    bool locked = (ovsdb_idl_is_connected(idl)
+                   && ovsdb_idl_has_lock(idl));
+
+    if (!locked) {
+        if (db->active) {
+            VLOG_WARN("standby: lost %s, so another instance may act: "
+                      "stopped acting on the switches",
+                      ovsdb_idl_is_connected(idl) ? "the database lock"
+                      : "the database and with it the lock");
+        }
+        db->active = false;
+        db->claimed = 0;
+        return;
+    }
+    if (db->active) {
+        return;
+    }
+    if (db->claimed && db->loop.cur_cfg == db->claimed) {
+        /* The increment has committed while this instance held the lock:
+         * no other instance can have, or have had, this generation. */
+        db->active = true;
+        VLOG_INFO("active: holding the database lock, generation %"PRId64,
+                  db->claimed);
+        return;
+    }
+    if (txn) {
+        /* A new claim in each transaction until one commits (none of the
+         * standby's transactions writes anything else).  Under the lock
+         * the row cannot change behind this instance's back: whoever held
+         * the lock before committed before the server gave it over, and
+         * its changes came first on this connection. */
+        const struct obrec_balancer *bal = obrec_balancer_first(idl);
+        if (!bal) {
+            bal = obrec_balancer_insert(txn);
+        }
+        db->claimed = bal->generation + 1;
+        db->loop.next_cfg = db->claimed;
+        free(db->since);
+        db->since = xastrftime_msec("%Y-%m-%dT%H:%M:%S.###Z",
+                                    time_wall_msec(), true);
+        obrec_balancer_set_generation(bal, db->claimed);
+        update_balancer_status(db, bal);
+    }
+}
+
+void
+dbconn_get_role(const struct dbconn *db, struct dbconn_role *role)
+{
+    const struct obrec_balancer *bal = obrec_balancer_first(db->loop.idl);
+
+    memset(role, 0, sizeof *role);
+    role->active = !db->ha_name || db->active;
+    if (bal) {
+        role->generation = bal->generation;
+        role->active_name = smap_get(&bal->status, "active");
+        role->active_since = smap_get(&bal->status, "active_since");
+    }
+    if (db->active) {
+        role->generation = db->claimed;
+        role->active_name = db->ha_name;
+        role->active_since = db->since;
+    }
+}
+
+void
 dbconn_run(struct dbconn *db, struct lb_controller *ctl,
            const struct lb_config *defaults)
 {
@@ -357,8 +461,10 @@ dbconn_run(struct dbconn *db, struct lb_controller *ctl,
         if (connected) {
             VLOG_INFO("connected to the database");
         } else {
-            VLOG_WARN("lost the database: serving with the last "
-                      "configuration until it is back");
+            VLOG_WARN("lost the database: %s",
+                      (db->ha_name ? "standby until it is back"
+                       : "serving with the last configuration until it is "
+                       "back"));
         }
     }
 
@@ -369,7 +475,11 @@ dbconn_run(struct dbconn *db, struct lb_controller *ctl,
         db->next_status = now;
     }
 
-    if (txn) {
+    if (db->ha_name) {
+        run_ha(db, txn);
+    }
+    if (txn && (!db->ha_name || db->active)) {
+        /* The standby leaves the status to the active instance. */
         const struct obrec_balancer *bal = obrec_balancer_first(idl);
         if (bal && bal->cur_cfg != bal->next_cfg) {
             /* What the configuration asked for has been applied. */

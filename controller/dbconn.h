@@ -24,7 +24,18 @@
  * health, clients and drain.
  *
  * The connection is OVS's IDL, which reconnects with backoff: while the
- * database is away the balancer keeps its last configuration. */
+ * database is away the balancer keeps its last configuration.
+ *
+ * High availability (dbconn_set_ha()): several instances share one
+ * (clustered) database and only the one holding its lock acts, as
+ * ovn-northd does.  On taking the lock an instance increments the Balancer
+ * row's generation, in a transaction that only commits while it holds the
+ * lock, and acts once that has committed: the generation is what it gives
+ * the switches with the master role, so that they refuse a former master.
+ * Losing the lock or the database stops it at once. */
+
+#include <stdbool.h>
+#include <stdint.h>
 
 struct lb_config;
 struct lb_controller;
@@ -34,5 +45,16 @@ void dbconn_destroy(struct dbconn *);
 void dbconn_run(struct dbconn *, struct lb_controller *,
                 const struct lb_config *defaults);
 void dbconn_wait(struct dbconn *);
+
+void dbconn_set_ha(struct dbconn *, const char *name);
+
+/* Who acts, as this instance knows it. */
+struct dbconn_role {
+    bool active;                /* This instance acts on the switches. */
+    int64_t generation;         /* The active instance's, 0 if unknown. */
+    const char *active_name;    /* The active instance's, or NULL. */
+    const char *active_since;   /* Since when (ISO 8601 UTC), or NULL. */
+};
+void dbconn_get_role(const struct dbconn *, struct dbconn_role *);
 
 #endif /* dbconn.h */

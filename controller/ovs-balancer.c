@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "command-line.h"
 #include "controller/dbconn.h"
@@ -38,11 +39,14 @@
 #include "fatal-signal.h"
 #include "lib/lb-config.h"
 #include "lib/lb-controller.h"
+#include "lib/lb-ofp.h"
 #include "lib/lb-switch.h"
 #include "ofp-version-opt.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/hmap.h"
 #include "openvswitch/list.h"
+#include "openvswitch/ofp-connection.h"
+#include "openvswitch/ofp-errors.h"
 #include "openvswitch/ofpbuf.h"
 #include "openvswitch/poll-loop.h"
 #include "openvswitch/vconn.h"
@@ -68,7 +72,13 @@ struct switch_node {
     struct ovs_list node;       /* In 'switches'. */
     struct swconn *swconn;
     bool active;                /* Reconnects rather than dies? */
-    struct lb_switch *lb;       /* Once the switch is known, its state. */
+    struct lb_switch *lb;       /* While balancing on it, its state. */
+
+    /* With --ha: the role this instance last asked the switch for, and
+     * what the switch said. */
+    enum ofp12_controller_role role_asked;  /* OFPCR12_ROLE_NOCHANGE: none. */
+    int64_t role_generation;    /* Asked with. */
+    const char *role_refused;   /* Why it does not act here, or NULL. */
 };
 
 static struct ovs_list listeners = OVS_LIST_INITIALIZER(&listeners);
@@ -98,12 +108,21 @@ static const char *db_remote;
 /* --max-backoff: longest wait between reconnection attempts. */
 static int max_backoff = 8;
 
+/* --ha: this instance's name, with --db, or NULL. */
+static const char *ha_name;
+
+/* Does this instance act on the switches (always, without --ha)?  And the
+ * generation of the instance that does, with --ha. */
+static bool acting = true;
+static int64_t generation;
+
 static unixctl_cb_func ovs_balancer_exit;
 static unixctl_cb_func lb_unixctl_show;
 static unixctl_cb_func lb_unixctl_stats;
 
 static void parse_options(int argc, char *argv[]);
 static void check_db_remote(const char *);
+static const char *default_instance_name(void);
 static char *check_method(const char *);
 static void open_targets(int argc, char *argv[]);
 OVS_NO_RETURN static void usage(void);
@@ -114,6 +133,7 @@ static void switch_message(struct swconn *, enum ofptype,
 static void switch_disconnected(struct swconn *, void *aux);
 static void switch_node_destroy(struct switch_node *);
 static void accept_switches(void);
+static void update_role(const struct dbconn *);
 
 static const struct swconn_handler switch_handler = {
     .ready = switch_ready,
@@ -161,13 +181,20 @@ main(int argc, char *argv[])
         exit(EXIT_FAILURE);
     }
     unixctl_command_register("exit", "", 0, 0, ovs_balancer_exit, &exiting);
-    unixctl_command_register("lb/show", "[DPID] [--clients[=N]] [IP]", 0, 3,
-                             lb_unixctl_show, NULL);
     unixctl_command_register("lb/stats", "", 0, 0, lb_unixctl_stats, NULL);
 
     daemonize_complete();
     VLOG_INFO("%s", ovs_get_program_version());
     struct dbconn *db = db_remote ? dbconn_create(db_remote) : NULL;
+    if (ha_name) {
+        /* Standby until the database says otherwise. */
+        dbconn_set_ha(db, ha_name);
+        acting = false;
+        VLOG_INFO("instance %s: standby until it holds the database lock",
+                  ha_name);
+    }
+    unixctl_command_register("lb/show", "[DPID] [--clients[=N]] [IP]", 0, 3,
+                             lb_unixctl_show, db);
 
     long long int next_listen = LLONG_MIN;
     while (!exiting) {
@@ -188,6 +215,13 @@ main(int argc, char *argv[])
             next_listen = wall + LISTEN_MS;
         }
 
+        /* The database first: an instance that lost its lock, or hung and
+         * came back, stops acting before it handles anything else. */
+        if (db) {
+            dbconn_run(db, controller, &config);
+            update_role(db);
+        }
+
         struct switch_node *sn;
         LIST_FOR_EACH_SAFE (sn, node, &switches) {
             swconn_run(sn->swconn);
@@ -198,9 +232,6 @@ main(int argc, char *argv[])
         long long int now = time_msec();
         if (now >= lb_controller_next_timer(controller)) {
             lb_controller_run(controller, now);
-        }
-        if (db) {
-            dbconn_run(db, controller, &config);
         }
         LIST_FOR_EACH (sn, node, &switches) {
             swconn_flush(sn->swconn);
@@ -259,10 +290,38 @@ switch_node_destroy(struct switch_node *sn)
     free(sn);
 }
 
-static void
-switch_ready(struct swconn *swconn, void *sn_)
+static const char *
+role_name(enum ofp12_controller_role role)
 {
-    struct switch_node *sn = sn_;
+    return (role == OFPCR12_ROLE_PRIMARY ? "master"
+            : role == OFPCR12_ROLE_SECONDARY ? "slave"
+            : role == OFPCR12_ROLE_EQUAL ? "equal"
+            : "no");
+}
+
+/* With --ha, asks the switch for 'role' with the current generation.  A
+ * slave's request waits until the generation is known: one older than the
+ * switch has seen would be refused, and leave this instance "equal". */
+static void
+ask_role(struct switch_node *sn, enum ofp12_controller_role role)
+{
+    if (!ha_name || !swconn_is_ready(sn->swconn)
+        || (role == OFPCR12_ROLE_SECONDARY && !generation)) {
+        return;
+    }
+    sn->role_asked = role;
+    sn->role_generation = generation;
+    swconn_send(sn->swconn,
+                lb_ofp_encode_role_request(swconn_get_version(sn->swconn),
+                                           role, generation));
+}
+
+/* Starts balancing on the switch behind 'sn', whose handshake is done
+ * (and, with --ha, which has made this instance its master). */
+static void
+start_balancing(struct switch_node *sn)
+{
+    struct swconn *swconn = sn->swconn;
     uint64_t dpid = swconn_get_dpid(swconn);
     struct switch_node *other;
 
@@ -287,12 +346,143 @@ switch_ready(struct swconn *swconn, void *sn_)
     free(via);
 }
 
+/* Acts on the switch behind 'sn': with --ha, once it has accepted this
+ * instance as master (a switch that refuses, having seen a newer
+ * generation, would otherwise take this instance's flows as from an
+ * "equal" controller). */
+static void
+take_switch(struct switch_node *sn)
+{
+    sn->role_refused = NULL;
+    if (ha_name) {
+        ask_role(sn, OFPCR12_ROLE_PRIMARY);
+    } else {
+        start_balancing(sn);
+    }
+}
+
+/* Stops balancing on the switch behind 'sn': nothing more is sent to it,
+ * and what comes from it is ignored.  'why' says so in lb/show. */
+static void
+release_switch(struct switch_node *sn, const char *why)
+{
+    if (sn->lb) {
+        lb_controller_disconnect(controller, lb_switch_get_dpid(sn->lb),
+                                 time_msec());
+        sn->lb = NULL;
+    }
+    sn->role_refused = why;
+}
+
+static void
+switch_ready(struct swconn *swconn OVS_UNUSED, void *sn_)
+{
+    struct switch_node *sn = sn_;
+
+    if (acting) {
+        take_switch(sn);
+    } else {
+        ask_role(sn, OFPCR12_ROLE_SECONDARY);
+    }
+}
+
+/* Follows the database's word on who acts: becomes master on every switch
+ * and balances, or stops and becomes a slave. */
+static void
+update_role(const struct dbconn *db)
+{
+    struct dbconn_role role;
+    struct switch_node *sn;
+
+    dbconn_get_role(db, &role);
+    if (role.active != acting) {
+        acting = role.active;
+        generation = role.generation;
+        LIST_FOR_EACH (sn, node, &switches) {
+            if (!swconn_is_ready(sn->swconn)) {
+                continue;
+            }
+            if (acting) {
+                take_switch(sn);
+            } else {
+                release_switch(sn, NULL);
+                ask_role(sn, OFPCR12_ROLE_SECONDARY);
+            }
+        }
+    } else if (role.generation != generation) {
+        /* Another instance took over, or the first generation is known:
+         * the slave's role, with a generation the switches accept. */
+        generation = role.generation;
+        if (!acting) {
+            LIST_FOR_EACH (sn, node, &switches) {
+                ask_role(sn, OFPCR12_ROLE_SECONDARY);
+            }
+        }
+    }
+}
+
+/* With --ha: the switch's word on roles.  Returns true if 'oh' was about
+ * them. */
+static bool
+switch_role_message(struct switch_node *sn, enum ofptype type,
+                    const struct ofp_header *oh)
+{
+    const char *name = swconn_get_name(sn->swconn);
+
+    if (type == OFPTYPE_ERROR) {
+        enum ofperr error = ofperr_decode_msg(oh, NULL);
+        if (error == OFPERR_OFPRRFC_STALE) {
+            VLOG_WARN("%s: the switch refused the %s role with generation "
+                      "%"PRId64" as stale: another controller has been "
+                      "master with a newer one; not acting on this switch",
+                      name, role_name(sn->role_asked), sn->role_generation);
+            release_switch(sn, "the switch refused its generation as stale");
+            return true;
+        } else if (error == OFPERR_OFPBRC_IS_SECONDARY) {
+            if (sn->lb) {
+                VLOG_WARN("%s: the switch made this instance a slave: "
+                          "another controller is master; not acting on "
+                          "this switch", name);
+                release_switch(sn, "another controller is master");
+            }
+            return true;
+        }
+    } else if (type == OFPTYPE_ROLE_REPLY) {
+        struct ofputil_role_request rr;
+        if (!ofputil_decode_role_message(oh, &rr)) {
+            VLOG_DBG("%s: the switch says this instance is %s, generation "
+                     "%"PRIu64, name, role_name(rr.role),
+                     rr.have_generation_id ? rr.generation_id : 0);
+            if (acting && rr.role == OFPCR12_ROLE_PRIMARY && !sn->lb
+                && sn->role_asked == OFPCR12_ROLE_PRIMARY
+                && !sn->role_refused) {
+                start_balancing(sn);
+            }
+        }
+        return true;
+    } else if (type == OFPTYPE_ROLE_STATUS) {
+        struct ofputil_role_status rs;
+        if (!ofputil_decode_role_status(oh, &rs)
+            && rs.role != OFPCR12_ROLE_PRIMARY && sn->lb) {
+            VLOG_WARN("%s: another controller became master (generation "
+                      "%"PRIu64"); not acting on this switch", name,
+                      rs.generation_id);
+            release_switch(sn, "another controller became master");
+        }
+        return true;
+    }
+    return false;
+}
+
 static void
 switch_message(struct swconn *swconn OVS_UNUSED, enum ofptype type,
                const struct ofp_header *oh, void *sn_)
 {
     struct switch_node *sn = sn_;
 
+    if (ha_name && switch_role_message(sn, type, oh)) {
+        return;
+    }
     if (!sn->lb) {
         return;
     }
@@ -319,11 +509,8 @@ switch_disconnected(struct swconn *swconn OVS_UNUSED, void *sn_)
 {
     struct switch_node *sn = sn_;
 
-    if (sn->lb) {
-        lb_controller_disconnect(controller, lb_switch_get_dpid(sn->lb),
-                                 time_msec());
-        sn->lb = NULL;
-    }
+    release_switch(sn, NULL);
+    sn->role_asked = OFPCR12_ROLE_NOCHANGE;
 }
 
 /* Takes the switches that connected to the listeners. */
@@ -362,11 +549,49 @@ lb_unixctl_stats(struct unixctl_conn *conn, int argc OVS_UNUSED,
     ds_destroy(&s);
 }
 
+/* With --ha, lb/show begins with who acts, and the roles on the
+ * switches. */
+static void
+show_role(const struct dbconn *db, struct ds *s)
+{
+    struct dbconn_role role;
+
+    dbconn_get_role(db, &role);
+    ds_put_format(s, "instance %s: %s", ha_name,
+                  acting ? "active" : "standby");
+    if (role.active_name) {
+        if (!acting) {
+            ds_put_format(s, "; active: %s", role.active_name);
+        }
+        ds_put_format(s, " since %s, generation %"PRId64,
+                      role.active_since ? role.active_since : "(unknown)",
+                      role.generation);
+    }
+    ds_put_char(s, '\n');
+
+    struct switch_node *sn;
+    LIST_FOR_EACH (sn, node, &switches) {
+        if (swconn_is_ready(sn->swconn)) {
+            ds_put_format(s, "  switch %016"PRIx64": %s",
+                          swconn_get_dpid(sn->swconn),
+                          role_name(sn->role_asked));
+            if (sn->role_refused) {
+                ds_put_format(s, ", not acting: %s", sn->role_refused);
+            }
+            ds_put_char(s, '\n');
+        }
+    }
+}
+
 static void
 lb_unixctl_show(struct unixctl_conn *conn, int argc, const char *argv[],
-                void *aux OVS_UNUSED)
+                void *db_)
 {
     struct ds s = DS_EMPTY_INITIALIZER;
+
+    if (ha_name) {
+        show_role(db_, &s);
+    }
     char *error = lb_controller_show(controller, argc - 1, argv + 1, &s);
 
     if (error) {
@@ -561,6 +786,7 @@ parse_options(int argc, char *argv[])
         OPT_PEER_CA_CERT,
         OPT_ENABLE_DUMMY,
         OPT_DB,
+        OPT_HA,
         VLOG_OPTION_ENUMS,
         DAEMON_OPTION_ENUMS,
         SSL_OPTION_ENUMS,
@@ -568,6 +794,7 @@ parse_options(int argc, char *argv[])
     static const struct option long_options[] = {
         {"service", required_argument, NULL, OPT_SERVICE},
         {"db", required_argument, NULL, OPT_DB},
+        {"ha", optional_argument, NULL, OPT_HA},
         {"vip", required_argument, NULL, OPT_VIP},
         {"servers", required_argument, NULL, OPT_SERVERS},
         /* The balancer's settings (lb_config_set()). */
@@ -638,6 +865,14 @@ parse_options(int argc, char *argv[])
 
         case OPT_DB:
             db_remote = optarg;
+            break;
+
+        case OPT_HA:
+            ha_name = optarg ? optarg : default_instance_name();
+            if (!ha_name[0] || strchr(ha_name, ' ')) {
+                ovs_fatal(0, "--ha: \"%s\" is not an instance name (no "
+                          "spaces, not empty)", ha_name);
+            }
             break;
 
         case OPT_SETTING:
@@ -717,6 +952,10 @@ parse_options(int argc, char *argv[])
     if (db_remote) {
         check_db_remote(db_remote);
     }
+    if (ha_name && !db_remote) {
+        ovs_fatal(0, "--ha needs --db: the instances share the database "
+                  "and take turns by its lock");
+    }
     if (db_remote && config.n_services) {
         ovs_fatal(0, "--db takes the services from the database: use "
                   "ovs-balancer-ctl lb-add rather than --service or --vip");
@@ -724,6 +963,19 @@ parse_options(int argc, char *argv[])
         ovs_fatal(0, "no service defined (use --service, or --vip and "
                   "--servers, or --db)");
     }
+}
+
+/* --ha without a name: HOST:PID, unique while the instance runs. */
+static const char *
+default_instance_name(void)
+{
+    char host[256];
+
+    if (gethostname(host, sizeof host)) {
+        ovs_strlcpy(host, "localhost", sizeof host);
+    }
+    host[sizeof host - 1] = '\0';
+    return xasprintf("%s:%ld", host, (long int) getpid());
 }
 
 /* Checks each of the comma-separated remotes of --db (several for a
@@ -791,6 +1043,11 @@ usage(void)
            "ovs-balancer-ctl;\n"
            "                          the options given here are its "
            "defaults\n"
+           "  --ha[=NAME]             one of several instances on --db: "
+           "act only while\n"
+           "                          holding its lock, as master of the "
+           "switches (NAME:\n"
+           "                          HOST:PID)\n"
            "\nService options:\n"
            "  --lb-mac=MAC            the MAC the balancer answers with "
            "(%s)\n"

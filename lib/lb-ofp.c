@@ -22,6 +22,7 @@
 
 #include "csum.h"
 #include "dp-packet.h"
+#include "openflow/nicira-ext.h"
 #include "openflow/openflow.h"
 #include "openvswitch/list.h"
 #include "openvswitch/match.h"
@@ -205,6 +206,32 @@ lb_ofp_group_mod(const struct lb_ofp *ofp, const struct ofputil_group_mod *gm)
     enum ofp_version version = ofputil_protocol_to_ofp_version(ofp->protocol);
 
     lb_ofp_queue(ofp, ofputil_encode_group_mod(version, gm, NULL, -1));
+}
+
+/* Asks for 'role' (OFPCR12_ROLE_PRIMARY, SECONDARY or EQUAL) with
+ * 'generation', which OpenFlow 1.2 and later switches compare with the
+ * largest they have seen to refuse a former master.  OpenFlow 1.0 and 1.1
+ * have Open vSwitch's extension, without a generation. */
+struct ofpbuf *
+lb_ofp_encode_role_request(enum ofp_version version,
+                           enum ofp12_controller_role role,
+                           uint64_t generation)
+{
+    struct ofpbuf *msg;
+
+    if (version >= OFP12_VERSION) {
+        msg = ofpraw_alloc(OFPRAW_OFPT12_ROLE_REQUEST, version, 0);
+        struct ofp12_role_request *rr = ofpbuf_put_zeros(msg, sizeof *rr);
+        rr->role = htonl(role);
+        rr->generation_id = htonll(generation);
+    } else {
+        msg = ofpraw_alloc(OFPRAW_NXT_ROLE_REQUEST, version, 0);
+        struct nx_role_request *nrr = ofpbuf_put_zeros(msg, sizeof *nrr);
+        nrr->role = htonl(role == OFPCR12_ROLE_PRIMARY ? NX_ROLE_PRIMARY
+                          : role == OFPCR12_ROLE_SECONDARY ? NX_ROLE_SECONDARY
+                          : NX_ROLE_OTHER);
+    }
+    return msg;
 }
 
 /* Sends a request to flush the connection tracking entries that 'match'

@@ -66,6 +66,9 @@ enum ofperr lb_ofp_flow_stats_foreach_in(
     const struct lb_ofp *, const struct ofp_header *, bool all_tables,
     void (*cb)(const struct ofputil_flow_stats *, void *aux), void *aux);
 struct ofputil_group_mod;
+struct ofpbuf *lb_ofp_encode_role_request(enum ofp_version,
+                                          enum ofp12_controller_role,
+                                          uint64_t generation);
 void lb_ofp_group_mod(const struct lb_ofp *, const struct ofputil_group_mod *);
 struct ofp_ct_match;
 void lb_ofp_ct_flush(const struct lb_ofp *, const struct ofp_ct_match *,

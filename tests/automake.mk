@@ -10,6 +10,7 @@ TESTSUITE_AT = \
 	tests/lb-balancer.at \
 	tests/lb-services.at \
 	tests/lb-stateful.at \
+	tests/lb-ha.at \
 	tests/lb-robust.at \
 	tests/lb-repair.at \
 	tests/lb-db.at \

@@ -1100,6 +1100,14 @@ cmd_show(struct ctl_context *ctx)
     if (bal) {
         ds_put_format(s, "Balancer (configuration %"PRId64", applied %"
                       PRId64")\n", bal->next_cfg, bal->cur_cfg);
+        const char *active = smap_get(&bal->status, "active");
+        if (active) {
+            /* Written by the instance that holds the lock (--ha). */
+            const char *since = smap_get(&bal->status, "active_since");
+            ds_put_format(s, "    active: %s since %s, generation %"PRId64
+                          "\n", active, since ? since : "(unknown)",
+                          bal->generation);
+        }
         const struct smap_node **nodes = smap_sort(&bal->options);
         for (size_t i = 0; i < smap_count(&bal->options); i++) {
             ds_put_format(s, "    %s: %s\n", nodes[i]->key, nodes[i]->value);
