@@ -367,8 +367,8 @@ static void
 release_switch(struct switch_node *sn, const char *why)
 {
     if (sn->lb) {
-        lb_controller_disconnect(controller, lb_switch_get_dpid(sn->lb),
-                                 time_msec());
+        lb_controller_release(controller, lb_switch_get_dpid(sn->lb),
+                              time_msec());
         sn->lb = NULL;
     }
     sn->role_refused = why;
@@ -509,7 +509,12 @@ switch_disconnected(struct swconn *swconn OVS_UNUSED, void *sn_)
 {
     struct switch_node *sn = sn_;
 
-    release_switch(sn, NULL);
+    if (sn->lb) {
+        lb_controller_disconnect(controller, lb_switch_get_dpid(sn->lb),
+                                 time_msec());
+        sn->lb = NULL;
+    }
+    sn->role_refused = NULL;
     sn->role_asked = OFPCR12_ROLE_NOCHANGE;
 }
 

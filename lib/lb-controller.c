@@ -274,6 +274,20 @@ lb_controller_disconnect(struct lb_controller *ctl, uint64_t dpid,
     }
 }
 
+/* Stops acting on switch 'dpid', whose connection stays. */
+void
+lb_controller_release(struct lb_controller *ctl, uint64_t dpid,
+                      long long int now)
+{
+    struct controller_switch *cs = find_switch(ctl, dpid);
+
+    if (cs) {
+        lb_switch_release(cs->sw, now);
+        free(cs->via);
+        cs->via = NULL;
+    }
+}
+
 void
 lb_controller_run(struct lb_controller *ctl, long long int now)
 {

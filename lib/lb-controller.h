@@ -58,6 +58,8 @@ struct lb_switch *lb_controller_connect(struct lb_controller *,
                                         long long int now);
 void lb_controller_disconnect(struct lb_controller *, uint64_t dpid,
                               long long int now);
+void lb_controller_release(struct lb_controller *, uint64_t dpid,
+                           long long int now);
 struct lb_switch *lb_controller_find_switch(const struct lb_controller *,
                                             uint64_t dpid);
 

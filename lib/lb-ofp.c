@@ -30,9 +30,11 @@
 #include "openvswitch/ofp-ct.h"
 #include "openvswitch/ofp-flow.h"
 #include "openvswitch/ofp-group.h"
+#include "openvswitch/ofp-match.h"
 #include "openvswitch/ofp-monitor.h"
 #include "openvswitch/ofp-msgs.h"
 #include "openvswitch/ofp-packet.h"
+#include "openvswitch/ofp-port.h"
 #include "openvswitch/ofpbuf.h"
 #include "packets.h"
 
@@ -243,6 +245,36 @@ lb_ofp_ct_flush(const struct lb_ofp *ofp, const struct ofp_ct_match *match,
     enum ofp_version version = ofputil_protocol_to_ofp_version(ofp->protocol);
 
     lb_ofp_queue(ofp, ofp_ct_match_encode(match, &zone, version));
+}
+
+/* Ends flow monitor 'id'.  (OVS 3.1's encoder leaves out the match that
+ * OpenFlow 1.4 and later want after a delete, and its switch refuses the
+ * message: the request is written here, with an empty match.) */
+void
+lb_ofp_flow_monitor_cancel(const struct lb_ofp *ofp, uint32_t id)
+{
+    enum ofp_version version = ofputil_protocol_to_ofp_version(ofp->protocol);
+
+    if (version < OFP14_VERSION) {
+        lb_ofp_queue(ofp, ofputil_encode_flow_monitor_cancel(id,
+                                                             ofp->protocol));
+        return;
+    }
+
+    struct ofpbuf *msg = ofpraw_alloc(OFPRAW_OFPST14_FLOW_MONITOR_REQUEST,
+                                      version, 0);
+    struct ofp14_flow_monitor_request *ofmr = ofpbuf_put_zeros(msg,
+                                                               sizeof *ofmr);
+    ofmr->monitor_id = htonl(id);
+    ofmr->out_port = ofputil_port_to_ofp11(OFPP_ANY);
+    ofmr->out_group = htonl(OFPG_ANY);
+    ofmr->table_id = OFPTT_ALL;
+    ofmr->command = OFPFMC_DELETE;
+
+    struct match match;
+    match_init_catchall(&match);
+    ofputil_put_ofp11_match(msg, &match, ofp->protocol);
+    lb_ofp_queue(ofp, msg);
 }
 
 /* Asks for flow monitor 'rq' and returns the request's xid. */

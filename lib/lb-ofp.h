@@ -74,6 +74,7 @@ struct ofp_ct_match;
 void lb_ofp_ct_flush(const struct lb_ofp *, const struct ofp_ct_match *,
                      uint16_t zone);
 struct ofputil_flow_monitor_request;
+void lb_ofp_flow_monitor_cancel(const struct lb_ofp *, uint32_t id);
 ovs_be32 lb_ofp_flow_monitor_request(
     const struct lb_ofp *, const struct ofputil_flow_monitor_request *);
 void lb_ofp_packet_out(const struct lb_ofp *, ofp_port_t in_port,

@@ -43,6 +43,9 @@ VLOG_DEFINE_THIS_MODULE(lb_repair);
 
 static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(10, 60);
 
+/* The ID of the balancer's flow monitor (one per connection). */
+#define MONITOR_ID 1
+
 /* How long to wait for the answer to the flow monitor request, and how
  * often to audit without one. */
 #define REPAIR_WAIT_MS 2000
@@ -106,7 +109,7 @@ lb_repair_start(struct lb_repair *rp, const struct lb_tables *t,
                 long long int now)
 {
     struct ofputil_flow_monitor_request rq = {
-        .id = 1,
+        .id = MONITOR_ID,
         .flags = (OFPFMF_ADD | OFPFMF_REMOVED | OFPFMF_MODIFY
                   | OFPFMF_INSTRUCTIONS),
         .out_port = OFPP_ANY,
@@ -120,6 +123,18 @@ lb_repair_start(struct lb_repair *rp, const struct lb_tables *t,
     rp->mode = LB_REPAIR_WAIT;
     rp->deadline = now + REPAIR_WAIT_MS;
     rp->audit_due = false;
+}
+
+/* Cancels the flow monitor on a connection that stays, where another
+ * controller takes over: a new start on it would find the monitor's ID
+ * taken. */
+void
+lb_repair_cancel(struct lb_repair *rp, const struct lb_tables *t)
+{
+    if (rp->mode == LB_REPAIR_WAIT || rp->mode == LB_REPAIR_MONITOR) {
+        lb_ofp_flow_monitor_cancel(t->ofp, MONITOR_ID);
+    }
+    lb_repair_stop(rp);
 }
 
 void

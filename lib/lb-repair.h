@@ -64,6 +64,7 @@ void lb_repair_destroy(struct lb_repair *);
 void lb_repair_start(struct lb_repair *, const struct lb_tables *,
                      long long int now);
 void lb_repair_stop(struct lb_repair *);
+void lb_repair_cancel(struct lb_repair *, const struct lb_tables *);
 void lb_repair_error(struct lb_repair *, const struct lb_tables *,
                      const struct ofp_header *, long long int now);
 void lb_repair_update(struct lb_repair *, const struct lb_tables *,

@@ -609,6 +609,18 @@ lb_switch_disconnected(struct lb_switch *sw, long long int now OVS_UNUSED)
     drop_held(sw);
 }
 
+/* This instance stops acting on the switch, whose connection stays (another
+ * controller takes over): what would outlive the connection goes first. */
+void
+lb_switch_release(struct lb_switch *sw, long long int now)
+{
+    if (sw->connected) {
+        struct lb_tables t = tables(sw);
+        lb_repair_cancel(&sw->repair, &t);
+    }
+    lb_switch_disconnected(sw, now);
+}
+
 static void release_held(struct lb_switch *, long long int now);
 
 /* A part of the flow stats the traffic statistics or the resync asked for

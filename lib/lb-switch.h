@@ -56,6 +56,7 @@ void lb_switch_connected(struct lb_switch *, enum ofputil_protocol,
                          const struct hmapx *ports, struct ofpbuf *out,
                          long long int now);
 void lb_switch_disconnected(struct lb_switch *, long long int now);
+void lb_switch_release(struct lb_switch *, long long int now);
 bool lb_switch_is_connected(const struct lb_switch *);
 
 void lb_switch_packet_in(struct lb_switch *, const struct ofp_header *,

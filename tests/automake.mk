@@ -20,7 +20,8 @@ TESTSUITE_AT = \
 SYSTEM_TESTSUITE_AT = \
 	tests/system-testsuite.at \
 	tests/lb-macros.at \
-	tests/lb-system.at
+	tests/lb-system.at \
+	tests/lb-ha-system.at
 
 OVS_MACROS_AT = \
 	$(OVS_SRCDIR)/tests/ovs-macros.at \
