@@ -431,11 +431,19 @@ switch_role_message(struct switch_node *sn, enum ofptype type,
 
     if (type == OFPTYPE_ERROR) {
         enum ofperr error = ofperr_decode_msg(oh, NULL);
-        if (error == OFPERR_OFPRRFC_STALE) {
-            VLOG_WARN("%s: the switch refused the %s role with generation "
-                      "%"PRId64" as stale: another controller has been "
-                      "master with a newer one; not acting on this switch",
-                      name, role_name(sn->role_asked), sn->role_generation);
+        if (error == OFPERR_OFPRRFC_STALE
+            && sn->role_asked == OFPCR12_ROLE_SECONDARY) {
+            /* A standby that has not heard of the newest generation yet:
+             * it asks again when the database tells it. */
+            VLOG_INFO("%s: the switch has seen a generation newer than "
+                      "%"PRId64": another instance is master there",
+                      name, sn->role_generation);
+            return true;
+        } else if (error == OFPERR_OFPRRFC_STALE) {
+            VLOG_WARN("%s: the switch refused the master role with "
+                      "generation %"PRId64" as stale: another controller "
+                      "has been master with a newer one; not acting on this "
+                      "switch", name, sn->role_generation);
             release_switch(sn, "the switch refused its generation as stale");
             return true;
         } else if (error == OFPERR_OFPBRC_IS_SECONDARY) {
