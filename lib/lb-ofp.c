@@ -233,6 +233,7 @@ lb_ofp_encode_role_request(enum ofp_version version,
                           : role == OFPCR12_ROLE_SECONDARY ? NX_ROLE_SECONDARY
                           : NX_ROLE_OTHER);
     }
+    ofpmsg_update_length(msg);
     return msg;
 }
 

@@ -46,6 +46,7 @@
 #include "openvswitch/list.h"
 #include "openvswitch/match.h"
 #include "openvswitch/ofp-actions.h"
+#include "openvswitch/ofp-connection.h"
 #include "openvswitch/ofp-errors.h"
 #include "openvswitch/ofp-flow.h"
 #include "openvswitch/ofp-monitor.h"
@@ -1534,6 +1535,38 @@ answer_syn(struct fake_switch *fs, const struct ofp_header *oh)
     ofpbuf_uninit(&ofpacts);
 }
 
+/* role-requests: the role requests ovs-balancer --ha sends, in every
+ * version, as OVS's own decoder reads them. */
+static void
+test_role_requests(struct ovs_cmdl_context *ctx OVS_UNUSED)
+{
+    static const enum ofp12_controller_role roles[] = {
+        OFPCR12_ROLE_PRIMARY, OFPCR12_ROLE_SECONDARY,
+    };
+
+    for (enum ofp_version v = OFP10_VERSION; v <= OFP15_VERSION; v++) {
+        for (size_t i = 0; i < ARRAY_SIZE(roles); i++) {
+            struct ofpbuf *msg = lb_ofp_encode_role_request(v, roles[i], 7);
+            struct ofputil_role_request rr;
+            enum ofperr error = ofputil_decode_role_message(msg->data, &rr);
+
+            printf("%s: ", ofputil_version_to_string(v));
+            if (error) {
+                printf("%s\n", ofperr_to_string(error));
+            } else {
+                printf("%s", rr.role == OFPCR12_ROLE_PRIMARY ? "primary"
+                       : rr.role == OFPCR12_ROLE_SECONDARY ? "secondary"
+                       : "other");
+                if (rr.have_generation_id) {
+                    printf(" generation %"PRIu64, rr.generation_id);
+                }
+                putchar('\n');
+            }
+            ofpbuf_delete(msg);
+        }
+    }
+}
+
 /* check-cost N SECONDS: N backends with tcp checks every second, answered
  * at once, for SECONDS of virtual time; prints the balancer's CPU time per
  * check (its own work: composing, parsing, timers; not the socket I/O). */
@@ -1619,6 +1652,7 @@ static const struct ovs_cmdl_command commands[] = {
     {"packet-ins", "N", 1, 1, test_packet_ins, OVS_RO},
     {"run", "[-v]", 0, 1, test_run, OVS_RO},
     {"check-cost", "N SECONDS", 2, 2, test_check_cost, OVS_RO},
+    {"role-requests", "", 0, 0, test_role_requests, OVS_RO},
     {NULL, NULL, 0, 0, NULL, OVS_RO},
 };
 
