@@ -497,8 +497,10 @@ void
 dbconn_wait(struct dbconn *db)
 {
     ovsdb_idl_wait(db->loop.idl);
-    if (ovsdb_idl_is_connected(db->loop.idl) && !db->loop.committing_txn) {
-        /* Otherwise the connection or the commit wakes it up. */
+    if (ovsdb_idl_is_connected(db->loop.idl) && !db->loop.committing_txn
+        && (!db->ha_name || db->active)) {
+        /* Otherwise the connection or the commit wakes it up (a standby
+         * writes no status). */
         poll_timer_wait_until(db->next_status);
     }
 }

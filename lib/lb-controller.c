@@ -261,17 +261,30 @@ lb_controller_connect(struct lb_controller *ctl, uint64_t dpid,
     return cs->sw;
 }
 
-void
-lb_controller_disconnect(struct lb_controller *ctl, uint64_t dpid,
-                         long long int now)
+/* Forgets the connection to switch 'dpid': it went away, or ('stays') this
+ * instance stops acting on it while it stays. */
+static void
+forget_connection(struct lb_controller *ctl, uint64_t dpid, bool stays,
+                  long long int now)
 {
     struct controller_switch *cs = find_switch(ctl, dpid);
 
     if (cs) {
-        lb_switch_disconnected(cs->sw, now);
+        if (stays) {
+            lb_switch_release(cs->sw, now);
+        } else {
+            lb_switch_disconnected(cs->sw, now);
+        }
         free(cs->via);
         cs->via = NULL;
     }
+}
+
+void
+lb_controller_disconnect(struct lb_controller *ctl, uint64_t dpid,
+                         long long int now)
+{
+    forget_connection(ctl, dpid, false, now);
 }
 
 /* Stops acting on switch 'dpid', whose connection stays. */
@@ -279,13 +292,7 @@ void
 lb_controller_release(struct lb_controller *ctl, uint64_t dpid,
                       long long int now)
 {
-    struct controller_switch *cs = find_switch(ctl, dpid);
-
-    if (cs) {
-        lb_switch_release(cs->sw, now);
-        free(cs->via);
-        cs->via = NULL;
-    }
+    forget_connection(ctl, dpid, true, now);
 }
 
 void
