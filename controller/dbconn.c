@@ -435,6 +435,7 @@ dbconn_get_role(const struct dbconn *db, struct dbconn_role *role)
 
     memset(role, 0, sizeof *role);
     role->active = !db->ha_name || db->active;
+    role->claiming = db->claimed && !db->active;
     if (bal) {
         role->generation = bal->generation;
         role->active_name = smap_get(&bal->status, "active");

@@ -51,6 +51,7 @@ void dbconn_set_ha(struct dbconn *, const char *name);
 /* Who acts, as this instance knows it. */
 struct dbconn_role {
     bool active;                /* This instance acts on the switches. */
+    bool claiming;              /* It took the lock, not yet the generation. */
     int64_t generation;         /* The active instance's, 0 if unknown. */
     const char *active_name;    /* The active instance's, or NULL. */
     const char *active_since;   /* Since when (ISO 8601 UTC), or NULL. */

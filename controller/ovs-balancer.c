@@ -409,9 +409,10 @@ update_role(const struct dbconn *db)
                 ask_role(sn, OFPCR12_ROLE_SECONDARY);
             }
         }
-    } else if (role.generation != generation) {
+    } else if (role.generation != generation && !role.claiming) {
         /* Another instance took over, or the first generation is known:
-         * the slave's role, with a generation the switches accept. */
+         * the slave's role, with a generation the switches accept.  (Not
+         * for the generation this instance is about to take itself.) */
         generation = role.generation;
         if (!acting) {
             LIST_FOR_EACH (sn, node, &switches) {
