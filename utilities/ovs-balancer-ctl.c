@@ -41,6 +41,7 @@
 #include "packets.h"
 #include "smap.h"
 #include "svec.h"
+#include "stream.h"
 #include "table.h"
 #include "util.h"
 
@@ -67,10 +68,12 @@ static void register_commands(void);
 OVS_NO_RETURN static void usage(void);
 
 /* What identifies a row to the generic commands: a Load_Balancer by its
- * name. */
+ * name, a Connection by its target. */
 static const struct ctl_table_class tables[OBREC_N_TABLES] = {
     [OBREC_TABLE_LOAD_BALANCER].row_ids[0]
     = { &obrec_load_balancer_col_name, NULL, NULL },
+    [OBREC_TABLE_CONNECTION].row_ids[0]
+    = { &obrec_connection_col_target, NULL, NULL },
 };
 
 static void
@@ -306,6 +309,14 @@ Health check commands:\n\
                               timeout, rise, fall, slow-start, check-source,\n\
                               http-status, expect)\n\
   lb-health-del NAME          check them by ARP alone\n\
+\n\
+Connection commands (where the database server also listens):\n\
+  [--inactivity-probe=MSECS] set-connection TARGET...\n\
+                              listen on each TARGET (e.g. ptcp:6641), and\n\
+                              drop a client silent for MSECS and then\n\
+                              MSECS more (a hung ovs-balancer --ha)\n\
+  get-connection              print them\n\
+  del-connection              listen on none of them\n\
 \n\
 %s\
 %s\
@@ -1176,6 +1187,104 @@ cmd_show(struct ctl_context *ctx)
     free(lbs);
 }
 
+/* Connection commands: where the database server listens, besides its
+ * command line (ovs-balancer-db start serves the Connection table). */
+
+static void
+pre_connection(struct ctl_context *ctx)
+{
+    ovsdb_idl_add_table(ctx->idl, &obrec_table_balancer);
+    ovsdb_idl_add_table(ctx->idl, &obrec_table_connection);
+}
+
+static const struct obrec_balancer *
+balancer_or_error(struct ctl_context *ctx)
+{
+    const struct obrec_balancer *bal = obrec_balancer_first(ctx->idl);
+    if (!bal) {
+        ctl_error(ctx, "the database has no Balancer row (run "
+                  "\"ovs-balancer-ctl init\")");
+    }
+    return bal;
+}
+
+static void
+cmd_set_connection(struct ctl_context *ctx)
+{
+    const struct obrec_balancer *bal = balancer_or_error(ctx);
+    const struct shash_node *probe = shash_find(&ctx->options,
+                                                "--inactivity-probe");
+    long long int probe_arg = 0;
+
+    if (!bal) {
+        return;
+    }
+    if (probe && (!str_to_llong(probe->data, 10, &probe_arg)
+                  || probe_arg < 0 || (probe_arg && probe_arg < 1000))) {
+        ctl_error(ctx, "--inactivity-probe: \"%s\" is not 0 (no probe) "
+                  "or a number of milliseconds from 1000",
+                  (const char *) probe->data);
+        return;
+    }
+
+    struct obrec_connection **conns = xmalloc((ctx->argc - 1)
+                                              * sizeof *conns);
+    for (int i = 1; i < ctx->argc; i++) {
+        const char *target = ctx->argv[i];
+        if (pstream_verify_name(target) && stream_verify_name(target)) {
+            ctl_error(ctx, "%s: not a connection method (e.g. ptcp:6641 or "
+                      "punix:FILE)", target);
+            free(conns);
+            return;
+        }
+        conns[i - 1] = obrec_connection_insert(ctx->txn);
+        obrec_connection_set_target(conns[i - 1], target);
+        if (probe) {
+            int64_t probe_ms = probe_arg;
+            obrec_connection_set_inactivity_probe(conns[i - 1], &probe_ms,
+                                                  1);
+        }
+    }
+    obrec_balancer_set_connections(bal, conns, ctx->argc - 1);
+    free(conns);
+}
+
+static void
+cmd_get_connection(struct ctl_context *ctx)
+{
+    const struct obrec_balancer *bal = balancer_or_error(ctx);
+    struct svec targets = SVEC_EMPTY_INITIALIZER;
+
+    if (!bal) {
+        return;
+    }
+    for (size_t i = 0; i < bal->n_connections; i++) {
+        const struct obrec_connection *c = bal->connections[i];
+        if (c->n_inactivity_probe) {
+            svec_add_nocopy(&targets, xasprintf(
+                                "%s (inactivity probe %"PRId64" ms)",
+                                c->target, c->inactivity_probe[0]));
+        } else {
+            svec_add(&targets, c->target);
+        }
+    }
+    svec_sort(&targets);
+    for (size_t i = 0; i < targets.n; i++) {
+        ds_put_format(&ctx->output, "%s\n", targets.names[i]);
+    }
+    svec_destroy(&targets);
+}
+
+static void
+cmd_del_connection(struct ctl_context *ctx)
+{
+    const struct obrec_balancer *bal = balancer_or_error(ctx);
+
+    if (bal) {
+        obrec_balancer_set_connections(bal, NULL, 0);
+    }
+}
+
 static void
 register_commands(void)
 {
@@ -1197,6 +1306,12 @@ register_commands(void)
          "[KEY=VALUE]...", pre_all, cmd_lb_health_set, NULL, "", RW},
         {"lb-health-del", 1, 1, "NAME", pre_all, cmd_lb_health_del, NULL, "",
          RW},
+        {"set-connection", 1, INT_MAX, "TARGET...", pre_connection,
+         cmd_set_connection, NULL, "--inactivity-probe=", RW},
+        {"get-connection", 0, 0, "", pre_connection, cmd_get_connection,
+         NULL, "", RO},
+        {"del-connection", 0, 0, "", pre_connection, cmd_del_connection,
+         NULL, "", RW},
         {NULL, 0, 0, NULL, NULL, NULL, NULL, NULL, RO},
     };
     ctl_register_commands(commands);
