@@ -108,7 +108,9 @@ static const char *db_remote;
 /* --max-backoff: longest wait between reconnection attempts. */
 static int max_backoff = 8;
 
-/* --ha: this instance's name, with --db, or NULL. */
+/* --ha: one of several instances, with --db; and this instance's name
+ * (by default, set once it runs: HOST:PID). */
+static bool ha;
 static const char *ha_name;
 
 /* Does this instance act on the switches (always, without --ha)?  And the
@@ -186,8 +188,12 @@ main(int argc, char *argv[])
     daemonize_complete();
     VLOG_INFO("%s", ovs_get_program_version());
     struct dbconn *db = db_remote ? dbconn_create(db_remote) : NULL;
-    if (ha_name) {
-        /* Standby until the database says otherwise. */
+    if (ha) {
+        /* Standby until the database says otherwise.  (The default name
+         * has the daemon's PID, known only now that it has detached.) */
+        if (!ha_name) {
+            ha_name = default_instance_name();
+        }
         dbconn_set_ha(db, ha_name);
         acting = false;
         VLOG_INFO("instance %s: standby until it holds the database lock",
@@ -305,7 +311,7 @@ role_name(enum ofp12_controller_role role)
 static void
 ask_role(struct switch_node *sn, enum ofp12_controller_role role)
 {
-    if (!ha_name || !swconn_is_ready(sn->swconn)
+    if (!ha || !swconn_is_ready(sn->swconn)
         || (role == OFPCR12_ROLE_SECONDARY && !generation)) {
         return;
     }
@@ -354,7 +360,7 @@ static void
 take_switch(struct switch_node *sn)
 {
     sn->role_refused = NULL;
-    if (ha_name) {
+    if (ha) {
         ask_role(sn, OFPCR12_ROLE_PRIMARY);
     } else {
         start_balancing(sn);
@@ -489,7 +495,7 @@ switch_message(struct swconn *swconn OVS_UNUSED, enum ofptype type,
 {
     struct switch_node *sn = sn_;
 
-    if (ha_name && switch_role_message(sn, type, oh)) {
+    if (ha && switch_role_message(sn, type, oh)) {
         return;
     }
     if (!sn->lb) {
@@ -603,7 +609,7 @@ lb_unixctl_show(struct unixctl_conn *conn, int argc, const char *argv[],
 {
     struct ds s = DS_EMPTY_INITIALIZER;
 
-    if (ha_name) {
+    if (ha) {
         show_role(db_, &s);
     }
     char *error = lb_controller_show(controller, argc - 1, argv + 1, &s);
@@ -882,8 +888,9 @@ parse_options(int argc, char *argv[])
             break;
 
         case OPT_HA:
-            ha_name = optarg ? optarg : default_instance_name();
-            if (!ha_name[0] || strchr(ha_name, ' ')) {
+            ha = true;
+            ha_name = optarg;
+            if (ha_name && (!ha_name[0] || strchr(ha_name, ' '))) {
                 ovs_fatal(0, "--ha: \"%s\" is not an instance name (no "
                           "spaces, not empty)", ha_name);
             }
@@ -966,7 +973,7 @@ parse_options(int argc, char *argv[])
     if (db_remote) {
         check_db_remote(db_remote);
     }
-    if (ha_name && !db_remote) {
+    if (ha && !db_remote) {
         ovs_fatal(0, "--ha needs --db: the instances share the database "
                   "and take turns by its lock");
     }
