@@ -490,7 +490,7 @@ switch_role_message(struct switch_node *sn, enum ofptype type,
 }
 
 static void
-switch_message(struct swconn *swconn OVS_UNUSED, enum ofptype type,
+switch_message(struct swconn *swconn, enum ofptype type,
                const struct ofp_header *oh, void *sn_)
 {
     struct switch_node *sn = sn_;
@@ -502,7 +502,7 @@ switch_message(struct swconn *swconn OVS_UNUSED, enum ofptype type,
         return;
     }
     if (type == OFPTYPE_PACKET_IN) {
-        lb_switch_packet_in(sn->lb, oh, time_msec());
+        lb_switch_packet_in(sn->lb, oh, swconn_read_time(swconn));
     } else if (type == OFPTYPE_FLOW_REMOVED) {
         lb_switch_flow_removed(sn->lb, oh, time_msec());
     } else if (type == OFPTYPE_FLOW_STATS_REPLY) {

@@ -73,6 +73,7 @@ void swconn_run(struct swconn *);
 void swconn_wait(struct swconn *);
 bool swconn_is_alive(const struct swconn *);
 bool swconn_is_ready(const struct swconn *);
+long long int swconn_read_time(const struct swconn *);
 
 int swconn_send(struct swconn *, struct ofpbuf *);
 void swconn_flush(struct swconn *);

@@ -19,6 +19,8 @@ lib_libovsbalancer_la_SOURCES = \
 	lib/lb-ofp.h \
 	lib/lb-packet.c \
 	lib/lb-packet.h \
+	lib/lb-pool.c \
+	lib/lb-pool.h \
 	lib/lb-repair.c \
 	lib/lb-repair.h \
 	lib/lb-resync.c \

@@ -38,17 +38,14 @@
 #include "openvswitch/ofpbuf.h"
 #include "packets.h"
 
-/* Appends the 'n' bytes at 'p' to 'out' and returns where they went.  The
+/* lb_ofp_put()'s slow path: makes room for 'n' more bytes in 'out'.  The
  * buffer grows by doubling: an ofpbuf grows by just what is asked, which
  * makes a long queue of small messages cost quadratic time wherever
  * realloc() copies (as it does under the sanitizers). */
-void *
-lb_ofp_put(struct ofpbuf *out, const void *p, size_t n)
+void
+lb_ofp_grow(struct ofpbuf *out, size_t n)
 {
-    if (n > ofpbuf_tailroom(out)) {
-        ofpbuf_prealloc_tailroom(out, MAX(n, out->allocated));
-    }
-    return ofpbuf_put(out, p, n);
+    ofpbuf_prealloc_tailroom(out, MAX(n, out->allocated));
 }
 
 /* Appends 'msg' to the output and frees it. */

@@ -23,9 +23,11 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include "openvswitch/ofp-errors.h"
 #include "openvswitch/ofp-flow.h"
 #include "openvswitch/ofp-protocol.h"
+#include "openvswitch/ofpbuf.h"
 #include "openvswitch/types.h"
 
 struct match;
@@ -44,7 +46,20 @@ struct lb_ofp {
     struct ofpbuf *out;         /* Composed messages go here. */
 };
 
-void *lb_ofp_put(struct ofpbuf *out, const void *, size_t);
+void lb_ofp_grow(struct ofpbuf *out, size_t n);
+
+/* Appends the 'n' bytes at 'p' to 'out' and returns where they went.
+ * Inline: every message the balancer sends goes through here. */
+static inline void *
+lb_ofp_put(struct ofpbuf *out, const void *p, size_t n)
+{
+    if (n > ofpbuf_tailroom(out)) {
+        lb_ofp_grow(out, n);
+    }
+    void *dst = ofpbuf_tail(out);
+    out->size += n;
+    return memcpy(dst, p, n);
+}
 void lb_ofp_flow_add(const struct lb_ofp *, const struct match *,
                      int priority, int idle_timeout, int hard_timeout,
                      bool send_flow_rem, const struct ofpbuf *ofpacts);

@@ -37,12 +37,19 @@ lb_sessions_init(struct lb_sessions *s, size_t max, bool evict,
     ovs_list_init(&s->idle_clients);
     s->n_idle_clients = 0;
     ovs_list_init(&s->idle_sessions);
+    lb_pool_init(&s->client_pool, sizeof(struct lb_client));
+    lb_pool_init(&s->session_pool, sizeof(struct lb_session));
     lb_sessions_set_limits(s, max, evict, timeout_s);
 }
 
-/* The tables get all the buckets they may need at once, about 4 bytes per
- * entry of 'max' each: growing a table of a million entries would stop the
- * balancer for tens of milliseconds. */
+/* The tables start with the buckets for LB_SESSIONS_FIRST entries (or
+ * 'max', if fewer) and double as they fill.  Reserving buckets for 'max'
+ * at once would spare the stalls of growing, a few milliseconds per
+ * hundred thousand entries, but costs 8 bytes per entry of 'max' per
+ * switch, and a new client touches a page of buckets nobody touched
+ * before: with many switches, each client cost two page faults. */
+#define LB_SESSIONS_FIRST 131072
+
 void
 lb_sessions_set_limits(struct lb_sessions *s, size_t max, bool evict,
                        int timeout_s)
@@ -50,8 +57,8 @@ lb_sessions_set_limits(struct lb_sessions *s, size_t max, bool evict,
     s->max = max;
     s->evict = evict;
     s->timeout = timeout_s * 1000LL;
-    hmap_reserve(&s->clients, max);
-    hmap_reserve(&s->sessions, max);
+    hmap_reserve(&s->clients, MIN(max, LB_SESSIONS_FIRST));
+    hmap_reserve(&s->sessions, MIN(max, LB_SESSIONS_FIRST));
 }
 
 /* Frees everything, without touching the members' counts (their services
@@ -60,17 +67,15 @@ void
 lb_sessions_destroy(struct lb_sessions *s)
 {
     struct lb_session *session;
-    struct lb_client *client;
 
+    /* The clients and sessions go with their pools. */
     HMAP_FOR_EACH_POP (session, node, &s->sessions) {
         ovs_list_remove(&session->member_node);
-        free(session);
-    }
-    HMAP_FOR_EACH_POP (client, node, &s->clients) {
-        free(client);
     }
     hmap_destroy(&s->sessions);
     hmap_destroy(&s->clients);
+    lb_pool_destroy(&s->session_pool);
+    lb_pool_destroy(&s->client_pool);
 }
 
 size_t
@@ -113,7 +118,7 @@ lb_sessions_add_client(struct lb_sessions *s, ovs_be32 ip,
                        struct eth_addr mac, ofp_port_t ofport,
                        long long int now)
 {
-    struct lb_client *client = xzalloc(sizeof *client);
+    struct lb_client *client = lb_pool_alloc(&s->client_pool);
 
     client->ip = ip;
     client->mac = mac;
@@ -147,7 +152,7 @@ forget_client(struct lb_sessions *s, struct lb_client *client)
     if (s->client_hook) {
         s->client_hook(s->hook_aux, client, false);
     }
-    free(client);
+    lb_pool_free(&s->client_pool, client);
 }
 
 /* Forgets 'client', which has no session. */
@@ -198,7 +203,7 @@ lb_sessions_add(struct lb_sessions *s, struct lb_member *member,
                 struct lb_client *client, ovs_be16 client_port,
                 long long int now)
 {
-    struct lb_session *session = xzalloc(sizeof *session);
+    struct lb_session *session = lb_pool_alloc(&s->session_pool);
 
     session->member = member;
     session->client = client;
@@ -233,7 +238,7 @@ remove_session(struct lb_sessions *s, struct lb_session *session, bool force,
         ovs_list_remove(&session->idle_node);
     }
     lb_member_count_session(session->member, -1);
-    free(session);
+    lb_pool_free(&s->session_pool, session);
 
     if (!--client->n_sessions) {
         if (force || client->last_seen + s->timeout <= now) {

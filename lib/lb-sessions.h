@@ -37,6 +37,7 @@
 #include "lib/lb-flows.h"
 #include "openvswitch/hmap.h"
 #include "openvswitch/list.h"
+#include "lib/lb-pool.h"
 #include "openvswitch/types.h"
 
 struct ds;
@@ -88,6 +89,9 @@ struct lb_sessions {
     /* Told of each client that is added ('added') or forgotten. */
     void (*client_hook)(void *aux, const struct lb_client *, bool added);
     void *hook_aux;
+
+    struct lb_pool client_pool;     /* Where the clients are... */
+    struct lb_pool session_pool;    /* ...and the sessions. */
 
     size_t max;                 /* Most clients, and most sessions. */
     bool evict;                 /* Make room when full? */

@@ -1,0 +1,90 @@
+/*
+ * Copyright (c) 2026 The ovs-balancer authors.
+ *
+ * Licensed under the Apache License, Version 2.0 (the "License");
+ * you may not use this file except in compliance with the License.
+ * You may obtain a copy of the License at:
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+#include <config.h>
+#include "lib/lb-pool.h"
+
+#include <string.h>
+#include "util.h"
+
+/* Blocks start small, so that an idle switch costs little, and double up
+ * to 1 MB. */
+#define LB_POOL_FIRST_BLOCK 4096
+#define LB_POOL_MAX_BLOCK (1024 * 1024)
+
+/* A block's header; its objects follow. */
+struct lb_pool_block {
+    struct ovs_list node;       /* In the pool's 'blocks'. */
+    uint64_t objects[];         /* Aligned as malloc() would. */
+};
+
+void
+lb_pool_init(struct lb_pool *pool, size_t size)
+{
+    pool->size = ROUND_UP(MAX(size, sizeof(void *)), sizeof(uint64_t));
+    pool->free = NULL;
+    pool->block_next = pool->block_end = NULL;
+    pool->block_size = LB_POOL_FIRST_BLOCK;
+    ovs_list_init(&pool->blocks);
+}
+
+/* Frees every object at once. */
+void
+lb_pool_destroy(struct lb_pool *pool)
+{
+    struct lb_pool_block *block;
+
+    LIST_FOR_EACH_POP (block, node, &pool->blocks) {
+        free(block);
+    }
+    pool->free = NULL;
+    pool->block_next = pool->block_end = NULL;
+}
+
+/* Returns a new object, zeroed. */
+void *
+lb_pool_alloc(struct lb_pool *pool)
+{
+    void *obj = pool->free;
+
+    if (obj) {
+        memcpy(&pool->free, obj, sizeof pool->free);
+    } else {
+        if (pool->block_end - pool->block_next < pool->size) {
+            size_t n = MAX(1, (pool->block_size - sizeof(struct lb_pool_block))
+                              / pool->size);
+            struct lb_pool_block *block = xmalloc(
+                sizeof *block + n * pool->size);
+            ovs_list_push_back(&pool->blocks, &block->node);
+            pool->block_next = (char *) block->objects;
+            pool->block_end = pool->block_next + n * pool->size;
+            pool->block_size = MIN(2 * pool->block_size, LB_POOL_MAX_BLOCK);
+        }
+        obj = pool->block_next;
+        pool->block_next += pool->size;
+    }
+    return memset(obj, 0, pool->size);
+}
+
+/* Returns 'obj', from lb_pool_alloc() on 'pool', to the pool. */
+void
+lb_pool_free(struct lb_pool *pool, void *obj)
+{
+    if (obj) {
+        memcpy(obj, &pool->free, sizeof pool->free);
+        pool->free = obj;
+    }
+}
