@@ -130,6 +130,8 @@ static void open_targets(int argc, char *argv[]);
 OVS_NO_RETURN static void usage(void);
 
 static void switch_ready(struct swconn *, void *aux);
+static void switch_prefetch(struct swconn *, const void *msg, size_t len,
+                            void *aux);
 static void switch_message(struct swconn *, enum ofptype,
                            const struct ofp_header *, void *aux);
 static void switch_disconnected(struct swconn *, void *aux);
@@ -139,6 +141,7 @@ static void update_role(const struct dbconn *);
 
 static const struct swconn_handler switch_handler = {
     .ready = switch_ready,
+    .prefetch = switch_prefetch,
     .message = switch_message,
     .disconnected = switch_disconnected,
 };
@@ -487,6 +490,17 @@ switch_role_message(struct switch_node *sn, enum ofptype type,
         return true;
     }
     return false;
+}
+
+static void
+switch_prefetch(struct swconn *swconn OVS_UNUSED, const void *msg,
+                size_t len, void *sn_)
+{
+    struct switch_node *sn = sn_;
+
+    if (sn->lb) {
+        lb_switch_prefetch(sn->lb, msg, len);
+    }
 }
 
 static void

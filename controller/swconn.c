@@ -214,6 +214,29 @@ swconn_connected(struct swconn *sw)
     ofpbuf_delete(hello);
 }
 
+/* Shows the handler the packet-ins among the whole messages received, ahead
+ * of handling them. */
+static void
+swconn_prefetch(struct swconn *sw)
+{
+    if (sw->state != SWCONN_READY || !sw->handler->prefetch) {
+        return;
+    }
+    const uint8_t *p = sw->bc.rx.data;
+    size_t left = sw->bc.rx.size;
+    while (left >= sizeof(struct ofp_header)) {
+        size_t len = p[2] << 8 | p[3];
+        if (len < sizeof(struct ofp_header) || len > left) {
+            break;
+        }
+        if (p[1] == OFPT_PACKET_IN_TYPE) {
+            sw->handler->prefetch(sw, p, len, sw->aux);
+        }
+        p += len;
+        left -= len;
+    }
+}
+
 /* Reads what the switch sent and handles every whole message.  Returns false
  * if the connection failed. */
 static bool
@@ -231,6 +254,7 @@ swconn_receive(struct swconn *sw)
         }
         sw->read_time = time_msec();
         reconnect_activity(sw->reconnect, sw->read_time);
+        swconn_prefetch(sw);
 
         const struct ofp_header *oh;
         while ((oh = batch_conn_next(&sw->bc, &error))) {

@@ -55,6 +55,12 @@ struct swconn_handler {
      * connection swconn goes on trying to reconnect. */
     void (*disconnected)(struct swconn *, void *aux);
 
+    /* Optional: a look at packet-in 'msg' ('len' bytes, at any alignment)
+     * before the messages of a read are handled, so that the handler can
+     * start loading what it will need for them. */
+    void (*prefetch)(struct swconn *, const void *msg, size_t len,
+                     void *aux);
+
     /* The switch added, removed or changed a port. */
     void (*port_changed)(struct swconn *, ofp_port_t, bool present,
                          void *aux);

@@ -543,6 +543,34 @@ decode_packet_in_fast(const struct ofp_header *oh, struct lb_packet_in *pin)
     return true;
 }
 
+/* Returns where the frame of packet-in 'msg' ('len' bytes, at any
+ * alignment) starts, and its length in '*frame_len', if it is in one of
+ * the forms decode_packet_in_fast() reads; otherwise NULL.  For a look
+ * ahead at messages not yet decoded: it reads bytes, nothing else. */
+const uint8_t *
+lb_ofp_packet_in_frame(const void *msg, size_t len, size_t *frame_len)
+{
+    const uint8_t *p = msg;
+    size_t ofs;
+
+    if (len < sizeof(struct ofp_header) || p[1] != LB_OFPT_PACKET_IN) {
+        return NULL;
+    } else if (p[0] == OFP10_VERSION) {
+        ofs = sizeof(struct ofp_header) + offsetof(struct ofp10_packet_in,
+                                                   data);
+    } else if (p[0] >= OFP12_VERSION) {
+        ofs = (sizeof(struct ofp_header) + sizeof(struct ofp12_packet_in)
+               + (p[0] >= OFP13_VERSION ? 8 : 0) + 16 + 2);
+    } else {
+        return NULL;
+    }
+    if (len < ofs) {
+        return NULL;
+    }
+    *frame_len = len - ofs;
+    return p + ofs;
+}
+
 /* Decodes packet-in 'oh', a whole message, into 'pin'.  Returns an error
  * if it is not a valid packet-in.
  *

@@ -134,6 +134,8 @@ struct lb_packet_in {
 
 enum ofperr lb_ofp_decode_packet_in(const struct ofp_header *,
                                     struct lb_packet_in *);
+const uint8_t *lb_ofp_packet_in_frame(const void *msg, size_t len,
+                                      size_t *frame_len);
 
 void lb_ofp_end_message(struct ofpbuf *, size_t ofs);
 const struct ofp_header *lb_ofp_frame(struct ofpbuf *rx,

@@ -50,6 +50,31 @@ lb_sessions_init(struct lb_sessions *s, size_t max, bool evict,
  * before: with many switches, each client cost two page faults. */
 #define LB_SESSIONS_FIRST 131072
 
+/* Every new client looks up an IP that is not there, twice (as a client,
+ * then as a session): a walk down the whole bucket, each entry a cache
+ * miss once the tables outgrow the caches.  OVS's hmap lets buckets hold 2
+ * entries on average; these tables keep it under 1/2, for 2 to 4 buckets
+ * (16 to 32 bytes) per entry. */
+#define LB_SESSIONS_BUCKETS_PER_ENTRY 2
+
+/* Makes 'hmap' sparse enough for 'n' entries. */
+static void
+reserve_sparse(struct hmap *hmap, size_t n)
+{
+    /* hmap_reserve(N) gives at least N/2 buckets. */
+    hmap_reserve(hmap, 2 * LB_SESSIONS_BUCKETS_PER_ENTRY * n);
+}
+
+static void
+insert_sparse(struct hmap *hmap, struct hmap_node *node, uint32_t hash)
+{
+    if (hmap_count(hmap) >= (hmap->mask + 1)
+                            / LB_SESSIONS_BUCKETS_PER_ENTRY) {
+        reserve_sparse(hmap, 2 * (hmap_count(hmap) + 1));
+    }
+    hmap_insert(hmap, node, hash);
+}
+
 void
 lb_sessions_set_limits(struct lb_sessions *s, size_t max, bool evict,
                        int timeout_s)
@@ -57,8 +82,8 @@ lb_sessions_set_limits(struct lb_sessions *s, size_t max, bool evict,
     s->max = max;
     s->evict = evict;
     s->timeout = timeout_s * 1000LL;
-    hmap_reserve(&s->clients, MIN(max, LB_SESSIONS_FIRST));
-    hmap_reserve(&s->sessions, MIN(max, LB_SESSIONS_FIRST));
+    reserve_sparse(&s->clients, MIN(max, LB_SESSIONS_FIRST));
+    reserve_sparse(&s->sessions, MIN(max, LB_SESSIONS_FIRST));
 }
 
 /* Frees everything, without touching the members' counts (their services
@@ -97,6 +122,16 @@ lb_sessions_count(const struct lb_sessions *s)
     return hmap_count(&s->sessions);
 }
 
+static uint32_t
+hash_session(const struct lb_service *svc, ovs_be32 client_ip,
+             ovs_be16 client_port)
+{
+    /* One hash of all three: this is on every new client's path. */
+    return hash_int((OVS_FORCE uint32_t) client_ip
+                    ^ (svc->id * 0x9e3779b1u)
+                    ^ (OVS_FORCE uint16_t) client_port, 0);
+}
+
 /* Clients. */
 
 struct lb_client *
@@ -112,6 +147,22 @@ lb_sessions_find_client(const struct lb_sessions *s, ovs_be32 ip)
     return NULL;
 }
 
+/* Starts loading the buckets where the client with 'client_ip', and its
+ * session of 'svc' (if nonnull) from 'client_port', would be, so that
+ * looking them up a little later does not wait for memory. */
+void
+lb_sessions_prefetch(const struct lb_sessions *s, ovs_be32 client_ip,
+                     const struct lb_service *svc, ovs_be16 client_port)
+{
+    OVS_PREFETCH(&s->clients.buckets[lb_hash_ip(client_ip)
+                                     & s->clients.mask]);
+    if (svc) {
+        OVS_PREFETCH(&s->sessions.buckets[hash_session(svc, client_ip,
+                                                       client_port)
+                                          & s->sessions.mask]);
+    }
+}
+
 /* Adds a client, which the caller has made room for. */
 struct lb_client *
 lb_sessions_add_client(struct lb_sessions *s, ovs_be32 ip,
@@ -124,7 +175,7 @@ lb_sessions_add_client(struct lb_sessions *s, ovs_be32 ip,
     client->mac = mac;
     client->ofport = ofport;
     client->last_seen = now;
-    hmap_insert(&s->clients, &client->node, lb_hash_ip(ip));
+    insert_sparse(&s->clients, &client->node, lb_hash_ip(ip));
     ovs_list_push_back(&s->idle_clients, &client->idle_node);
     s->n_idle_clients++;
     if (s->client_hook) {
@@ -168,16 +219,6 @@ lb_sessions_remove_client(struct lb_sessions *s, struct lb_client *client)
 
 /* Sessions. */
 
-static uint32_t
-hash_session(const struct lb_service *svc, ovs_be32 client_ip,
-             ovs_be16 client_port)
-{
-    /* One hash of all three: this is on every new client's path. */
-    return hash_int((OVS_FORCE uint32_t) client_ip
-                    ^ (svc->id * 0x9e3779b1u)
-                    ^ (OVS_FORCE uint16_t) client_port, 0);
-}
-
 struct lb_session *
 lb_sessions_find(const struct lb_sessions *s, const struct lb_service *svc,
                  ovs_be32 client_ip, ovs_be16 client_port)
@@ -209,7 +250,7 @@ lb_sessions_add(struct lb_sessions *s, struct lb_member *member,
     session->client = client;
     session->client_port = client_port;
     session->idle_since = now;
-    hmap_insert(&s->sessions, &session->node,
+    insert_sparse(&s->sessions, &session->node,
                 hash_session(member->service, client->ip, client_port));
     ovs_list_push_back(&member->sessions, &session->member_node);
     ovs_list_push_back(&s->idle_sessions, &session->idle_node);

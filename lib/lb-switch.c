@@ -1752,6 +1752,48 @@ handle_packet_in(struct lb_switch *sw, const struct ofp_header *oh,
     }
 }
 
+/* A look at packet-in 'msg' ('len' bytes, at any alignment), before it is
+ * handled: starts loading what handling it will look up in the client and
+ * session tables.  Once the tables outgrow the caches, each of those
+ * lookups would otherwise wait for memory in turn; started for a whole
+ * read's packet-ins at once, the waits overlap. */
+void
+lb_switch_prefetch(const struct lb_switch *sw, const void *msg, size_t len)
+{
+    size_t n;
+    const uint8_t *f = lb_ofp_packet_in_frame(msg, len, &n);
+    ovs_be32 src, dst;
+
+    if (!f || n < ETH_HEADER_LEN + ARP_ETH_HEADER_LEN) {
+        return;
+    }
+    uint16_t eth_type = f[12] << 8 | f[13];
+    if (eth_type == ETH_TYPE_ARP) {
+        memcpy(&src, f + ETH_HEADER_LEN + 14, sizeof src);
+        lb_sessions_prefetch(&sw->sessions, src, NULL, 0);
+    } else if (eth_type == ETH_TYPE_IP) {
+        const uint8_t *ip = f + ETH_HEADER_LEN;
+        size_t ihl = (ip[0] & 0xf) * 4;
+        uint8_t proto = ip[9];
+        memcpy(&src, ip + 12, sizeof src);
+        memcpy(&dst, ip + 16, sizeof dst);
+
+        const struct lb_vip *vip = lb_services_find_vip(&sw->services, dst);
+        const struct lb_service *svc = NULL;
+        ovs_be16 ports[2] = { 0, 0 };
+        if (vip && (proto == IPPROTO_TCP || proto == IPPROTO_UDP)
+            && n >= ETH_HEADER_LEN + ihl + sizeof ports) {
+            memcpy(ports, ip + ihl, sizeof ports);
+        }
+        if (vip) {
+            svc = lb_vip_find_service(vip, proto, ntohs(ports[1]));
+        }
+        lb_sessions_prefetch(&sw->sessions, src, svc,
+                             (svc && svc->cfg.affinity
+                              == LB_AFFINITY_CONNECTION) ? ports[0] : 0);
+    }
+}
+
 void
 lb_switch_packet_in(struct lb_switch *sw, const struct ofp_header *oh,
                     long long int now)

@@ -80,22 +80,40 @@ static void
 patch(const struct lb_tmpl *t, const union lb_tmpl_value values[],
       uint8_t *msg)
 {
-    for (size_t k = 0; k < t->n_places; k++) {
-        const struct lb_tmpl_place *place = &t->places[k];
-        const union lb_tmpl_value *v = &values[place->field];
-        uint8_t *dst = msg + place->ofs;
+    const struct lb_tmpl_place *p = t->places, *end;
 
-        /* A port's place is its last two bytes; see find_places(). */
-        if (place->kind == LB_TMPL_MAC) {
-            memcpy(dst, &v->mac, ETH_ADDR_LEN);
-        } else if (place->kind == LB_TMPL_IP) {
-            memcpy(dst, &v->ip, sizeof v->ip);
-        } else if (place->kind == LB_TMPL_L4PORT) {
-            memcpy(dst, &v->l4port, sizeof v->l4port);
-        } else {
-            ovs_be16 port = htons(ofp_to_u16(v->port));
-            memcpy(dst, &port, sizeof port);
-        }
+    /* A port's place is its last two bytes; see find_places(). */
+    for (end = p + t->n_kind[LB_TMPL_PORT]; p < end; p++) {
+        ovs_be16 port = htons(ofp_to_u16(values[p->field].port));
+        memcpy(msg + p->ofs, &port, sizeof port);
+    }
+    for (end = p + t->n_kind[LB_TMPL_MAC]; p < end; p++) {
+        memcpy(msg + p->ofs, &values[p->field].mac, ETH_ADDR_LEN);
+    }
+    for (end = p + t->n_kind[LB_TMPL_IP]; p < end; p++) {
+        memcpy(msg + p->ofs, &values[p->field].ip, sizeof(ovs_be32));
+    }
+    for (end = p + t->n_kind[LB_TMPL_L4PORT]; p < end; p++) {
+        memcpy(msg + p->ofs, &values[p->field].l4port, sizeof(ovs_be16));
+    }
+}
+
+static int
+compare_places(const void *a_, const void *b_)
+{
+    const struct lb_tmpl_place *a = a_, *b = b_;
+    return (a->kind != b->kind ? (a->kind > b->kind) - (a->kind < b->kind)
+            : (a->ofs > b->ofs) - (a->ofs < b->ofs));
+}
+
+/* Groups the places by kind, for patch(). */
+static void
+group_places(struct lb_tmpl *t)
+{
+    qsort(t->places, t->n_places, sizeof *t->places, compare_places);
+    memset(t->n_kind, 0, sizeof t->n_kind);
+    for (size_t k = 0; k < t->n_places; k++) {
+        t->n_kind[t->places[k].kind]++;
     }
 }
 
@@ -175,6 +193,7 @@ lb_tmpl_init(struct lb_tmpl *t, const enum lb_tmpl_kind kinds[],
 
     /* The self-check: all fields at once, patched versus encoded. */
     if (!failure) {
+        group_places(t);
         ofpbuf_clear(&probe);
         encode(other, aux, &probe);
         clear_xid(&probe);

@@ -74,10 +74,13 @@ struct lb_tmpl {
     size_t n_fields;
     enum lb_tmpl_kind kinds[LB_TMPL_MAX_FIELDS];
 
-    /* All the places of all the fields: using the template is a copy and
-     * these stores, whatever fields have no place. */
+    /* All the places of all the fields, grouped by kind (in the order of
+     * enum lb_tmpl_kind), 'n_kind[K]' of kind K: using the template is a
+     * copy and these stores, each group a loop without a branch per
+     * store. */
     struct lb_tmpl_place places[LB_TMPL_MAX_FIELDS * LB_TMPL_MAX_PLACES];
     size_t n_places;
+    uint8_t n_kind[4];
 
     lb_tmpl_encode_func *encode;
     const void *aux;
