@@ -41,6 +41,8 @@ lib_libovsbalancer_la_SOURCES = \
 	lib/lb-stats.h \
 	lib/lb-switch.c \
 	lib/lb-switch.h \
+	lib/lb-table.c \
+	lib/lb-table.h \
 	lib/lb-template.c \
 	lib/lb-template.h
 nodist_lib_libovsbalancer_la_SOURCES = \

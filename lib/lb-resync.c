@@ -296,8 +296,11 @@ resync_finish(struct lb_resync *rs, const struct lb_tables *ctx,
      * answer.  (Sessions that come or go meanwhile may be missed or seen
      * twice: both are harmless.) */
     struct hmap_node *node;
+    lb_table_settle(&ctx->sessions->sessions);
+    lb_table_settle(&ctx->sessions->clients);
     while (budget
-           && (node = hmap_at_position(&ctx->sessions->sessions, &rs->pos))) {
+           && (node = hmap_at_position(&ctx->sessions->sessions.cur,
+                                       &rs->pos))) {
         struct lb_session *session = CONTAINER_OF(node, struct lb_session,
                                                   node);
         if (session->installed_at < rs->started || !rs->audit) {
@@ -311,7 +314,7 @@ resync_finish(struct lb_resync *rs, const struct lb_tables *ctx,
     /* Clients whose ARP guard was not there get it.  (The switch may have
      * lost its flows, or another controller deleted one.) */
     while (budget
-           && (node = hmap_at_position(&ctx->sessions->clients,
+           && (node = hmap_at_position(&ctx->sessions->clients.cur,
                                        &rs->client_pos))) {
         struct lb_client *client = CONTAINER_OF(node, struct lb_client, node);
         if (client->arp_seen_epoch != rs->epoch) {

@@ -32,8 +32,8 @@ void
 lb_sessions_init(struct lb_sessions *s, size_t max, bool evict,
                  int timeout_s)
 {
-    hmap_init(&s->clients);
-    hmap_init(&s->sessions);
+    lb_table_init(&s->clients);
+    lb_table_init(&s->sessions);
     ovs_list_init(&s->idle_clients);
     s->n_idle_clients = 0;
     ovs_list_init(&s->idle_sessions);
@@ -42,38 +42,12 @@ lb_sessions_init(struct lb_sessions *s, size_t max, bool evict,
     lb_sessions_set_limits(s, max, evict, timeout_s);
 }
 
-/* The tables start with the buckets for LB_SESSIONS_FIRST entries (or
- * 'max', if fewer) and double as they fill.  Reserving buckets for 'max'
- * at once would spare the stalls of growing, a few milliseconds per
- * hundred thousand entries, but costs 8 bytes per entry of 'max' per
- * switch, and a new client touches a page of buckets nobody touched
- * before: with many switches, each client cost two page faults. */
-#define LB_SESSIONS_FIRST 131072
-
-/* Every new client looks up an IP that is not there, twice (as a client,
- * then as a session): a walk down the whole bucket, each entry a cache
- * miss once the tables outgrow the caches.  OVS's hmap lets buckets hold 2
- * entries on average; these tables keep it under 1/2, for 2 to 4 buckets
- * (16 to 32 bytes) per entry. */
-#define LB_SESSIONS_BUCKETS_PER_ENTRY 2
-
-/* Makes 'hmap' sparse enough for 'n' entries. */
-static void
-reserve_sparse(struct hmap *hmap, size_t n)
-{
-    /* hmap_reserve(N) gives at least N/2 buckets. */
-    hmap_reserve(hmap, 2 * LB_SESSIONS_BUCKETS_PER_ENTRY * n);
-}
-
-static void
-insert_sparse(struct hmap *hmap, struct hmap_node *node, uint32_t hash)
-{
-    if (hmap_count(hmap) >= (hmap->mask + 1)
-                            / LB_SESSIONS_BUCKETS_PER_ENTRY) {
-        reserve_sparse(hmap, 2 * (hmap_count(hmap) + 1));
-    }
-    hmap_insert(hmap, node, hash);
-}
+/* The tables start with room for LB_SESSIONS_FIRST entries (or 'max', if
+ * fewer) and grow as they fill (see lb-table.h).  Reserving room for 'max'
+ * at once would cost 32 bytes per entry of 'max' per switch, and a new
+ * client would touch a page of buckets nobody touched before: with many
+ * switches, each client cost two page faults. */
+#define LB_SESSIONS_FIRST 4096
 
 void
 lb_sessions_set_limits(struct lb_sessions *s, size_t max, bool evict,
@@ -82,8 +56,8 @@ lb_sessions_set_limits(struct lb_sessions *s, size_t max, bool evict,
     s->max = max;
     s->evict = evict;
     s->timeout = timeout_s * 1000LL;
-    reserve_sparse(&s->clients, MIN(max, LB_SESSIONS_FIRST));
-    reserve_sparse(&s->sessions, MIN(max, LB_SESSIONS_FIRST));
+    lb_table_reserve(&s->clients, MIN(max, LB_SESSIONS_FIRST));
+    lb_table_reserve(&s->sessions, MIN(max, LB_SESSIONS_FIRST));
 }
 
 /* Frees everything, without touching the members' counts (their services
@@ -94,11 +68,12 @@ lb_sessions_destroy(struct lb_sessions *s)
     struct lb_session *session;
 
     /* The clients and sessions go with their pools. */
-    HMAP_FOR_EACH_POP (session, node, &s->sessions) {
+    lb_table_settle(&s->sessions);
+    HMAP_FOR_EACH_POP (session, node, &s->sessions.cur) {
         ovs_list_remove(&session->member_node);
     }
-    hmap_destroy(&s->sessions);
-    hmap_destroy(&s->clients);
+    lb_table_destroy(&s->sessions);
+    lb_table_destroy(&s->clients);
     lb_pool_destroy(&s->session_pool);
     lb_pool_destroy(&s->client_pool);
 }
@@ -106,7 +81,7 @@ lb_sessions_destroy(struct lb_sessions *s)
 size_t
 lb_sessions_count_clients(const struct lb_sessions *s)
 {
-    return hmap_count(&s->clients);
+    return lb_table_count(&s->clients);
 }
 
 /* The clients without a session. */
@@ -119,7 +94,7 @@ lb_sessions_count_idle_clients(const struct lb_sessions *s)
 size_t
 lb_sessions_count(const struct lb_sessions *s)
 {
-    return hmap_count(&s->sessions);
+    return lb_table_count(&s->sessions);
 }
 
 static uint32_t
@@ -139,7 +114,7 @@ lb_sessions_find_client(const struct lb_sessions *s, ovs_be32 ip)
 {
     struct lb_client *client;
 
-    HMAP_FOR_EACH_WITH_HASH (client, node, lb_hash_ip(ip), &s->clients) {
+    LB_TABLE_FOR_EACH_WITH_HASH (client, node, lb_hash_ip(ip), &s->clients) {
         if (client->ip == ip) {
             return client;
         }
@@ -154,12 +129,10 @@ void
 lb_sessions_prefetch(const struct lb_sessions *s, ovs_be32 client_ip,
                      const struct lb_service *svc, ovs_be16 client_port)
 {
-    OVS_PREFETCH(&s->clients.buckets[lb_hash_ip(client_ip)
-                                     & s->clients.mask]);
+    lb_table_prefetch(&s->clients, lb_hash_ip(client_ip));
     if (svc) {
-        OVS_PREFETCH(&s->sessions.buckets[hash_session(svc, client_ip,
-                                                       client_port)
-                                          & s->sessions.mask]);
+        lb_table_prefetch(&s->sessions,
+                          hash_session(svc, client_ip, client_port));
     }
 }
 
@@ -175,7 +148,7 @@ lb_sessions_add_client(struct lb_sessions *s, ovs_be32 ip,
     client->mac = mac;
     client->ofport = ofport;
     client->last_seen = now;
-    insert_sparse(&s->clients, &client->node, lb_hash_ip(ip));
+    lb_table_insert(&s->clients, &client->node, lb_hash_ip(ip));
     ovs_list_push_back(&s->idle_clients, &client->idle_node);
     s->n_idle_clients++;
     if (s->client_hook) {
@@ -211,7 +184,7 @@ void
 lb_sessions_remove_client(struct lb_sessions *s, struct lb_client *client)
 {
     ovs_assert(!client->n_sessions);
-    hmap_remove(&s->clients, &client->node);
+    lb_table_remove(&s->clients, &client->node);
     ovs_list_remove(&client->idle_node);
     s->n_idle_clients--;
     forget_client(s, client);
@@ -225,9 +198,9 @@ lb_sessions_find(const struct lb_sessions *s, const struct lb_service *svc,
 {
     struct lb_session *session;
 
-    HMAP_FOR_EACH_WITH_HASH (session, node,
-                             hash_session(svc, client_ip, client_port),
-                             &s->sessions) {
+    LB_TABLE_FOR_EACH_WITH_HASH (session, node,
+                                 hash_session(svc, client_ip, client_port),
+                                 &s->sessions) {
         if (session->member->service == svc
             && session->client->ip == client_ip
             && session->client_port == client_port) {
@@ -250,8 +223,8 @@ lb_sessions_add(struct lb_sessions *s, struct lb_member *member,
     session->client = client;
     session->client_port = client_port;
     session->idle_since = now;
-    insert_sparse(&s->sessions, &session->node,
-                hash_session(member->service, client->ip, client_port));
+    lb_table_insert(&s->sessions, &session->node,
+                    hash_session(member->service, client->ip, client_port));
     ovs_list_push_back(&member->sessions, &session->member_node);
     ovs_list_push_back(&s->idle_sessions, &session->idle_node);
     lb_member_count_session(member, 1);
@@ -272,7 +245,7 @@ remove_session(struct lb_sessions *s, struct lb_session *session, bool force,
 {
     struct lb_client *client = session->client;
 
-    hmap_remove(&s->sessions, &session->node);
+    lb_table_remove(&s->sessions, &session->node);
     ovs_list_remove(&session->member_node);
     ovs_list_remove(&session->client_node);
     if (!session->flows) {
@@ -283,7 +256,7 @@ remove_session(struct lb_sessions *s, struct lb_session *session, bool force,
 
     if (!--client->n_sessions) {
         if (force || client->last_seen + s->timeout <= now) {
-            hmap_remove(&s->clients, &client->node);
+            lb_table_remove(&s->clients, &client->node);
             forget_client(s, client);
         } else {
             ovs_list_push_back(&s->idle_clients, &client->idle_node);
@@ -340,7 +313,7 @@ lb_sessions_has_room(struct lb_sessions *s, bool for_client,
                      long long int now)
 {
     if (!for_client) {
-        if (hmap_count(&s->sessions) < s->max) {
+        if (lb_table_count(&s->sessions) < s->max) {
             return true;
         }
         struct lb_session *session = s->evict ? oldest_idle_session(s) : NULL;
@@ -352,7 +325,7 @@ lb_sessions_has_room(struct lb_sessions *s, bool for_client,
         return session != NULL;
     }
 
-    if (hmap_count(&s->clients) < s->max) {
+    if (lb_table_count(&s->clients) < s->max) {
         return true;
     } else if (!s->evict) {
         return false;

@@ -38,6 +38,7 @@
 #include "openvswitch/hmap.h"
 #include "openvswitch/list.h"
 #include "lib/lb-pool.h"
+#include "lib/lb-table.h"
 #include "openvswitch/types.h"
 
 struct ds;
@@ -78,8 +79,8 @@ struct lb_session {
 };
 
 struct lb_sessions {
-    struct hmap clients;        /* "struct lb_client"s. */
-    struct hmap sessions;       /* "struct lb_session"s. */
+    struct lb_table clients;    /* "struct lb_client"s. */
+    struct lb_table sessions;   /* "struct lb_session"s. */
 
     /* Oldest first, so that expiry looks only at the front. */
     struct ovs_list idle_clients;   /* Clients with no session... */

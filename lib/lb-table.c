@@ -1,0 +1,187 @@
+/*
+ * Copyright (c) 2026 The ovs-balancer authors.
+ *
+ * Licensed under the Apache License, Version 2.0 (the "License");
+ * you may not use this file except in compliance with the License.
+ * You may obtain a copy of the License at:
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+#include <config.h>
+#include "lib/lb-table.h"
+
+#include <string.h>
+#include "util.h"
+
+/* Buckets per entry, at the most entries: a table grows when it has half
+ * as many entries as buckets. */
+#define LB_TABLE_BUCKETS_PER_ENTRY 2
+
+/* Buckets of 'old' moved at each insertion.  Growing doubles the buckets,
+ * and the next growth comes after as many insertions as a quarter of the
+ * new buckets, that is half of the old: moving 2 per insertion would
+ * finish just in time. */
+#define LB_TABLE_MOVES 4
+
+/* Bytes of the next bucket array cleared at each insertion.  Clearing
+ * (and the kernel's first touch of each page) costs about 1 ms per 2 MB:
+ * done at once when the table grows, a stall of milliseconds.  The next
+ * array is made when the table is a quarter full and cleared a little at
+ * each insertion: twice as many bytes as the table has buckets, in a
+ * quarter as many insertions, is 64 bytes per insertion. */
+#define LB_TABLE_CLEAR 128
+
+void
+lb_table_init(struct lb_table *t)
+{
+    hmap_init(&t->cur);
+    hmap_init(&t->old);
+    t->moved = 0;
+    t->next = NULL;
+    t->next_cleared = 0;
+}
+
+/* Frees the buckets; the entries are the caller's. */
+void
+lb_table_destroy(struct lb_table *t)
+{
+    hmap_destroy(&t->cur);
+    hmap_destroy(&t->old);
+    free(t->next);
+}
+
+/* Moves up to 'n' buckets of 'old' to 'cur'. */
+static void
+move_buckets(struct lb_table *t, size_t n)
+{
+    if (!hmap_count(&t->old)) {
+        return;
+    }
+    for (; n && t->moved <= t->old.mask; n--, t->moved++) {
+        struct hmap_node *node, *next;
+        for (node = t->old.buckets[t->moved]; node; node = next) {
+            next = node->next;
+            hmap_insert_fast(&t->cur, node, node->hash);
+            t->old.n--;
+        }
+        t->old.buckets[t->moved] = NULL;
+    }
+    if (!hmap_count(&t->old)) {
+        hmap_destroy(&t->old);
+        hmap_init(&t->old);
+        t->moved = 0;
+    }
+}
+
+/* Moves everything still in 'old', at once: for iterating 'cur' alone. */
+void
+lb_table_settle(struct lb_table *t)
+{
+    move_buckets(t, SIZE_MAX);
+}
+
+/* The size in bytes of the bucket array that comes after 'cur''s. */
+static size_t
+next_size(const struct lb_table *t)
+{
+    return 2 * (t->cur.mask + 1) * sizeof *t->cur.buckets;
+}
+
+/* Clears up to 'n' more bytes of the next bucket array. */
+static void
+clear_next(struct lb_table *t, size_t n)
+{
+    size_t size = next_size(t);
+    n = MIN(n, size - t->next_cleared);
+    memset((char *) t->next + t->next_cleared, 0, n);
+    t->next_cleared += n;
+}
+
+/* Makes 'cur', with everything in it, 'old', to move a little at a time,
+ * and 'cur' a new, empty table of twice as many buckets. */
+static void
+grow(struct lb_table *t)
+{
+    /* Anything not yet moved since the last growth goes now (only
+     * removals could leave some). */
+    lb_table_settle(t);
+    if (!t->next) {
+        t->next = xmalloc(next_size(t));
+        t->next_cleared = 0;
+    }
+    clear_next(t, SIZE_MAX);
+
+    size_t n_buckets = next_size(t) / sizeof *t->cur.buckets;
+    hmap_swap(&t->cur, &t->old);
+    t->moved = 0;
+    hmap_destroy(&t->cur);
+    t->cur.buckets = t->next;
+    t->cur.mask = n_buckets - 1;
+    t->cur.n = 0;
+    t->next = NULL;
+    t->next_cleared = 0;
+}
+
+/* Makes room for 'n' entries (moving what is there at once). */
+void
+lb_table_reserve(struct lb_table *t, size_t n)
+{
+    while (LB_TABLE_BUCKETS_PER_ENTRY * n > t->cur.mask + 1) {
+        grow(t);
+        lb_table_settle(t);
+    }
+}
+
+void
+lb_table_insert(struct lb_table *t, struct hmap_node *node, uint32_t hash)
+{
+    size_t n_buckets = t->cur.mask + 1;
+    size_t n = lb_table_count(t);
+
+    move_buckets(t, LB_TABLE_MOVES);
+    if (n >= n_buckets / (2 * LB_TABLE_BUCKETS_PER_ENTRY)) {
+        if (!t->next) {
+            t->next = xmalloc(next_size(t));
+            t->next_cleared = 0;
+        }
+        clear_next(t, LB_TABLE_CLEAR);
+    }
+    if (n >= n_buckets / LB_TABLE_BUCKETS_PER_ENTRY) {
+        grow(t);
+    }
+    hmap_insert_fast(&t->cur, node, hash);
+}
+
+void
+lb_table_remove(struct lb_table *t, struct hmap_node *node)
+{
+    if (hmap_count(&t->old) && (node->hash & t->old.mask) >= t->moved) {
+        /* Not moved yet, if it was there before the growth. */
+        struct hmap_node **p = &t->old.buckets[node->hash & t->old.mask];
+        for (; *p; p = &(*p)->next) {
+            if (*p == node) {
+                *p = node->next;
+                t->old.n--;
+                return;
+            }
+        }
+    }
+    hmap_remove(&t->cur, node);
+}
+
+/* Starts loading the buckets where an entry with 'hash' would be. */
+void
+lb_table_prefetch(const struct lb_table *t, uint32_t hash)
+{
+    OVS_PREFETCH(&t->cur.buckets[hash & t->cur.mask]);
+    if (hmap_count(&t->old)) {
+        OVS_PREFETCH(&t->old.buckets[hash & t->old.mask]);
+    }
+}
