@@ -32,6 +32,7 @@
 #include "command-line.h"
 #include "dp-packet.h"
 #include "flow.h"
+#include "hash.h"
 #include "hmapx.h"
 #include "lib/lb-config.h"
 #include "lib/lb-controller.h"
@@ -39,7 +40,9 @@
 #include "lib/lb-ofp.h"
 #include "lib/lb-packet.h"
 #include "lib/lb-scheduler.h"
+#include "lib/lb-pool.h"
 #include "lib/lb-switch.h"
+#include "lib/lb-table.h"
 #include "lib/lb-template.h"
 #include "openflow/openflow.h"
 #include "openvswitch/dynamic-string.h"
@@ -579,6 +582,83 @@ set_raw_in_port(struct ofpbuf *msg, enum ofp_version v, uint32_t port)
         size_t ofs = 8 + 8 + (v >= OFP13_VERSION ? 8 : 0) + 4 + 4;
         put_unaligned_be32((ovs_be32 *) (p + ofs), htonl(port));
     }
+}
+
+/* table N: adds N random keys to an lb_table (entries from an lb_pool),
+ * removing one at random every third insertion, through its growths and the
+ * moves after them, and checks after every operation that the count is
+ * right and, every N/64 operations and at the end, that every key present
+ * is found once and no removed key is found.  Prints the most entries, the
+ * buckets, and how many growths happened with entries still moving. */
+struct table_entry {
+    struct hmap_node node;
+    uint32_t key;
+    bool present;
+};
+
+static size_t
+table_lookups(const struct lb_table *t, struct table_entry **all, size_t n)
+{
+    size_t errors = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t found = 0;
+        struct table_entry *e;
+        LB_TABLE_FOR_EACH_WITH_HASH (e, node, hash_int(all[i]->key, 0), t) {
+            found += e == all[i];
+        }
+        errors += found != all[i]->present;
+    }
+    return errors;
+}
+
+static void
+test_table(struct ovs_cmdl_context *ctx)
+{
+    int n = atoi(ctx->argv[1]);
+    struct table_entry **all = xmalloc(n * sizeof *all);
+    struct lb_pool pool;
+    struct lb_table t;
+    size_t n_all = 0, n_present = 0, most = 0, errors = 0, moving = 0;
+
+    random_set_seed(1);
+    lb_pool_init(&pool, sizeof **all);
+    lb_table_init(&t);
+    lb_table_reserve(&t, 16);
+    for (int i = 0; i < n; i++) {
+        struct table_entry *e = lb_pool_alloc(&pool);
+        e->key = random_uint32();
+        e->present = true;
+        all[n_all++] = e;
+        size_t mask = t.cur.mask;
+        bool was_moving = hmap_count(&t.old) > 0;
+        lb_table_insert(&t, &e->node, hash_int(e->key, 0));
+        moving += was_moving && t.cur.mask != mask;
+        n_present++;
+
+        if (i % 3 == 2) {
+            struct table_entry *victim = all[random_range(n_all)];
+            if (victim->present) {
+                lb_table_remove(&t, &victim->node);
+                victim->present = false;
+                n_present--;
+            }
+        }
+        most = MAX(most, n_present);
+        errors += lb_table_count(&t) != n_present;
+        if (i % MAX(1, n / 64) == 0) {
+            errors += table_lookups(&t, all, n_all);
+        }
+    }
+    errors += table_lookups(&t, all, n_all);
+    lb_table_settle(&t);
+    errors += table_lookups(&t, all, n_all) + (hmap_count(&t.old) != 0);
+
+    printf("%"PRIuSIZE" entries at most, %"PRIuSIZE" buckets for %"PRIuSIZE
+           ", %"PRIuSIZE" growths while moving, %"PRIuSIZE" errors\n", most,
+           t.cur.mask + 1, lb_table_count(&t), moving, errors);
+    lb_table_destroy(&t);
+    lb_pool_destroy(&pool);
+    free(all);
 }
 
 /* packet-ins N: for OpenFlow 1.0 to 1.5, decodes N random packet-ins in
@@ -1650,6 +1730,7 @@ static const struct ovs_cmdl_command commands[] = {
     {"parse-packet", "HEX", 1, 1, test_parse_packet, OVS_RO},
     {"templates", "N", 1, 1, test_templates, OVS_RO},
     {"packet-ins", "N", 1, 1, test_packet_ins, OVS_RO},
+    {"table", "N", 1, 1, test_table, OVS_RO},
     {"run", "[-v]", 0, 1, test_run, OVS_RO},
     {"check-cost", "N SECONDS", 2, 2, test_check_cost, OVS_RO},
     {"role-requests", "", 0, 0, test_role_requests, OVS_RO},
