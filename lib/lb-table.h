@@ -22,9 +22,10 @@
  *
  * An hmap doubles by moving all its entries at once: at a million entries,
  * tens of milliseconds during which no client is served.  An lb_table that
- * must grow makes a new, empty hmap twice as large and moves the old one's
- * entries over a few buckets at each insertion; until they have all moved,
- * lookups look in both.
+ * must grow makes a new, empty hmap four times as large (cleared ahead, a
+ * little at each insertion) and moves the old one's entries over a few
+ * buckets at each insertion; until they have all moved, lookups look in
+ * both.
  *
  * Every new client looks up a key that is not there (as a client, then as
  * a session): a walk down a whole bucket, each entry a cache miss once the
