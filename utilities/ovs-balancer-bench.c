@@ -31,9 +31,10 @@
  * the controller's frequent messages (flow mods, packet-outs) are read in
  * place; the others go through OVS's decoders.
  *
- * With --responder it is instead a trivial controller that answers each
- * packet-in with a canned packet-out, with the same batched I/O: the
- * machine's ceiling for the same workload. */
+ * With --responder it is instead a null controller that answers each
+ * packet-in with one flow mod patched from a template, with the same
+ * batched I/O: the machine's ceiling for the same workload (a client is
+ * set up when both of its packet-ins are answered, --done=both-replies). */
 
 #include <config.h>
 
