@@ -298,9 +298,15 @@ resync_finish(struct lb_resync *rs, const struct lb_tables *ctx,
     struct hmap_node *node;
     lb_table_settle(&ctx->sessions->sessions);
     lb_table_settle(&ctx->sessions->clients);
-    while (budget
-           && (node = hmap_at_position(&ctx->sessions->sessions.cur,
-                                       &rs->pos))) {
+    while (budget && !rs->sessions_done) {
+        /* (At the end, the position goes back to the start: the sessions
+         * must not be walked again, or with more of them than a slice
+         * takes the clients' walk would never end.) */
+        node = hmap_at_position(&ctx->sessions->sessions.cur, &rs->pos);
+        if (!node) {
+            rs->sessions_done = true;
+            break;
+        }
         struct lb_session *session = CONTAINER_OF(node, struct lb_session,
                                                   node);
         if (session->installed_at < rs->started || !rs->audit) {
@@ -397,6 +403,7 @@ lb_resync_reply(struct lb_resync *rs, const struct lb_tables *ctx,
     rs->finishing = true;
     rs->pos.bucket = rs->pos.offset = 0;
     rs->client_pos.bucket = rs->client_pos.offset = 0;
+    rs->sessions_done = false;
     rs->n_with_flows = rs->n_guards = 0;
     return lb_resync_run(rs, ctx, now);
 }

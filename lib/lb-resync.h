@@ -72,6 +72,7 @@ struct lb_resync {
     bool finishing;
     struct hmap_position pos;           /* In the sessions... */
     struct hmap_position client_pos;    /* ...then in the clients. */
+    bool sessions_done;         /* All sessions seen: on to the clients. */
     size_t n_with_flows;        /* Sessions with flows, so far. */
     size_t n_guards;            /* Clients' ARP guards added. */
 };
