@@ -56,9 +56,6 @@ static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
  * its messages until it catches up, rather than drop replies. */
 #define SWCONN_TX_HIGH (16 * 1024 * 1024)
 
-/* OFPT_PACKET_IN's type code, in every OpenFlow version. */
-#define OFPT_PACKET_IN_TYPE 10
-
 enum swconn_state {
     SWCONN_CONNECTING,          /* Waiting for the transport. */
     SWCONN_HELLO,               /* Waiting for the switch's hello. */
@@ -229,7 +226,7 @@ swconn_prefetch(struct swconn *sw)
         if (len < sizeof(struct ofp_header) || len > left) {
             break;
         }
-        if (p[1] == OFPT_PACKET_IN_TYPE) {
+        if (p[1] == LB_OFPT_PACKET_IN) {
             sw->handler->prefetch(sw, p, len, sw->aux);
         }
         p += len;
@@ -610,7 +607,7 @@ swconn_process(struct swconn *sw, const struct ofp_header *oh)
      * code is the same in every version: they skip OVS's decoder, which
      * would cost a new client a tenth of its instructions.  The handler
      * checks them as it decodes them. */
-    if (oh->type == OFPT_PACKET_IN_TYPE && sw->state == SWCONN_READY) {
+    if (oh->type == LB_OFPT_PACKET_IN && sw->state == SWCONN_READY) {
         sw->handler->message(sw, OFPTYPE_PACKET_IN, oh, sw->aux);
         return;
     }

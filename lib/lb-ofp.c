@@ -477,9 +477,6 @@ lb_ofp_icmp_unreachable(const struct lb_ofp *ofp, struct eth_addr eth_src,
                 code, htonl(0), l3, quote, port);
 }
 
-/* The type of a packet-in, in every OpenFlow version. */
-#define LB_OFPT_PACKET_IN 10
-
 /* Reads packet-in 'oh' directly if it has one of the two forms switches
  * send most: OpenFlow 1.0's, or 1.2's and later's with a match that holds
  * only the input port, a normal port (as Open vSwitch sends them).  Returns
@@ -496,28 +493,24 @@ decode_packet_in_fast(const struct ofp_header *oh, struct lb_packet_in *pin)
     ovs_be64 cookie = OVS_BE64_MAX;
     uint16_t total_len;
     uint32_t port;
-    size_t ofs;
+    size_t frame_len;
+    const uint8_t *frame = lb_ofp_packet_in_frame(oh, len, &frame_len);
 
-    if (oh->type != LB_OFPT_PACKET_IN) {
+    if (!frame) {
         return false;
-    } else if (oh->version == OFP10_VERSION) {
-        ofs = sizeof *oh + offsetof(struct ofp10_packet_in, data);
-        if (len < ofs) {
-            return false;
-        }
+    }
+    size_t ofs = frame - msg;
+    if (oh->version == OFP10_VERSION) {
         const struct ofp10_packet_in *opi = (const void *) (oh + 1);
         port = ntohs(opi->in_port);
         total_len = ntohs(opi->total_len);
-    } else if (oh->version >= OFP12_VERSION) {
+    } else {
         /* The fixed part, the cookie from 1.3 on, the match padded to 8
          * bytes, 2 bytes of padding, then the frame. */
-        size_t match_ofs = (sizeof *oh + sizeof(struct ofp12_packet_in)
-                            + (oh->version >= OFP13_VERSION ? 8 : 0));
+        size_t match_ofs = ofs - 16 - 2;
         ovs_be32 be_port;
 
-        ofs = match_ofs + 16 + 2;
-        if (len < ofs
-            || memcmp(msg + match_ofs, in_port_match, sizeof in_port_match)) {
+        if (memcmp(msg + match_ofs, in_port_match, sizeof in_port_match)) {
             return false;
         }
         memcpy(&be_port, msg + match_ofs + 8, sizeof be_port);
@@ -527,16 +520,14 @@ decode_packet_in_fast(const struct ofp_header *oh, struct lb_packet_in *pin)
         }
         const struct ofp12_packet_in *opi = (const void *) (oh + 1);
         total_len = ntohs(opi->total_len);
-    } else {
-        return false;
     }
 
     if (port >= ofp_to_u16(OFPP_MAX)) {
         return false;
     }
     pin->in_port = u16_to_ofp(port);
-    pin->packet = msg + ofs;
-    pin->packet_len = len - ofs;
+    pin->packet = frame;
+    pin->packet_len = frame_len;
     pin->total_len = total_len;
     pin->cookie = cookie;
     pin->fast = true;
@@ -544,9 +535,11 @@ decode_packet_in_fast(const struct ofp_header *oh, struct lb_packet_in *pin)
 }
 
 /* Returns where the frame of packet-in 'msg' ('len' bytes, at any
- * alignment) starts, and its length in '*frame_len', if it is in one of
- * the forms decode_packet_in_fast() reads; otherwise NULL.  For a look
- * ahead at messages not yet decoded: it reads bytes, nothing else. */
+ * alignment) starts, and its length in '*frame_len', if it is laid out as
+ * OpenFlow 1.0's or as 1.2's and later's with a one-field match (the forms
+ * decode_packet_in_fast() reads; it checks the match); otherwise NULL.
+ * It reads bytes, nothing else: also for a look ahead at messages not yet
+ * decoded. */
 const uint8_t *
 lb_ofp_packet_in_frame(const void *msg, size_t len, size_t *frame_len)
 {

@@ -134,6 +134,9 @@ struct lb_packet_in {
 
 enum ofperr lb_ofp_decode_packet_in(const struct ofp_header *,
                                     struct lb_packet_in *);
+/* The type code of a packet-in, in every OpenFlow version. */
+#define LB_OFPT_PACKET_IN 10
+
 const uint8_t *lb_ofp_packet_in_frame(const void *msg, size_t len,
                                       size_t *frame_len);
 

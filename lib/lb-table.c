@@ -125,6 +125,17 @@ clear_next(struct lb_table *t, size_t n)
     t->next_cleared += n;
 }
 
+/* Makes the next bucket array, if it is not there yet, to clear from the
+ * start. */
+static void
+make_next(struct lb_table *t)
+{
+    if (!t->next) {
+        t->next = xmalloc(next_size(t));
+        t->next_cleared = 0;
+    }
+}
+
 /* Makes 'cur', with everything in it, 'old', to move a little at a time,
  * and 'cur' a new, empty table of LB_TABLE_GROWTH times as many buckets. */
 static void
@@ -133,10 +144,7 @@ grow(struct lb_table *t)
     /* Anything not yet moved since the last growth goes now (only
      * removals could leave some). */
     lb_table_settle(t);
-    if (!t->next) {
-        t->next = xmalloc(next_size(t));
-        t->next_cleared = 0;
-    }
+    make_next(t);
     clear_next(t, SIZE_MAX);
 
     size_t n_buckets = next_size(t) / sizeof *t->cur.buckets;
@@ -168,10 +176,7 @@ lb_table_insert(struct lb_table *t, struct hmap_node *node, uint32_t hash)
 
     move_buckets(t, LB_TABLE_MOVES);
     if (n >= n_buckets / (2 * LB_TABLE_BUCKETS_PER_ENTRY)) {
-        if (!t->next) {
-            t->next = xmalloc(next_size(t));
-            t->next_cleared = 0;
-        }
+        make_next(t);
         clear_next(t, LB_TABLE_CLEAR);
     }
     if (n >= n_buckets / LB_TABLE_BUCKETS_PER_ENTRY) {
