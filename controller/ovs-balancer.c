@@ -132,6 +132,7 @@ OVS_NO_RETURN static void usage(void);
 static void switch_ready(struct swconn *, void *aux);
 static void switch_prefetch(struct swconn *, const void *msg, size_t len,
                             void *aux);
+static void switch_prefetch_done(struct swconn *, void *aux);
 static void switch_message(struct swconn *, enum ofptype,
                            const struct ofp_header *, void *aux);
 static void switch_disconnected(struct swconn *, void *aux);
@@ -142,6 +143,7 @@ static void update_role(const struct dbconn *);
 static const struct swconn_handler switch_handler = {
     .ready = switch_ready,
     .prefetch = switch_prefetch,
+    .prefetch_done = switch_prefetch_done,
     .message = switch_message,
     .disconnected = switch_disconnected,
 };
@@ -500,6 +502,16 @@ switch_prefetch(struct swconn *swconn OVS_UNUSED, const void *msg,
 
     if (sn->lb) {
         lb_switch_prefetch(sn->lb, msg, len);
+    }
+}
+
+static void
+switch_prefetch_done(struct swconn *swconn OVS_UNUSED, void *sn_)
+{
+    struct switch_node *sn = sn_;
+
+    if (sn->lb) {
+        lb_switch_prefetch_entries(sn->lb);
     }
 }
 

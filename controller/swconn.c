@@ -232,6 +232,9 @@ swconn_prefetch(struct swconn *sw)
         p += len;
         left -= len;
     }
+    if (sw->handler->prefetch_done) {
+        sw->handler->prefetch_done(sw, sw->aux);
+    }
 }
 
 /* Reads what the switch sent and handles every whole message.  Returns false

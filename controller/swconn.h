@@ -61,6 +61,9 @@ struct swconn_handler {
     void (*prefetch)(struct swconn *, const void *msg, size_t len,
                      void *aux);
 
+    /* Optional: after 'prefetch' has seen all of a read's packet-ins. */
+    void (*prefetch_done)(struct swconn *, void *aux);
+
     /* The switch added, removed or changed a port. */
     void (*port_changed)(struct swconn *, ofp_port_t, bool present,
                          void *aux);

@@ -15,6 +15,8 @@ lib_libovsbalancer_la_SOURCES = \
 	lib/lb-flows.h \
 	lib/lb-health.c \
 	lib/lb-health.h \
+	lib/lb-hugemem.c \
+	lib/lb-hugemem.h \
 	lib/lb-ofp.c \
 	lib/lb-ofp.h \
 	lib/lb-packet.c \

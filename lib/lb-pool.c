@@ -18,12 +18,13 @@
 #include "lib/lb-pool.h"
 
 #include <string.h>
+#include "lib/lb-hugemem.h"
 #include "util.h"
 
 /* Blocks start small, so that an idle switch costs little, and double up
- * to 1 MB. */
+ * to a huge page. */
 #define LB_POOL_FIRST_BLOCK 4096
-#define LB_POOL_MAX_BLOCK (1024 * 1024)
+#define LB_POOL_MAX_BLOCK LB_HUGEMEM_PAGE
 
 /* A block's header; its objects follow. */
 struct lb_pool_block {
@@ -66,8 +67,9 @@ lb_pool_alloc(struct lb_pool *pool)
         if (pool->block_end - pool->block_next < pool->size) {
             size_t n = MAX(1, (pool->block_size - sizeof(struct lb_pool_block))
                               / pool->size);
-            struct lb_pool_block *block = xmalloc(
-                sizeof *block + n * pool->size);
+            /* The whole block size, so that a huge page is a block. */
+            struct lb_pool_block *block = lb_hugemem_alloc(
+                MAX(pool->block_size, sizeof *block + n * pool->size));
             ovs_list_push_back(&pool->blocks, &block->node);
             pool->block_next = (char *) block->objects;
             pool->block_end = pool->block_next + n * pool->size;

@@ -124,9 +124,10 @@ lb_sessions_find_client(const struct lb_sessions *s, ovs_be32 ip)
 
 /* Starts loading the buckets where the client with 'client_ip', and its
  * session of 'svc' (if nonnull) from 'client_port', would be, so that
- * looking them up a little later does not wait for memory. */
+ * looking them up a little later does not wait for memory;
+ * lb_sessions_prefetch_entries() then loads what the buckets point to. */
 void
-lb_sessions_prefetch(const struct lb_sessions *s, ovs_be32 client_ip,
+lb_sessions_prefetch(struct lb_sessions *s, ovs_be32 client_ip,
                      const struct lb_service *svc, ovs_be16 client_port)
 {
     lb_table_prefetch(&s->clients, lb_hash_ip(client_ip));
@@ -134,6 +135,13 @@ lb_sessions_prefetch(const struct lb_sessions *s, ovs_be32 client_ip,
         lb_table_prefetch(&s->sessions,
                           hash_session(svc, client_ip, client_port));
     }
+}
+
+void
+lb_sessions_prefetch_entries(struct lb_sessions *s)
+{
+    lb_table_prefetch_entries(&s->clients);
+    lb_table_prefetch_entries(&s->sessions);
 }
 
 /* Adds a client, which the caller has made room for. */

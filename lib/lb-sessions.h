@@ -107,8 +107,9 @@ void lb_sessions_destroy(struct lb_sessions *);
 
 struct lb_client *lb_sessions_find_client(const struct lb_sessions *,
                                           ovs_be32 ip);
-void lb_sessions_prefetch(const struct lb_sessions *, ovs_be32 client_ip,
+void lb_sessions_prefetch(struct lb_sessions *, ovs_be32 client_ip,
                           const struct lb_service *, ovs_be16 client_port);
+void lb_sessions_prefetch_entries(struct lb_sessions *);
 struct lb_client *lb_sessions_add_client(struct lb_sessions *, ovs_be32 ip,
                                          struct eth_addr, ofp_port_t,
                                          long long int now);

@@ -1758,7 +1758,7 @@ handle_packet_in(struct lb_switch *sw, const struct ofp_header *oh,
  * lookups would otherwise wait for memory in turn; started for a whole
  * read's packet-ins at once, the waits overlap. */
 void
-lb_switch_prefetch(const struct lb_switch *sw, const void *msg, size_t len)
+lb_switch_prefetch(struct lb_switch *sw, const void *msg, size_t len)
 {
     size_t n;
     const uint8_t *f = lb_ofp_packet_in_frame(msg, len, &n);
@@ -1792,6 +1792,15 @@ lb_switch_prefetch(const struct lb_switch *sw, const void *msg, size_t len)
                              (svc && svc->cfg.affinity
                               == LB_AFFINITY_CONNECTION) ? ports[0] : 0);
     }
+}
+
+/* After lb_switch_prefetch() has seen a read's packet-ins: starts loading
+ * the table entries that their lookups will compare, now that the buckets
+ * that point to them have had time to arrive. */
+void
+lb_switch_prefetch_entries(struct lb_switch *sw)
+{
+    lb_sessions_prefetch_entries(&sw->sessions);
 }
 
 void

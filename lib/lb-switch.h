@@ -59,8 +59,8 @@ void lb_switch_disconnected(struct lb_switch *, long long int now);
 void lb_switch_release(struct lb_switch *, long long int now);
 bool lb_switch_is_connected(const struct lb_switch *);
 
-void lb_switch_prefetch(const struct lb_switch *, const void *msg,
-                        size_t len);
+void lb_switch_prefetch(struct lb_switch *, const void *msg, size_t len);
+void lb_switch_prefetch_entries(struct lb_switch *);
 void lb_switch_packet_in(struct lb_switch *, const struct ofp_header *,
                          long long int now);
 void lb_switch_flow_removed(struct lb_switch *, const struct ofp_header *,

@@ -18,6 +18,7 @@
 #include "lib/lb-table.h"
 
 #include <string.h>
+#include "lib/lb-hugemem.h"
 #include "util.h"
 
 /* Buckets per entry, at the most entries: a table grows when it has half
@@ -54,6 +55,7 @@ lb_table_init(struct lb_table *t)
     t->moved = 0;
     t->next = NULL;
     t->next_cleared = 0;
+    t->n_pending = 0;
 }
 
 /* Frees the buckets; the entries are the caller's. */
@@ -131,7 +133,7 @@ static void
 make_next(struct lb_table *t)
 {
     if (!t->next) {
-        t->next = xmalloc(next_size(t));
+        t->next = lb_hugemem_alloc(next_size(t));
         t->next_cleared = 0;
     }
 }
@@ -202,12 +204,45 @@ lb_table_remove(struct lb_table *t, struct hmap_node *node)
     hmap_remove(&t->cur, node);
 }
 
-/* Starts loading the buckets where an entry with 'hash' would be. */
+/* Starts loading the buckets where an entry with 'hash' would be, and
+ * remembers 'hash' for lb_table_prefetch_entries(). */
 void
-lb_table_prefetch(const struct lb_table *t, uint32_t hash)
+lb_table_prefetch(struct lb_table *t, uint32_t hash)
 {
+    if (t->n_pending >= LB_TABLE_PENDING) {
+        lb_table_prefetch_entries(t);
+    }
+    t->pending[t->n_pending++] = hash;
     OVS_PREFETCH(&t->cur.buckets[hash & t->cur.mask]);
     if (hmap_count(&t->old)) {
         OVS_PREFETCH(&t->old.buckets[hash & t->old.mask]);
     }
+}
+
+static void
+prefetch_entry(const struct hmap *map, uint32_t hash)
+{
+    const struct hmap_node *node = map->buckets[hash & map->mask];
+    if (node) {
+        OVS_PREFETCH(node);
+    }
+}
+
+/* Starts loading the first entry of each bucket that lb_table_prefetch()
+ * loaded since the last call.  A lookup of a key that is not there (every
+ * new client's) still reads the hash of each entry in its bucket: a second
+ * miss after the bucket's, unless it is loaded ahead too, once the bucket
+ * is there. */
+void
+lb_table_prefetch_entries(struct lb_table *t)
+{
+    bool old = hmap_count(&t->old) > 0;
+
+    for (size_t i = 0; i < t->n_pending; i++) {
+        prefetch_entry(&t->cur, t->pending[i]);
+        if (old) {
+            prefetch_entry(&t->old, t->pending[i]);
+        }
+    }
+    t->n_pending = 0;
 }

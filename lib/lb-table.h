@@ -36,6 +36,9 @@
 #include <stdint.h>
 #include "openvswitch/hmap.h"
 
+/* The most lookups loaded ahead at once: about a read's packet-ins. */
+#define LB_TABLE_PENDING 512
+
 struct lb_table {
     struct hmap cur;            /* Where entries are added. */
     struct hmap old;            /* Entries still to move, after growing... */
@@ -45,6 +48,11 @@ struct lb_table {
      * bytes, or NULL. */
     struct hmap_node **next;
     size_t next_cleared;
+
+    /* Hashes whose buckets lb_table_prefetch() started loading, for
+     * lb_table_prefetch_entries() to load the entries they point to. */
+    uint32_t pending[LB_TABLE_PENDING];
+    size_t n_pending;
 };
 
 void lb_table_init(struct lb_table *);
@@ -54,7 +62,8 @@ void lb_table_reserve(struct lb_table *, size_t n);
 void lb_table_insert(struct lb_table *, struct hmap_node *, uint32_t hash);
 void lb_table_remove(struct lb_table *, struct hmap_node *);
 void lb_table_settle(struct lb_table *);
-void lb_table_prefetch(const struct lb_table *, uint32_t hash);
+void lb_table_prefetch(struct lb_table *, uint32_t hash);
+void lb_table_prefetch_entries(struct lb_table *);
 
 static inline size_t
 lb_table_count(const struct lb_table *t)
