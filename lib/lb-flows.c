@@ -380,6 +380,17 @@ encode_c2s_packet_out(const union lb_tmpl_value v[], const void *t_,
     ofpbuf_uninit(&ofpacts);
 }
 
+/* Both flows of a new session and the packet-out of its first packet,
+ * without the packet. */
+static void
+encode_new_session(const union lb_tmpl_value v[], const void *t,
+                   struct ofpbuf *out)
+{
+    encode_binding_flow(v, t, LB_C2S, out);
+    encode_binding_flow(v, t, LB_S2C, out);
+    encode_c2s_packet_out(v, t, out);
+}
+
 /* Makes the templates for the sessions of service 'svc' on a switch that
  * 'ofp' talks to. */
 void
@@ -402,6 +413,8 @@ lb_binding_tmpl_init(struct lb_binding_tmpl *t, const struct lb_ofp *ofp,
     lb_tmpl_init(&t->s2c_flow, binding_kinds, N_BV, encode_s2c_flow, t);
     lb_tmpl_init(&t->c2s_packet_out, binding_kinds, N_BV,
                  encode_c2s_packet_out, t);
+    lb_tmpl_init(&t->new_session, binding_kinds, N_BV, encode_new_session,
+                 t);
 }
 
 void
@@ -411,6 +424,7 @@ lb_binding_tmpl_destroy(struct lb_binding_tmpl *t)
         lb_tmpl_destroy(&t->c2s_flow);
         lb_tmpl_destroy(&t->s2c_flow);
         lb_tmpl_destroy(&t->c2s_packet_out);
+        lb_tmpl_destroy(&t->new_session);
     }
 }
 
@@ -452,6 +466,26 @@ lb_binding_packet_out(const struct lb_binding_tmpl *t,
     size_t ofs = put_binding_message(&t->c2s_packet_out, b, out);
     lb_ofp_put(out, packet, size);
     lb_ofp_end_message(out, ofs);
+}
+
+/* Appends to 'out' what lb_binding_install() and then
+ * lb_binding_packet_out() would, as a new session sends them. */
+void
+lb_binding_install_packet_out(const struct lb_binding_tmpl *t,
+                              const struct lb_binding *b, const void *packet,
+                              size_t size, struct ofpbuf *out)
+{
+    if (!t->new_session.usable || b->client_ofport == b->backend_ofport) {
+        lb_binding_install(t, b, out);
+        lb_binding_packet_out(t, b, packet, size, out);
+    } else {
+        /* The packet-out is the last of the three. */
+        const struct lb_tmpl *tmpl = &t->new_session;
+        size_t ofs = (put_binding_message(tmpl, b, out)
+                      + tmpl->msg_ofs[tmpl->n_msgs - 1]);
+        lb_ofp_put(out, packet, size);
+        lb_ofp_end_message(out, ofs);
+    }
 }
 
 /* Flow sets. */

@@ -122,6 +122,9 @@ struct lb_binding_tmpl {
     bool per_connection;        /* Do the flows match the client port? */
 
     struct lb_tmpl c2s_flow, s2c_flow, c2s_packet_out;
+
+    /* The three together, as a new session sends them: one copy. */
+    struct lb_tmpl new_session;
 };
 
 void lb_binding_tmpl_init(struct lb_binding_tmpl *, const struct lb_ofp *,
@@ -133,6 +136,10 @@ void lb_binding_install(const struct lb_binding_tmpl *,
 void lb_binding_packet_out(const struct lb_binding_tmpl *,
                            const struct lb_binding *, const void *packet,
                            size_t size, struct ofpbuf *out);
+void lb_binding_install_packet_out(const struct lb_binding_tmpl *,
+                                   const struct lb_binding *,
+                                   const void *packet, size_t size,
+                                   struct ofpbuf *out);
 
 /* A flow, as the balancer wants it in the switch. */
 struct lb_flow {

@@ -477,46 +477,62 @@ lb_ofp_icmp_unreachable(const struct lb_ofp *ofp, struct eth_addr eth_src,
                 code, htonl(0), l3, quote, port);
 }
 
-/* Reads packet-in 'oh' directly if it has one of the two forms switches
- * send most: OpenFlow 1.0's, or 1.2's and later's with a match that holds
- * only the input port, a normal port (as Open vSwitch sends them).  Returns
- * false, for OVS's decoder, if it has another form. */
+/* An OXM match of 12 bytes: its header, then in_port's. */
+static const uint8_t in_port_match[8] = {
+    0, OFPMT_OXM, 0, 12, 0x80, 0x00, 0x00, 0x04
+};
+
+/* Returns true if packet-in 'msg' ('len' bytes, at any alignment) has one
+ * of the two forms switches send most, which decode_packet_in_fast() reads
+ * field by field: OpenFlow 1.0's, or 1.2's and later's with a match that
+ * holds only the input port, a normal port (as Open vSwitch sends them).
+ * Sets '*frame' and '*frame_len' to its frame and '*match' to its match
+ * (1.2 and later). */
+static bool
+packet_in_is_plain(const uint8_t *msg, size_t len, const uint8_t **frame,
+                   size_t *frame_len, const uint8_t **match)
+{
+    *frame = lb_ofp_packet_in_frame(msg, len, frame_len);
+    if (!*frame) {
+        return false;
+    } else if (msg[0] == OFP10_VERSION) {
+        *match = NULL;
+        return true;
+    }
+
+    /* The fixed part, the cookie from 1.3 on, the match padded to 8 bytes,
+     * 2 bytes of padding, then the frame. */
+    *match = *frame - 16 - 2;
+    if (memcmp(*match, in_port_match, sizeof in_port_match)) {
+        return false;
+    }
+    const uint8_t *port = *match + 8;
+    return (!port[0] && !port[1]
+            && (port[2] << 8 | port[3]) < ofp_to_u16(OFPP_MAX));
+}
+
+/* Reads packet-in 'oh' directly if packet_in_is_plain().  Returns false,
+ * for OVS's decoder, if it has another form. */
 static bool
 decode_packet_in_fast(const struct ofp_header *oh, struct lb_packet_in *pin)
 {
-    /* An OXM match of 12 bytes: its header, then in_port's. */
-    static const uint8_t in_port_match[8] = {
-        0, OFPMT_OXM, 0, 12, 0x80, 0x00, 0x00, 0x04
-    };
-    const uint8_t *msg = (const uint8_t *) oh;
-    size_t len = ntohs(oh->length);
+    const uint8_t *frame, *match;
+    size_t frame_len;
     ovs_be64 cookie = OVS_BE64_MAX;
     uint16_t total_len;
-    uint32_t port;
-    size_t frame_len;
-    const uint8_t *frame = lb_ofp_packet_in_frame(oh, len, &frame_len);
+    uint16_t port;
 
-    if (!frame) {
+    if (!packet_in_is_plain((const uint8_t *) oh, ntohs(oh->length), &frame,
+                            &frame_len, &match)) {
         return false;
-    }
-    size_t ofs = frame - msg;
-    if (oh->version == OFP10_VERSION) {
+    } else if (oh->version == OFP10_VERSION) {
         const struct ofp10_packet_in *opi = (const void *) (oh + 1);
         port = ntohs(opi->in_port);
         total_len = ntohs(opi->total_len);
     } else {
-        /* The fixed part, the cookie from 1.3 on, the match padded to 8
-         * bytes, 2 bytes of padding, then the frame. */
-        size_t match_ofs = ofs - 16 - 2;
-        ovs_be32 be_port;
-
-        if (memcmp(msg + match_ofs, in_port_match, sizeof in_port_match)) {
-            return false;
-        }
-        memcpy(&be_port, msg + match_ofs + 8, sizeof be_port);
-        port = ntohl(be_port);
+        port = match[10] << 8 | match[11];
         if (oh->version >= OFP13_VERSION) {
-            memcpy(&cookie, msg + match_ofs - 8, sizeof cookie);
+            memcpy(&cookie, match - 8, sizeof cookie);
         }
         const struct ofp12_packet_in *opi = (const void *) (oh + 1);
         total_len = ntohs(opi->total_len);
@@ -639,7 +655,14 @@ lb_ofp_frame(struct ofpbuf *rx, struct ofpbuf *aligned, int *error)
     }
     ofpbuf_pull(rx, len);
 
-    if ((uintptr_t) p % 8) {
+    /* A packet-in that decode_packet_in_fast() reads field by field needs
+     * only its header's alignment, which saves copying every other one
+     * (with an ARP or a SYN, they are 4 bytes off 8). */
+    const uint8_t *frame, *match;
+    size_t frame_len;
+    if ((uintptr_t) p % 8
+        && ((uintptr_t) p % 4 || p[1] != LB_OFPT_PACKET_IN
+            || !packet_in_is_plain(p, len, &frame, &frame_len, &match))) {
         ofpbuf_clear(aligned);
         p = ofpbuf_put(aligned, p, len);
     }

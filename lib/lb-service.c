@@ -22,12 +22,6 @@
 #include "hash.h"
 #include "util.h"
 
-uint32_t
-lb_hash_ip(ovs_be32 ip)
-{
-    return hash_int((OVS_FORCE uint32_t) ip, 0);
-}
-
 static uint32_t
 hash_addr(ovs_be32 ip, uint8_t proto, uint16_t port)
 {
@@ -40,6 +34,36 @@ hash_proto_port(uint8_t proto, uint16_t port)
     return hash_int(proto << 16 | port, 0);
 }
 
+static void
+ip_filter_add(struct lb_ip_filter *f, ovs_be32 ip)
+{
+    uint32_t bit = lb_ip_filter_bit__(ip);
+    f->bits[bit / 64] |= UINT64_C(1) << (bit % 64);
+}
+
+/* After a removal, the filters are made again from what is left. */
+static void
+rebuild_vip_filter(struct lb_services *svcs)
+{
+    struct lb_vip *vip;
+
+    memset(&svcs->vip_filter, 0, sizeof svcs->vip_filter);
+    HMAP_FOR_EACH (vip, node, &svcs->vips) {
+        ip_filter_add(&svcs->vip_filter, vip->ip);
+    }
+}
+
+static void
+rebuild_backend_filter(struct lb_services *svcs)
+{
+    struct lb_backend *b;
+
+    memset(&svcs->backend_filter, 0, sizeof svcs->backend_filter);
+    HMAP_FOR_EACH (b, node, &svcs->backends) {
+        ip_filter_add(&svcs->backend_filter, b->ip);
+    }
+}
+
 void
 lb_services_init(struct lb_services *svcs)
 {
@@ -47,6 +71,8 @@ lb_services_init(struct lb_services *svcs)
     hmap_init(&svcs->vips);
     hmap_init(&svcs->members);
     hmap_init(&svcs->backends);
+    memset(&svcs->vip_filter, 0, sizeof svcs->vip_filter);
+    memset(&svcs->backend_filter, 0, sizeof svcs->backend_filter);
     svcs->next_id = 1;
     lb_checker_init(&svcs->checker);
 }
@@ -70,7 +96,7 @@ lb_services_destroy(struct lb_services *svcs)
 /* Backends. */
 
 struct lb_backend *
-lb_services_find_backend(const struct lb_services *svcs, ovs_be32 ip)
+lb_services_find_backend__(const struct lb_services *svcs, ovs_be32 ip)
 {
     struct lb_backend *b;
 
@@ -94,6 +120,7 @@ ref_backend(struct lb_services *svcs, ovs_be32 ip, ovs_be32 vip)
         lb_health_init(&b->health);
         ovs_list_init(&b->members);
         hmap_insert(&svcs->backends, &b->node, lb_hash_ip(ip));
+        ip_filter_add(&svcs->backend_filter, ip);
     }
     return b;
 }
@@ -155,6 +182,7 @@ remove_member(struct lb_services *svcs, struct lb_member *m)
     if (ovs_list_is_empty(&b->members)) {
         hmap_remove(&svcs->backends, &b->node);
         free(b);
+        rebuild_backend_filter(svcs);
     } else {
         /* Its probes may have come from a VIP that is going. */
         struct lb_member *first = CONTAINER_OF(ovs_list_front(&b->members),
@@ -215,7 +243,7 @@ lb_member_n_sessions(const struct lb_member *m)
 /* VIPs. */
 
 struct lb_vip *
-lb_services_find_vip(const struct lb_services *svcs, ovs_be32 ip)
+lb_services_find_vip__(const struct lb_services *svcs, ovs_be32 ip)
 {
     struct lb_vip *vip;
 
@@ -238,6 +266,7 @@ add_to_vip(struct lb_services *svcs, struct lb_service *svc)
         vip->ip = cfg->vip;
         hmap_init(&vip->services);
         hmap_insert(&svcs->vips, &vip->node, lb_hash_ip(cfg->vip));
+        ip_filter_add(&svcs->vip_filter, cfg->vip);
     }
     hmap_insert(&vip->services, &svc->vip_node,
                 hash_proto_port(cfg->proto, cfg->port));
@@ -259,6 +288,7 @@ remove_from_vip(struct lb_services *svcs, struct lb_service *svc)
         hmap_remove(&svcs->vips, &vip->node);
         hmap_destroy(&vip->services);
         free(vip);
+        rebuild_vip_filter(svcs);
     }
 }
 

@@ -109,11 +109,34 @@ struct lb_vip {
     unsigned int n_pings;       /* Answers sent in that second. */
 };
 
+/* Which addresses may be in a set of a few: one bit per address, of 256.
+ * Every packet-in looks up its addresses as VIPs and as backends, and most
+ * are clients', neither: for those, the answer is one bit, not a hash
+ * table's lookup. */
+struct lb_ip_filter {
+    uint64_t bits[4];
+};
+
+static inline uint32_t
+lb_ip_filter_bit__(ovs_be32 ip)
+{
+    return ((OVS_FORCE uint32_t) ip * 0x9e3779b1u) >> 24;
+}
+
+static inline bool
+lb_ip_filter_may_have(const struct lb_ip_filter *f, ovs_be32 ip)
+{
+    uint32_t bit = lb_ip_filter_bit__(ip);
+    return (f->bits[bit / 64] >> (bit % 64)) & 1;
+}
+
 struct lb_services {
     struct hmap by_name;        /* "struct lb_service"s, 'name_node'. */
     struct hmap vips;           /* "struct lb_vip"s. */
     struct hmap members;        /* "struct lb_member"s. */
     struct hmap backends;       /* "struct lb_backend"s. */
+    struct lb_ip_filter vip_filter;     /* The addresses in 'vips'... */
+    struct lb_ip_filter backend_filter; /* ...and in 'backends'. */
     uint32_t next_id;
     struct lb_checker checker;  /* The members' health checks. */
 };
@@ -134,14 +157,28 @@ struct lb_service *lb_services_find_name(const struct lb_services *,
 struct lb_service *lb_services_find_exact(const struct lb_services *,
                                           ovs_be32 vip, uint8_t proto,
                                           uint16_t port);
-struct lb_vip *lb_services_find_vip(const struct lb_services *, ovs_be32);
+struct lb_vip *lb_services_find_vip__(const struct lb_services *, ovs_be32);
+
+static inline struct lb_vip *
+lb_services_find_vip(const struct lb_services *svcs, ovs_be32 ip)
+{
+    return (lb_ip_filter_may_have(&svcs->vip_filter, ip)
+            ? lb_services_find_vip__(svcs, ip) : NULL);
+}
 struct lb_service *lb_vip_find_service(const struct lb_vip *, uint8_t proto,
                                        uint16_t dst_port);
 struct lb_member *lb_services_find_member(const struct lb_services *,
                                           ovs_be32 ip, uint8_t proto,
                                           uint16_t src_port);
-struct lb_backend *lb_services_find_backend(const struct lb_services *,
-                                            ovs_be32 ip);
+struct lb_backend *lb_services_find_backend__(const struct lb_services *,
+                                              ovs_be32 ip);
+
+static inline struct lb_backend *
+lb_services_find_backend(const struct lb_services *svcs, ovs_be32 ip)
+{
+    return (lb_ip_filter_may_have(&svcs->backend_filter, ip)
+            ? lb_services_find_backend__(svcs, ip) : NULL);
+}
 struct lb_member *lb_service_find_member(const struct lb_service *,
                                          ovs_be32 ip, uint16_t port);
 
@@ -152,6 +189,14 @@ void lb_member_count_session(struct lb_member *, int delta);
 size_t lb_member_n_sessions(const struct lb_member *);
 bool lb_member_is_usable(const struct lb_member *);
 
-uint32_t lb_hash_ip(ovs_be32);
+/* The hash of an address, for the tables of clients, sessions, VIPs and
+ * backends: a multiplication (Fibonacci hashing), whose upper half mixes
+ * every bit of 'ip' into the low bits that pick a bucket.  On every
+ * packet-in's path, several times. */
+static inline uint32_t
+lb_hash_ip(ovs_be32 ip)
+{
+    return ((OVS_FORCE uint32_t) ip * UINT64_C(0x9e3779b97f4a7c15)) >> 32;
+}
 
 #endif /* lb-service.h */

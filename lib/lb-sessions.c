@@ -102,9 +102,8 @@ hash_session(const struct lb_service *svc, ovs_be32 client_ip,
              ovs_be16 client_port)
 {
     /* One hash of all three: this is on every new client's path. */
-    return hash_int((OVS_FORCE uint32_t) client_ip
-                    ^ (svc->id * 0x9e3779b1u)
-                    ^ (OVS_FORCE uint16_t) client_port, 0);
+    return lb_hash_ip(client_ip ^ (OVS_FORCE ovs_be32) (svc->id * 0x9e3779b1u)
+                      ^ (OVS_FORCE ovs_be32) (OVS_FORCE uint16_t) client_port);
 }
 
 /* Clients. */

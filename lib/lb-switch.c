@@ -863,14 +863,13 @@ next_claim_deadline(const struct lb_switch *sw)
 }
 
 /* Returns the client with 'ip', learning it as being at 'mac' on 'ofport'
- * if it is new.  Returns NULL if there is no room, or if 'ip' is known
+ * if it is new.  'client' is what looking 'ip' up found (the caller has
+ * looked already).  Returns NULL if there is no room, or if 'ip' is known
  * elsewhere and does not move (see claim_client()). */
 static struct lb_client *
-learn_client(struct lb_switch *sw, ovs_be32 ip, struct eth_addr mac,
-             ofp_port_t ofport, long long int now)
+learn_client(struct lb_switch *sw, struct lb_client *client, ovs_be32 ip,
+             struct eth_addr mac, ofp_port_t ofport, long long int now)
 {
-    struct lb_client *client = lb_sessions_find_client(&sw->sessions, ip);
-
     if (!client) {
         if (!lb_sessions_has_room(&sw->sessions, true, now)) {
             VLOG_WARN_RL(&bad_rl, "%s: client table full (%"PRIuSIZE
@@ -951,17 +950,28 @@ create_session(struct lb_switch *sw, struct lb_service *svc,
 
 /* Sends both of 'session''s flows, which say 'b', unless they were sent a
  * moment ago: packets that were on their way before the flows landed come
- * up too, and need only be forwarded. */
+ * up too, and need only be forwarded.  Then the 'size'-byte 'packet', if
+ * nonnull, as the flows would take it. */
 static void
 install_session(struct lb_switch *sw, struct lb_session *session,
-                const struct lb_binding *b, long long int now)
+                const struct lb_binding *b, const void *packet, size_t size,
+                long long int now)
 {
+    const struct lb_binding_tmpl *tmpl = &session->member->service->tmpl;
+
     if (session->flows == LB_FLOWS_BOTH
         && now - session->installed_at < LB_REINSTALL_MS) {
+        if (packet) {
+            lb_binding_packet_out(tmpl, b, packet, size, sw->ofp.out);
+        }
         return;
     }
 
-    lb_binding_install(&session->member->service->tmpl, b, sw->ofp.out);
+    if (packet) {
+        lb_binding_install_packet_out(tmpl, b, packet, size, sw->ofp.out);
+    } else {
+        lb_binding_install(tmpl, b, sw->ofp.out);
+    }
     session->installed_at = now;
     lb_sessions_set_flows(&sw->sessions, session, LB_FLOWS_BOTH, now);
     VLOG_DBG("%s: installed flows "IP_FMT" <-> "IP_FMT, sw->name,
@@ -1210,7 +1220,8 @@ handle_arp(struct lb_switch *sw, const struct lb_packet *pkt,
          * and address probes (sender 0.0.0.0) are answered too, but are not
          * clients. */
         if (!backend && pkt->arp_spa != htonl(0)
-            && !learn_client(sw, pkt->arp_spa, pkt->arp_sha, in_port, now)) {
+            && !learn_client(sw, client, pkt->arp_spa, pkt->arp_sha,
+                             in_port, now)) {
             return;
         }
         reply_arp(sw, pkt, in_port);
@@ -1320,8 +1331,9 @@ balance(struct lb_switch *sw, struct lb_service *svc,
         client_port = htons(pkt->l4_src);
     }
 
-    struct lb_client *client = learn_client(sw, pkt->ip_src, pkt->eth_src,
-                                            in_port, now);
+    struct lb_client *client = learn_client(
+        sw, lb_sessions_find_client(&sw->sessions, pkt->ip_src), pkt->ip_src,
+        pkt->eth_src, in_port, now);
     if (!client) {
         return;
     }
@@ -1347,10 +1359,9 @@ balance(struct lb_switch *sw, struct lb_service *svc,
     }
     struct lb_binding b;
     lb_session_binding(session, &b);
-    install_session(sw, session, &b, now);
-
-    /* Send the packet on, so that nothing is lost while the flows land. */
-    lb_binding_packet_out(&svc->tmpl, &b, packet, size, sw->ofp.out);
+    /* The packet goes on too, so that nothing is lost while the flows
+     * land. */
+    install_session(sw, session, &b, packet, size, now);
 }
 
 /* A backend's packet that no session flow took: if it is for a client of
@@ -1388,7 +1399,7 @@ handle_backend_packet(struct lb_switch *sw, struct lb_backend *backend,
             struct lb_binding b;
 
             lb_session_binding(session, &b);
-            install_session(sw, session, &b, now);
+            install_session(sw, session, &b, NULL, 0, now);
             ofpbuf_use_stub(&ofpacts, stub, sizeof stub);
             lb_binding_put_actions(&b, LB_S2C, sw->cfg->lb_mac, &ofpacts);
             lb_ofp_packet_out(&sw->ofp, in_port, packet, size, &ofpacts);

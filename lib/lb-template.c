@@ -32,12 +32,28 @@ VLOG_DEFINE_THIS_MODULE(lb_template);
 static uint32_t next_xid = 0x4c420000;      /* "LB" */
 
 /* Encoders give every message a new xid; templates compare messages
- * without it. */
-static void
-clear_xid(struct ofpbuf *msg)
+ * without them.  Returns the number of messages in 'msg', with their
+ * offsets in 'ofs', or 0 if there are more than LB_TMPL_MAX_MSGS or they
+ * do not fill 'msg' exactly. */
+static size_t
+clear_xids(struct ofpbuf *msg, uint16_t ofs[LB_TMPL_MAX_MSGS])
 {
-    memset((uint8_t *) msg->data + offsetof(struct ofp_header, xid), 0,
-           sizeof(ovs_be32));
+    uint8_t *p = msg->data;
+    size_t n = 0;
+
+    for (size_t at = 0; at < msg->size; n++) {
+        size_t len = (msg->size - at >= sizeof(struct ofp_header)
+                      ? p[at + 2] << 8 | p[at + 3] : 0);
+        if (n >= LB_TMPL_MAX_MSGS || len < sizeof(struct ofp_header)
+            || len > msg->size - at) {
+            return 0;
+        }
+        ofs[n] = at;
+        memset(p + at + offsetof(struct ofp_header, xid), 0,
+               sizeof(ovs_be32));
+        at += len;
+    }
+    return n;
 }
 
 static size_t
@@ -170,12 +186,17 @@ lb_tmpl_init(struct lb_tmpl *t, const enum lb_tmpl_kind kinds[],
         probe_values(kinds[i], i, &base[i], &other[i]);
     }
 
+    uint16_t probe_ofs[LB_TMPL_MAX_MSGS];
+    const char *failure = NULL;
+
     ofpbuf_init(&t->msg, 0);
     encode(base, aux, &t->msg);
-    clear_xid(&t->msg);
+    t->n_msgs = clear_xids(&t->msg, t->msg_ofs);
+    if (!t->n_msgs) {
+        failure = "it is not one to three whole messages";
+    }
     ofpbuf_init(&probe, t->msg.size);
 
-    const char *failure = NULL;
     for (size_t i = 0; i < n_fields && !failure; i++) {
         union lb_tmpl_value values[LB_TMPL_MAX_FIELDS];
 
@@ -183,7 +204,7 @@ lb_tmpl_init(struct lb_tmpl *t, const enum lb_tmpl_kind kinds[],
         values[i] = other[i];
         ofpbuf_clear(&probe);
         encode(values, aux, &probe);
-        clear_xid(&probe);
+        clear_xids(&probe, probe_ofs);
         if (probe.size != t->msg.size) {
             failure = "a field changes the message's length";
         } else if (!find_places(t, i, &t->msg, &probe)) {
@@ -196,7 +217,7 @@ lb_tmpl_init(struct lb_tmpl *t, const enum lb_tmpl_kind kinds[],
         group_places(t);
         ofpbuf_clear(&probe);
         encode(other, aux, &probe);
-        clear_xid(&probe);
+        clear_xids(&probe, probe_ofs);
         uint8_t *patched = xmemdup(t->msg.data, t->msg.size);
         patch(t, other, patched);
         if (probe.size != t->msg.size
@@ -223,14 +244,18 @@ lb_tmpl_destroy(struct lb_tmpl *t)
 }
 
 static void
-set_xid(uint8_t *msg)
+set_xids(const struct lb_tmpl *t, uint8_t *msg)
 {
-    ovs_be32 xid = htonl(next_xid++);
-    memcpy(msg + offsetof(struct ofp_header, xid), &xid, sizeof xid);
+    for (size_t i = 0; i < t->n_msgs; i++) {
+        ovs_be32 xid = htonl(next_xid++);
+        memcpy(msg + t->msg_ofs[i] + offsetof(struct ofp_header, xid), &xid,
+               sizeof xid);
+    }
 }
 
-/* Appends to 'out' the template's message for 'values' and returns where it
- * starts, so that the caller may append to it (and fix its length). */
+/* Appends to 'out' the template's message (or messages) for 'values' and
+ * returns where it starts, so that the caller may append to it (or to the
+ * last of them) and fix its length. */
 void *
 lb_tmpl_put(const struct lb_tmpl *t, const union lb_tmpl_value values[],
             struct ofpbuf *out)
@@ -241,7 +266,7 @@ lb_tmpl_put(const struct lb_tmpl *t, const union lb_tmpl_value values[],
     size_t ofs = out->size;
     uint8_t *msg = lb_ofp_put(out, t->msg.data, t->msg.size);
     patch(t, values, msg);
-    set_xid(msg);
+    set_xids(t, msg);
     return (uint8_t *) out->data + ofs;
 }
 

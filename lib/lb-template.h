@@ -55,9 +55,11 @@ union lb_tmpl_value {
 };
 
 #define LB_TMPL_MAX_FIELDS 8
-#define LB_TMPL_MAX_PLACES 2    /* Where one field may appear. */
+#define LB_TMPL_MAX_PLACES 6    /* Where one field may appear. */
+#define LB_TMPL_MAX_MSGS 3      /* Messages in a template. */
 
-/* Appends to 'out' the message for 'values', encoded by OVS. */
+/* Appends to 'out' the message (or the messages) for 'values', encoded by
+ * OVS. */
 typedef void lb_tmpl_encode_func(const union lb_tmpl_value values[],
                                  const void *aux, struct ofpbuf *out);
 
@@ -71,6 +73,12 @@ struct lb_tmpl_place {
 struct lb_tmpl {
     bool usable;
     struct ofpbuf msg;          /* Encoded for the base values. */
+
+    /* The messages in 'msg' (some templates are several messages sent
+     * together): where each starts. */
+    uint16_t msg_ofs[LB_TMPL_MAX_MSGS];
+    size_t n_msgs;
+
     size_t n_fields;
     enum lb_tmpl_kind kinds[LB_TMPL_MAX_FIELDS];
 

@@ -492,21 +492,27 @@ test_templates(struct ovs_cmdl_context *ctx)
             const struct lb_service_config *svc = &cfg.services[0];
             lb_binding_tmpl_init(&t, &ofp, &cfg, svc);
             n_usable += (t.c2s_flow.usable + t.s2c_flow.usable
-                         + t.c2s_packet_out.usable);
+                         + t.c2s_packet_out.usable + t.new_session.usable);
             for (int k = 0; k < n; k++) {
                 struct lb_binding b;
-                struct ofpbuf a, e;
+                struct ofpbuf a, c, e;
 
                 random_binding(&b, svc);
                 ofpbuf_init(&a, 0);
+                ofpbuf_init(&c, 0);
                 ofpbuf_init(&e, 0);
                 lb_binding_install(&t, &b, &a);
                 lb_binding_packet_out(&t, &b, "packet", 6, &a);
+                lb_binding_install_packet_out(&t, &b, "packet", 6, &c);
                 encode_binding(&t, &b, &e);
                 clear_xids(&a);
+                clear_xids(&c);
                 clear_xids(&e);
-                n_same += a.size == e.size && !memcmp(a.data, e.data, a.size);
+                n_same += (a.size == e.size && !memcmp(a.data, e.data, a.size)
+                           && c.size == e.size
+                           && !memcmp(c.data, e.data, c.size));
                 ofpbuf_uninit(&a);
+                ofpbuf_uninit(&c);
                 ofpbuf_uninit(&e);
             }
             lb_binding_tmpl_destroy(&t);
@@ -514,7 +520,7 @@ test_templates(struct ovs_cmdl_context *ctx)
         }
         printf("%s: %d of %d templates usable, %d of %d bindings "
                "identical\n", ofputil_version_to_string(v), n_usable,
-               3 * (int) ARRAY_SIZE(specs), n_same,
+               4 * (int) ARRAY_SIZE(specs), n_same,
                n * (int) ARRAY_SIZE(specs));
     }
 }
