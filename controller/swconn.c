@@ -24,7 +24,7 @@
 
 #include "controller/batch-conn.h"
 #include "flow.h"
-#include "hmapx.h"
+#include "lib/lb-ports.h"
 #include "lib/lb-ofp.h"
 #include "ofp-version-opt.h"
 #include "openflow/openflow.h"
@@ -75,7 +75,7 @@ struct swconn {
     uint64_t dpid;
     enum ofp_version version;
     enum ofputil_protocol protocol;
-    struct hmapx ports;         /* Port numbers, cast to pointers. */
+    struct lb_ports ports;
 
     int last_error;
     long long int read_time;    /* time_msec() of the last read. */
@@ -99,7 +99,7 @@ swconn_create__(const char *name, int probe_interval,
     reconnect_set_probe_interval(sw->reconnect, probe_interval * 1000);
     sw->allowed_versions = get_allowed_ofp_versions();
     sw->state = SWCONN_CONNECTING;
-    hmapx_init(&sw->ports);
+    lb_ports_clear(&sw->ports);
     batch_conn_init(&sw->bc, SWCONN_READ_SIZE);
     sw->handler = handler;
     sw->aux = aux;
@@ -142,7 +142,6 @@ swconn_destroy(struct swconn *sw)
     if (sw) {
         batch_conn_destroy(&sw->bc);
         reconnect_destroy(sw->reconnect);
-        hmapx_destroy(&sw->ports);
         free(sw->target);
         free(sw->name);
         free(sw);
@@ -165,7 +164,7 @@ swconn_disconnect(struct swconn *sw, int error)
     batch_conn_close(&sw->bc);
     sw->last_error = error;
     sw->state = SWCONN_CONNECTING;
-    hmapx_clear(&sw->ports);
+    lb_ports_clear(&sw->ports);
 }
 
 /* Queues 'msg' toward the switch, to go out with the next flush, and takes
@@ -399,9 +398,9 @@ swconn_get_protocol(const struct swconn *sw)
     return sw->protocol;
 }
 
-/* Returns the switch's ports, as port numbers cast to pointers.  The set
- * changes as the switch reports ports coming and going. */
-const struct hmapx *
+/* Returns the switch's ports.  The set changes as the switch reports ports
+ * coming and going. */
+const struct lb_ports *
 swconn_get_ports(const struct swconn *sw)
 {
     return &sw->ports;
@@ -432,14 +431,14 @@ static void
 swconn_add_port(struct swconn *sw, ofp_port_t port_no)
 {
     if (ofp_to_u16(port_no) < ofp_to_u16(OFPP_MAX) || port_no == OFPP_LOCAL) {
-        hmapx_add(&sw->ports, (void *) (uintptr_t) port_no);
+        lb_ports_add(&sw->ports, port_no);
     }
 }
 
 static void
 swconn_remove_port(struct swconn *sw, ofp_port_t port_no)
 {
-    hmapx_find_and_delete(&sw->ports, (void *) (uintptr_t) port_no);
+    lb_ports_remove(&sw->ports, port_no);
 }
 
 /* The switch's hello: agree on the highest version both allow, as vconn
@@ -494,7 +493,7 @@ swconn_set_ready(struct swconn *sw)
     sw->state = SWCONN_READY;
     VLOG_INFO("%s: switch %016"PRIx64" connected (%s, %"PRIuSIZE" ports)",
               sw->name, sw->dpid, ofputil_version_to_string(sw->version),
-              hmapx_count(&sw->ports));
+              sw->ports.n);
     sw->handler->ready(sw, sw->aux);
 }
 

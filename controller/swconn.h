@@ -91,7 +91,7 @@ const char *swconn_get_name(const struct swconn *);
 uint64_t swconn_get_dpid(const struct swconn *);
 enum ofp_version swconn_get_version(const struct swconn *);
 enum ofputil_protocol swconn_get_protocol(const struct swconn *);
-const struct hmapx *swconn_get_ports(const struct swconn *);
+const struct lb_ports *swconn_get_ports(const struct swconn *);
 struct ofpbuf *swconn_get_tx(struct swconn *);
 
 void swconn_set_aux(struct swconn *, void *aux);

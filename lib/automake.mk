@@ -23,6 +23,7 @@ lib_libovsbalancer_la_SOURCES = \
 	lib/lb-packet.h \
 	lib/lb-pool.c \
 	lib/lb-pool.h \
+	lib/lb-ports.h \
 	lib/lb-repair.c \
 	lib/lb-repair.h \
 	lib/lb-resync.c \

@@ -244,7 +244,7 @@ lb_controller_find_switch(const struct lb_controller *ctl, uint64_t dpid)
 struct lb_switch *
 lb_controller_connect(struct lb_controller *ctl, uint64_t dpid,
                       enum ofputil_protocol protocol,
-                      const struct hmapx *ports, struct ofpbuf *out,
+                      const struct lb_ports *ports, struct ofpbuf *out,
                       const char *via, long long int now)
 {
     struct controller_switch *cs = find_switch(ctl, dpid);

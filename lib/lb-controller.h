@@ -36,7 +36,7 @@
 #include "openvswitch/types.h"
 
 struct ds;
-struct hmapx;
+struct lb_ports;
 struct lb_config;
 struct lb_switch;
 struct ofpbuf;
@@ -53,7 +53,7 @@ const struct lb_config *lb_controller_get_config(
 struct lb_switch *lb_controller_connect(struct lb_controller *,
                                         uint64_t dpid,
                                         enum ofputil_protocol,
-                                        const struct hmapx *ports,
+                                        const struct lb_ports *ports,
                                         struct ofpbuf *out, const char *via,
                                         long long int now);
 void lb_controller_disconnect(struct lb_controller *, uint64_t dpid,

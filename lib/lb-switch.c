@@ -24,7 +24,7 @@
 #include <string.h>
 
 #include "flow.h"
-#include "hmapx.h"
+#include "lib/lb-ports.h"
 #include "lib/lb-config.h"
 #include "lib/lb-flows.h"
 #include "lib/lb-ofp.h"
@@ -90,7 +90,7 @@ struct lb_switch {
     bool connected;
     struct lb_ofp ofp;          /* How to talk to the switch. */
     struct ofpbuf scratch;      /* Where messages go while disconnected. */
-    const struct hmapx *ports;  /* The switch's ports, while connected. */
+    const struct lb_ports *ports; /* The switch's, while connected. */
 
     struct lb_services services;
     struct lb_sessions sessions;
@@ -567,7 +567,7 @@ adopt_reply(struct lb_switch *sw, const struct ofp_header *oh,
  * reconnection of the switch or a restart of the balancer. */
 void
 lb_switch_connected(struct lb_switch *sw, enum ofputil_protocol protocol,
-                    const struct hmapx *ports, struct ofpbuf *out,
+                    const struct lb_ports *ports, struct ofpbuf *out,
                     long long int now)
 {
     sw->connected = true;
@@ -782,8 +782,7 @@ claim_client(struct lb_switch *sw, struct lb_client *client,
     if (!client_has_flows(client)) {
         move_client(sw, client, mac, ofport, "it had no flows", now);
         return true;
-    } else if (sw->ports && !hmapx_contains(sw->ports, (void *) (uintptr_t)
-                                            client->ofport)) {
+    } else if (sw->ports && !lb_ports_contains(sw->ports, client->ofport)) {
         move_client(sw, client, mac, ofport, "its port is gone", now);
         return true;
     }
@@ -1722,8 +1721,7 @@ handle_packet_in(struct lb_switch *sw, const struct ofp_header *oh,
     }
 
     ofp_port_t in_port = pi.in_port;
-    if (!sw->ports
-        || !hmapx_contains(sw->ports, (void *) (uintptr_t) in_port)) {
+    if (!sw->ports || !lb_ports_contains(sw->ports, in_port)) {
         VLOG_WARN_RL(&bad_rl, "%s: dropped packet from port %"PRIu16
                      ", which the switch has not reported", sw->name,
                      ofp_to_u16(in_port));

@@ -41,7 +41,7 @@
 #include "openvswitch/ofp-protocol.h"
 #include "openvswitch/types.h"
 
-struct hmapx;
+struct lb_ports;
 struct lb_config;
 struct ofp_header;
 struct ofpbuf;
@@ -53,7 +53,7 @@ void lb_switch_reconfigure(struct lb_switch *, const struct lb_config *,
                            long long int now);
 
 void lb_switch_connected(struct lb_switch *, enum ofputil_protocol,
-                         const struct hmapx *ports, struct ofpbuf *out,
+                         const struct lb_ports *ports, struct ofpbuf *out,
                          long long int now);
 void lb_switch_disconnected(struct lb_switch *, long long int now);
 void lb_switch_release(struct lb_switch *, long long int now);

@@ -33,7 +33,7 @@
 #include "dp-packet.h"
 #include "flow.h"
 #include "hash.h"
-#include "hmapx.h"
+#include "lib/lb-ports.h"
 #include "lib/lb-config.h"
 #include "lib/lb-controller.h"
 #include "lib/lb-flows.h"
@@ -780,7 +780,7 @@ struct fake_switch {
     bool monitoring;            /* Has the balancer asked for one? */
     bool defer_stats;           /* Answer flow stats only when told? */
     struct ovs_list stats_requests; /* Those not answered yet. */
-    struct hmapx ports;
+    struct lb_ports ports;
     struct ofpbuf out;          /* What the balancer sent, unread. */
     struct ovs_list flows;      /* "struct fake_flow"s. */
     struct svec sent;           /* Packets sent, formatted, not printed. */
@@ -1174,7 +1174,7 @@ get_fake_switch(const char *dpid_s)
     struct fake_switch *fs = &fake_switches[dpid - 1];
     if (!fs->dpid) {
         fs->dpid = dpid;
-        hmapx_init(&fs->ports);
+        lb_ports_clear(&fs->ports);
         ofpbuf_init(&fs->out, 0);
         ovs_list_init(&fs->flows);
         ovs_list_init(&fs->stats_requests);
@@ -1365,9 +1365,9 @@ run_line(char *line, int line_number)
                       words.names[2]);
         }
         fs->protocol = ofputil_protocol_from_ofp_version(v);
-        hmapx_clear(&fs->ports);
+        lb_ports_clear(&fs->ports);
         for (int p = 1; p <= atoi(words.names[3]); p++) {
-            hmapx_add(&fs->ports, (void *) (uintptr_t) p);
+            lb_ports_add(&fs->ports, u16_to_ofp(p));
         }
         char *via = xasprintf("%s on fake", words.names[2]);
         fs->lb = lb_controller_connect(controller, fs->dpid, fs->protocol,
@@ -1548,7 +1548,6 @@ test_run(struct ovs_cmdl_context *ctx)
             LIST_FOR_EACH_SAFE (f, node, &fs->flows) {
                 free_fake_flow(f);
             }
-            hmapx_destroy(&fs->ports);
             ofpbuf_uninit(&fs->out);
             svec_destroy(&fs->sent);
         }
@@ -1681,7 +1680,7 @@ test_check_cost(struct ovs_cmdl_context *ctx)
     struct fake_switch *fs = get_fake_switch("1");
     fs->protocol = OFPUTIL_P_OF13_OXM;
     for (int p = 1; p <= n + 1; p++) {
-        hmapx_add(&fs->ports, (void *) (uintptr_t) p);
+        lb_ports_add(&fs->ports, u16_to_ofp(p));
     }
     fs->has_monitor = true;
     fs->lb = lb_controller_connect(controller, 1, fs->protocol, &fs->ports,

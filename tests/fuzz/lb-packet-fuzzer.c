@@ -45,7 +45,7 @@
 #include <string.h>
 
 #include "byte-order.h"
-#include "hmapx.h"
+#include "lib/lb-ports.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/ofp-protocol.h"
 #include "lib/lb-config.h"
@@ -66,7 +66,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct lb_config config;
-static struct hmapx ports = HMAPX_INITIALIZER(&ports);
+static struct lb_ports ports;
 static struct lb_controller *controller;
 
 static void
@@ -91,8 +91,8 @@ init(void)
         ovs_assert(!error);
         config.max_clients = 64;
         config.overflow = LB_OVERFLOW_EVICT;
-        for (uintptr_t port = 1; port <= 8; port++) {
-            hmapx_add(&ports, (void *) port);
+        for (int port = 1; port <= 8; port++) {
+            lb_ports_add(&ports, u16_to_ofp(port));
         }
     }
 }
