@@ -503,7 +503,10 @@ packet_in_is_plain(const uint8_t *msg, size_t len, const uint8_t **frame,
     /* The fixed part, the cookie from 1.3 on, the match padded to 8 bytes,
      * 2 bytes of padding, then the frame. */
     *match = *frame - 16 - 2;
-    if (memcmp(*match, in_port_match, sizeof in_port_match)) {
+    uint64_t have, want;
+    memcpy(&have, *match, sizeof have);
+    memcpy(&want, in_port_match, sizeof want);
+    if (have != want) {
         return false;
     }
     const uint8_t *port = *match + 8;

@@ -22,11 +22,20 @@
 #include "hash.h"
 #include "openvswitch/dynamic-string.h"
 #include "packets.h"
+#include "lib/lb-pool.h"
 #include "lib/lb-service.h"
 #include "openvswitch/vlog.h"
 #include "util.h"
 
 VLOG_DEFINE_THIS_MODULE(lb_sessions);
+
+/* The clients and sessions of all switches, from pools of the whole
+ * process: with many switches, each would otherwise grow its own blocks
+ * from a few kilobytes, in pages no one touched before (a page fault every
+ * 4 kB), where shared blocks soon reach huge pages; and a switch that goes
+ * leaves its objects to the others. */
+static struct lb_pool client_pool;
+static struct lb_pool session_pool;
 
 void
 lb_sessions_init(struct lb_sessions *s, size_t max, bool evict,
@@ -37,8 +46,10 @@ lb_sessions_init(struct lb_sessions *s, size_t max, bool evict,
     ovs_list_init(&s->idle_clients);
     s->n_idle_clients = 0;
     ovs_list_init(&s->idle_sessions);
-    lb_pool_init(&s->client_pool, sizeof(struct lb_client));
-    lb_pool_init(&s->session_pool, sizeof(struct lb_session));
+    if (!client_pool.size) {
+        lb_pool_init(&client_pool, sizeof(struct lb_client));
+        lb_pool_init(&session_pool, sizeof(struct lb_session));
+    }
     lb_sessions_set_limits(s, max, evict, timeout_s);
 }
 
@@ -66,16 +77,19 @@ void
 lb_sessions_destroy(struct lb_sessions *s)
 {
     struct lb_session *session;
+    struct lb_client *client;
 
-    /* The clients and sessions go with their pools. */
     lb_table_settle(&s->sessions);
     HMAP_FOR_EACH_POP (session, node, &s->sessions.cur) {
         ovs_list_remove(&session->member_node);
+        lb_pool_free(&session_pool, session);
+    }
+    lb_table_settle(&s->clients);
+    HMAP_FOR_EACH_POP (client, node, &s->clients.cur) {
+        lb_pool_free(&client_pool, client);
     }
     lb_table_destroy(&s->sessions);
     lb_table_destroy(&s->clients);
-    lb_pool_destroy(&s->session_pool);
-    lb_pool_destroy(&s->client_pool);
 }
 
 size_t
@@ -149,7 +163,7 @@ lb_sessions_add_client(struct lb_sessions *s, ovs_be32 ip,
                        struct eth_addr mac, ofp_port_t ofport,
                        long long int now)
 {
-    struct lb_client *client = lb_pool_alloc(&s->client_pool);
+    struct lb_client *client = lb_pool_alloc(&client_pool);
 
     client->ip = ip;
     client->mac = mac;
@@ -183,7 +197,7 @@ forget_client(struct lb_sessions *s, struct lb_client *client)
     if (s->client_hook) {
         s->client_hook(s->hook_aux, client, false);
     }
-    lb_pool_free(&s->client_pool, client);
+    lb_pool_free(&client_pool, client);
 }
 
 /* Forgets 'client', which has no session. */
@@ -224,7 +238,7 @@ lb_sessions_add(struct lb_sessions *s, struct lb_member *member,
                 struct lb_client *client, ovs_be16 client_port,
                 long long int now)
 {
-    struct lb_session *session = lb_pool_alloc(&s->session_pool);
+    struct lb_session *session = lb_pool_alloc(&session_pool);
 
     session->member = member;
     session->client = client;
@@ -259,7 +273,7 @@ remove_session(struct lb_sessions *s, struct lb_session *session, bool force,
         ovs_list_remove(&session->idle_node);
     }
     lb_member_count_session(session->member, -1);
-    lb_pool_free(&s->session_pool, session);
+    lb_pool_free(&session_pool, session);
 
     if (!--client->n_sessions) {
         if (force || client->last_seen + s->timeout <= now) {

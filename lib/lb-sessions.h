@@ -37,7 +37,6 @@
 #include "lib/lb-flows.h"
 #include "openvswitch/hmap.h"
 #include "openvswitch/list.h"
-#include "lib/lb-pool.h"
 #include "lib/lb-table.h"
 #include "openvswitch/types.h"
 
@@ -91,8 +90,6 @@ struct lb_sessions {
     void (*client_hook)(void *aux, const struct lb_client *, bool added);
     void *hook_aux;
 
-    struct lb_pool client_pool;     /* Where the clients are... */
-    struct lb_pool session_pool;    /* ...and the sessions. */
 
     size_t max;                 /* Most clients, and most sessions. */
     bool evict;                 /* Make room when full? */
