@@ -43,22 +43,16 @@ ip_filter_add(struct lb_ip_filter *f, ovs_be32 ip)
 
 /* After a removal, the filters are made again from what is left. */
 static void
-rebuild_vip_filter(struct lb_services *svcs)
+rebuild_filters(struct lb_services *svcs)
 {
-    struct lb_vip *vip;
+    const struct lb_backend *b;
+    const struct lb_vip *vip;
 
     memset(&svcs->vip_filter, 0, sizeof svcs->vip_filter);
+    memset(&svcs->backend_filter, 0, sizeof svcs->backend_filter);
     HMAP_FOR_EACH (vip, node, &svcs->vips) {
         ip_filter_add(&svcs->vip_filter, vip->ip);
     }
-}
-
-static void
-rebuild_backend_filter(struct lb_services *svcs)
-{
-    struct lb_backend *b;
-
-    memset(&svcs->backend_filter, 0, sizeof svcs->backend_filter);
     HMAP_FOR_EACH (b, node, &svcs->backends) {
         ip_filter_add(&svcs->backend_filter, b->ip);
     }
@@ -182,7 +176,7 @@ remove_member(struct lb_services *svcs, struct lb_member *m)
     if (ovs_list_is_empty(&b->members)) {
         hmap_remove(&svcs->backends, &b->node);
         free(b);
-        rebuild_backend_filter(svcs);
+        rebuild_filters(svcs);
     } else {
         /* Its probes may have come from a VIP that is going. */
         struct lb_member *first = CONTAINER_OF(ovs_list_front(&b->members),
@@ -288,7 +282,7 @@ remove_from_vip(struct lb_services *svcs, struct lb_service *svc)
         hmap_remove(&svcs->vips, &vip->node);
         hmap_destroy(&vip->services);
         free(vip);
-        rebuild_vip_filter(svcs);
+        rebuild_filters(svcs);
     }
 }
 
