@@ -39,6 +39,7 @@
 #include "fatal-signal.h"
 #include "lib/lb-config.h"
 #include "lib/lb-controller.h"
+#include "lib/lb-hugemem.h"
 #include "lib/lb-ofp.h"
 #include "lib/lb-switch.h"
 #include "ofp-version-opt.h"
@@ -831,6 +832,7 @@ parse_options(int argc, char *argv[])
         OPT_MAX_BACKOFF,
         OPT_PEER_CA_CERT,
         OPT_ENABLE_DUMMY,
+        OPT_HUGE_PAGES,
         OPT_DB,
         OPT_HA,
         VLOG_OPTION_ENUMS,
@@ -862,6 +864,7 @@ parse_options(int argc, char *argv[])
         {"max-backoff", required_argument, NULL, OPT_MAX_BACKOFF},
         {"unixctl", required_argument, NULL, OPT_UNIXCTL},
         {"enable-dummy", no_argument, NULL, OPT_ENABLE_DUMMY},
+        {"huge-pages", no_argument, NULL, OPT_HUGE_PAGES},
         {"help", no_argument, NULL, 'h'},
         DAEMON_LONG_OPTIONS,
         OFP_VERSION_LONG_OPTIONS,
@@ -907,6 +910,10 @@ parse_options(int argc, char *argv[])
 
         case OPT_ENABLE_DUMMY:
             enable_dummy = true;
+            break;
+
+        case OPT_HUGE_PAGES:
+            lb_hugemem_enable();
             break;
 
         case OPT_DB:
@@ -1147,6 +1154,9 @@ usage(void)
     ofp_version_usage();
     vlog_usage();
     printf("\nOther options:\n"
+           "  --huge-pages            clients and sessions in huge pages: "
+           "faster setup,\n"
+           "                          a stall at each new 2 MB\n"
            "  --unixctl=SOCKET        override default control socket name\n"
            "  --enable-dummy          virtual time for tests (time/warp)\n"
            "  -h, --help              display this help message\n"

@@ -17,10 +17,18 @@
 #include <config.h>
 #include "lib/lb-hugemem.h"
 
-#include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include "util.h"
+
+static bool enabled;
+
+void
+lb_hugemem_enable(void)
+{
+    enabled = true;
+}
 
 void *
 lb_hugemem_alloc(size_t size)
@@ -36,7 +44,9 @@ lb_hugemem_alloc(size_t size)
 #ifdef MADV_HUGEPAGE
     /* Only advice: a kernel without huge pages says EINVAL, and 4 kB pages
      * work as well, only slower. */
-    madvise(p, ROUND_DOWN(size, LB_HUGEMEM_PAGE), MADV_HUGEPAGE);
+    if (enabled) {
+        madvise(p, ROUND_DOWN(size, LB_HUGEMEM_PAGE), MADV_HUGEPAGE);
+    }
 #endif
     return p;
 }
