@@ -55,10 +55,14 @@ static struct vlog_rate_limit bad_rl = VLOG_RATE_LIMIT_INIT(5, 20);
 static struct vlog_rate_limit dbg_rl = VLOG_RATE_LIMIT_INIT(60, 600);
 
 /* One line per decision, but a flood of new clients must not become a
- * flood of log lines: past LB_DECISIONS_LOGGED in a second, decisions are
- * counted and the count is logged.  (OVS's rate limiter takes a lock, too
- * dear to ask for every new client.) */
+ * flood of log lines: past LB_DECISIONS_LOGGED in a second, in all switches
+ * together, decisions are counted and the count is logged.  (A budget per
+ * switch let 64 switches log 6,400 lines at the start of every second, a
+ * stall of 100 ms where syslog has no /dev/log to go to.  OVS's rate
+ * limiter takes a lock, too dear to ask for every new client.) */
 #define LB_DECISIONS_LOGGED 100
+static long long int decisions_second;
+static unsigned int decisions_logged, decisions_unlogged;
 
 /* A flow the switch removed within this long after the balancer last sent
  * its replacement is the old one: the replacement is in place. */
@@ -98,9 +102,6 @@ struct lb_switch {
 
     long long int next_probe;   /* When to probe the backends next. */
 
-    /* Decisions logged and not logged in 'log_second'. */
-    long long int log_second;
-    unsigned int n_logged, n_unlogged;
     struct lb_tmpl arp_reply;   /* The LB's answer to ARP. */
 
     /* While the balancer reads back its flows after connecting, packet-ins
@@ -669,23 +670,23 @@ release_held(struct lb_switch *sw, long long int now)
 
 /* Returns true if a decision made at 'now' may be logged. */
 static bool
-log_decision(struct lb_switch *sw, long long int now)
+log_decision(long long int now)
 {
     long long int second = now / 1000;
 
-    if (second != sw->log_second) {
-        if (sw->n_unlogged) {
-            VLOG_INFO("%s: %u more decisions in %lld s not logged", sw->name,
-                      sw->n_unlogged, second - sw->log_second);
+    if (second != decisions_second) {
+        if (decisions_unlogged) {
+            VLOG_INFO("%u more decisions in %lld s not logged",
+                      decisions_unlogged, second - decisions_second);
         }
-        sw->log_second = second;
-        sw->n_logged = sw->n_unlogged = 0;
+        decisions_second = second;
+        decisions_logged = decisions_unlogged = 0;
     }
-    if (sw->n_logged < LB_DECISIONS_LOGGED) {
-        sw->n_logged++;
+    if (decisions_logged < LB_DECISIONS_LOGGED) {
+        decisions_logged++;
         return true;
     }
-    sw->n_unlogged++;
+    decisions_unlogged++;
     return false;
 }
 
@@ -937,7 +938,7 @@ create_session(struct lb_switch *sw, struct lb_service *svc,
     struct lb_session *session = lb_sessions_add(&sw->sessions, m, client,
                                                  client_port, now);
     m->stats.n_new++;
-    if (log_decision(sw, now)) {
+    if (log_decision(now)) {
         struct ds s = DS_EMPTY_INITIALIZER;
         lb_session_format(session, &s);
         VLOG_INFO("%s: %s (%s)", sw->name, ds_cstr(&s),
@@ -2020,7 +2021,7 @@ lb_switch_run(struct lb_switch *sw, long long int now)
     size_t budget = LB_SLICE;
     struct lb_session *session;
     while (budget-- && (session = lb_sessions_expired(&sw->sessions, now))) {
-        if (log_decision(sw, now)) {
+        if (log_decision(now)) {
             struct ds s = DS_EMPTY_INITIALIZER;
             lb_session_format(session, &s);
             VLOG_INFO("%s: forgot %s (no flows for %d s)", sw->name,
