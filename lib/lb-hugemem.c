@@ -33,7 +33,7 @@ lb_hugemem_enable(void)
 void *
 lb_hugemem_alloc(size_t size)
 {
-    if (size < LB_HUGEMEM_PAGE) {
+    if (!enabled || size < LB_HUGEMEM_PAGE) {
         return xmalloc(size);
     }
 
@@ -44,9 +44,7 @@ lb_hugemem_alloc(size_t size)
 #ifdef MADV_HUGEPAGE
     /* Only advice: a kernel without huge pages says EINVAL, and 4 kB pages
      * work as well, only slower. */
-    if (enabled) {
-        madvise(p, ROUND_DOWN(size, LB_HUGEMEM_PAGE), MADV_HUGEPAGE);
-    }
+    madvise(p, ROUND_DOWN(size, LB_HUGEMEM_PAGE), MADV_HUGEPAGE);
 #endif
     return p;
 }

@@ -23,15 +23,16 @@
  * Every new client's entries land in memory not touched before: in 4 kB
  * pages, a page fault every 4 kB (about a fifth of the balancer's time
  * while clients arrive at full rate), and in tables of many megabytes a TLB
- * miss at nearly every lookup.  Allocations of 2 MB or more are aligned to
- * 2 MB and, once lb_hugemem_enable() is called, advised to the kernel for
- * transparent huge pages (which it gives when
+ * miss at nearly every lookup.  Once lb_hugemem_enable() is called,
+ * allocations of 2 MB or more are aligned to 2 MB and advised to the kernel
+ * for transparent huge pages (which it gives when
  * /sys/kernel/mm/transparent_hugepage/enabled says "madvise" or "always"):
  * one fault per 2 MB.  The price is the fault itself: the kernel finds and
  * clears 2 MB at once, a stall of a fraction of a millisecond, and of
  * several on a VM whose host backs its memory only when touched, which is
- * why it is not the default.  Smaller allocations come from malloc(), so
- * that an idle switch stays small.  Either is freed with free(). */
+ * why it is not the default.  Other allocations (all of them, without
+ * it) come from malloc(), so that an idle switch stays small.  Either is
+ * freed with free(). */
 
 #include <stddef.h>
 

@@ -485,33 +485,33 @@ static const uint8_t in_port_match[8] = {
 /* Returns true if packet-in 'msg' ('len' bytes, at any alignment) has one
  * of the two forms switches send most, which decode_packet_in_fast() reads
  * field by field: OpenFlow 1.0's, or 1.2's and later's with a match that
- * holds only the input port, a normal port (as Open vSwitch sends them).
- * Sets '*frame' and '*frame_len' to its frame and '*match' to its match
- * (1.2 and later). */
+ * holds only the input port, from a normal port (as Open vSwitch sends
+ * them).  Sets '*frame' and '*frame_len' to its frame and '*port' to its
+ * input port. */
 static bool
 packet_in_is_plain(const uint8_t *msg, size_t len, const uint8_t **frame,
-                   size_t *frame_len, const uint8_t **match)
+                   size_t *frame_len, uint16_t *port)
 {
     *frame = lb_ofp_packet_in_frame(msg, len, frame_len);
     if (!*frame) {
         return false;
     } else if (msg[0] == OFP10_VERSION) {
-        *match = NULL;
-        return true;
+        const uint8_t *p = msg + sizeof(struct ofp_header)
+                           + offsetof(struct ofp10_packet_in, in_port);
+        *port = p[0] << 8 | p[1];
+    } else {
+        /* The fixed part, the cookie from 1.3 on, the match padded to 8
+         * bytes, 2 bytes of padding, then the frame. */
+        const uint8_t *match = *frame - 16 - 2;
+        uint64_t have, want;
+        memcpy(&have, match, sizeof have);
+        memcpy(&want, in_port_match, sizeof want);
+        if (have != want || match[8] || match[9]) {
+            return false;
+        }
+        *port = match[10] << 8 | match[11];
     }
-
-    /* The fixed part, the cookie from 1.3 on, the match padded to 8 bytes,
-     * 2 bytes of padding, then the frame. */
-    *match = *frame - 16 - 2;
-    uint64_t have, want;
-    memcpy(&have, *match, sizeof have);
-    memcpy(&want, in_port_match, sizeof want);
-    if (have != want) {
-        return false;
-    }
-    const uint8_t *port = *match + 8;
-    return (!port[0] && !port[1]
-            && (port[2] << 8 | port[3]) < ofp_to_u16(OFPP_MAX));
+    return *port < ofp_to_u16(OFPP_MAX);
 }
 
 /* Reads packet-in 'oh' directly if packet_in_is_plain().  Returns false,
@@ -519,31 +519,27 @@ packet_in_is_plain(const uint8_t *msg, size_t len, const uint8_t **frame,
 static bool
 decode_packet_in_fast(const struct ofp_header *oh, struct lb_packet_in *pin)
 {
-    const uint8_t *frame, *match;
+    const uint8_t *frame;
     size_t frame_len;
     ovs_be64 cookie = OVS_BE64_MAX;
     uint16_t total_len;
     uint16_t port;
 
     if (!packet_in_is_plain((const uint8_t *) oh, ntohs(oh->length), &frame,
-                            &frame_len, &match)) {
+                            &frame_len, &port)) {
         return false;
     } else if (oh->version == OFP10_VERSION) {
         const struct ofp10_packet_in *opi = (const void *) (oh + 1);
-        port = ntohs(opi->in_port);
         total_len = ntohs(opi->total_len);
     } else {
-        port = match[10] << 8 | match[11];
+        /* The cookie, from 1.3 on, comes just before the 16-byte match. */
         if (oh->version >= OFP13_VERSION) {
-            memcpy(&cookie, match - 8, sizeof cookie);
+            memcpy(&cookie, frame - 2 - 16 - 8, sizeof cookie);
         }
         const struct ofp12_packet_in *opi = (const void *) (oh + 1);
         total_len = ntohs(opi->total_len);
     }
 
-    if (port >= ofp_to_u16(OFPP_MAX)) {
-        return false;
-    }
     pin->in_port = u16_to_ofp(port);
     pin->packet = frame;
     pin->packet_len = frame_len;
@@ -661,11 +657,12 @@ lb_ofp_frame(struct ofpbuf *rx, struct ofpbuf *aligned, int *error)
     /* A packet-in that decode_packet_in_fast() reads field by field needs
      * only its header's alignment, which saves copying every other one
      * (with an ARP or a SYN, they are 4 bytes off 8). */
-    const uint8_t *frame, *match;
+    const uint8_t *frame;
     size_t frame_len;
+    uint16_t port;
     if ((uintptr_t) p % 8
         && ((uintptr_t) p % 4 || p[1] != LB_OFPT_PACKET_IN
-            || !packet_in_is_plain(p, len, &frame, &frame_len, &match))) {
+            || !packet_in_is_plain(p, len, &frame, &frame_len, &port))) {
         ofpbuf_clear(aligned);
         p = ofpbuf_put(aligned, p, len);
     }

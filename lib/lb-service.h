@@ -109,6 +109,16 @@ struct lb_vip {
     unsigned int n_pings;       /* Answers sent in that second. */
 };
 
+/* The hash of an address, for the tables of clients, sessions, VIPs and
+ * backends: a multiplication (Fibonacci hashing), whose upper half mixes
+ * every bit of 'ip' into the low bits that pick a bucket.  On every
+ * packet-in's path, several times. */
+static inline uint32_t
+lb_hash_ip(ovs_be32 ip)
+{
+    return ((OVS_FORCE uint32_t) ip * UINT64_C(0x9e3779b97f4a7c15)) >> 32;
+}
+
 /* Which addresses may be in a set of a few: one bit per address, of 256.
  * Every packet-in looks up its addresses as VIPs and as backends, and most
  * are clients', neither: for those, the answer is one bit, not a hash
@@ -120,7 +130,7 @@ struct lb_ip_filter {
 static inline uint32_t
 lb_ip_filter_bit__(ovs_be32 ip)
 {
-    return ((OVS_FORCE uint32_t) ip * 0x9e3779b1u) >> 24;
+    return lb_hash_ip(ip) % 256;
 }
 
 static inline bool
@@ -188,15 +198,5 @@ struct lb_member *lb_service_pick(struct lb_service *, uint32_t hash);
 void lb_member_count_session(struct lb_member *, int delta);
 size_t lb_member_n_sessions(const struct lb_member *);
 bool lb_member_is_usable(const struct lb_member *);
-
-/* The hash of an address, for the tables of clients, sessions, VIPs and
- * backends: a multiplication (Fibonacci hashing), whose upper half mixes
- * every bit of 'ip' into the low bits that pick a bucket.  On every
- * packet-in's path, several times. */
-static inline uint32_t
-lb_hash_ip(ovs_be32 ip)
-{
-    return ((OVS_FORCE uint32_t) ip * UINT64_C(0x9e3779b97f4a7c15)) >> 32;
-}
 
 #endif /* lb-service.h */

@@ -90,7 +90,6 @@ struct lb_sessions {
     void (*client_hook)(void *aux, const struct lb_client *, bool added);
     void *hook_aux;
 
-
     size_t max;                 /* Most clients, and most sessions. */
     bool evict;                 /* Make room when full? */
     long long int timeout;      /* Client timeout, in ms. */
