@@ -43,6 +43,9 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +54,7 @@
 
 #include "command-line.h"
 #include "csum.h"
+#include "dirs.h"
 #include "dp-packet.h"
 #include "controller/batch-conn.h"
 #include "fatal-signal.h"
@@ -72,6 +76,7 @@
 #include "packets.h"
 #include "socket-util.h"
 #include "stream.h"
+#include "stream-fd.h"
 #include "timeval.h"
 #include "util.h"
 
@@ -168,6 +173,8 @@ struct conn {
     struct batch_conn bc;
     bool closed;
     char *name;
+    int fd;                     /* The stream's socket, or -1 if unknown. */
+    bool readable;              /* poll() said so, or not polled yet. */
 };
 
 #define CONN_READ_SIZE (256 * 1024)
@@ -179,6 +186,8 @@ conn_init(struct conn *c, struct stream *stream, const char *name)
     batch_conn_init(&c->bc, 2 * CONN_READ_SIZE);
     batch_conn_open(&c->bc, stream);
     c->name = xstrdup(name);
+    c->fd = -1;
+    c->readable = true;
 }
 
 static void
@@ -660,21 +669,58 @@ switch_handle(void *sw_, const struct ofp_header *oh, size_t len)
     }
 }
 
+/* Connects to 'target' (unix:FILE or tcp:IP:PORT) with a socket of the
+ * tool's own, so that the run can poll the switches' sockets itself and
+ * read only those with something to read: with 64 switches, reading every
+ * one in turn would cost the tool more than the controller's replies do.
+ * Stores the socket in '*fdp'. */
+static struct stream *
+open_switch_stream(int *fdp)
+{
+    struct stream *stream = NULL;
+    int fd = -1;
+    int error;
+
+    if (!strncmp(target, "unix:", 5)) {
+        /* A relative name is in the run directory, as for OVS's unix:. */
+        char *path = abs_file_name(ovs_rundir(), target + 5);
+        fd = make_unix_socket(SOCK_STREAM, true, NULL, path);
+        free(path);
+        error = (fd < 0 ? -fd
+                 : new_fd_stream(xstrdup(target), fd,
+                                 check_connection_completion(fd), AF_UNIX,
+                                 &stream));
+    } else if (!strncmp(target, "tcp:", 4)) {
+        error = inet_open_active(SOCK_STREAM, target + 4, OFP_PORT, NULL, &fd,
+                                 DSCP_DEFAULT);
+        if (!error || error == EAGAIN || error == EINPROGRESS) {
+            int on = 1;
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+            error = new_fd_stream(xstrdup(target), fd, error, AF_INET,
+                                  &stream);
+        }
+    } else {
+        ovs_fatal(0, "%s: not unix:FILE or tcp:IP:PORT", target);
+    }
+    error = stream_open_block(error, 10000, &stream);
+    if (error) {
+        ovs_fatal(error, "%s: cannot connect", target);
+    }
+    *fdp = fd;
+    return stream;
+}
+
 static void
 connect_switches(void)
 {
     switches = xcalloc(n_switches, sizeof *switches);
     for (int i = 0; i < n_switches; i++) {
         struct bench_switch *sw = &switches[i];
-        struct stream *stream;
-        int error;
+        int fd;
+        struct stream *stream = open_switch_stream(&fd);
 
-        error = stream_open_block(stream_open(target, &stream, DSCP_DEFAULT),
-                                  10000, &stream);
-        if (error) {
-            ovs_fatal(error, "%s: cannot connect", target);
-        }
         conn_init(&sw->conn, stream, target);
+        sw->conn.fd = fd;
         sw->dpid = first_dpid + i;
         make_templates(sw);
         conn_put_ofpbuf(&sw->conn, ofputil_encode_hello(1u << version));
@@ -851,6 +897,27 @@ report(double seconds)
     }
 }
 
+/* Waits up to 'wait_ms' for a switch's socket to have something to
+ * read (or room for what is queued) and marks the switches to read. */
+static void
+poll_switches(struct pollfd *pfds, int wait_ms)
+{
+    for (int i = 0; i < n_switches; i++) {
+        const struct conn *c = &switches[i].conn;
+        pfds[i] = (struct pollfd) {
+            .fd = c->fd,
+            .events = POLLIN | (c->bc.tx.size ? POLLOUT : 0),
+        };
+    }
+    int retval = poll(pfds, n_switches, wait_ms);
+    if (retval < 0 && errno != EINTR) {
+        ovs_fatal(errno, "poll failed");
+    }
+    for (int i = 0; i < n_switches; i++) {
+        switches[i].conn.readable = retval > 0 && pfds[i].revents;
+    }
+}
+
 static int
 run_bench(void)
 {
@@ -859,6 +926,7 @@ run_bench(void)
     connect_switches();
     msgs_sent = msgs_received = 0;
 
+    struct pollfd *pfds = xcalloc(n_switches, sizeof *pfds);
     long long int start = run_start = now_ns();
     double cpu_start = cpu_seconds();
     while (n_done + n_failed < n_clients) {
@@ -870,6 +938,9 @@ run_bench(void)
         }
         for (int i = 0; i < n_switches; i++) {
             struct bench_switch *sw = &switches[i];
+            if (!sw->conn.readable) {
+                continue;
+            }
             /* A reply's latency ends when it was read: one clock reading
              * per read, not per reply, which would cost the tool more than
              * a reply does. */
@@ -882,25 +953,18 @@ run_bench(void)
         if (n_done + n_failed >= n_clients) {
             break;
         }
-        for (int i = 0; i < n_switches; i++) {
-            conn_wait(&switches[i].conn);
-        }
+        int wait_ms = 100;
         if (mode == MODE_RATE && next_client < n_clients) {
             long long int when = start + next_client * (1e9 / rate);
-            long long int ms = (when - now_ns()) / 1000000;
-            if (ms <= 0) {
-                poll_immediate_wake();
-            } else {
-                poll_timer_wait(ms);
-            }
+            wait_ms = MAX(0, MIN(100, (when - now_ns()) / 1000000));
         } else if (mode != MODE_RATE && next_client < n_clients
                    && n_waiting < (mode == MODE_LATENCY ? 1 : window)) {
-            poll_immediate_wake();
+            wait_ms = 0;
         }
-        poll_timer_wait(100);
-        poll_block();
+        poll_switches(pfds, wait_ms);
     }
     run_cpu = cpu_seconds() - cpu_start;
+    free(pfds);
     report((now_ns() - start) / 1e9);
     return n_failed || n_errors ? 1 : 0;
 }
