@@ -194,8 +194,8 @@ adopt_binding(struct lb_resync *rs, const struct lb_tables *ctx,
         return false;
     }
 
-    struct lb_session *session = lb_sessions_find(sessions, svc, b->client_ip,
-                                                  b->client_port);
+    struct lb_session *session = lb_sessions_find_of_client(
+        sessions, client, svc, b->client_port);
     if (!session) {
         if (!lb_sessions_has_room(sessions, false, now)) {
             return false;
@@ -296,25 +296,32 @@ resync_finish(struct lb_resync *rs, const struct lb_tables *ctx,
      * answer.  (Sessions that come or go meanwhile may be missed or seen
      * twice: both are harmless.) */
     struct hmap_node *node;
-    lb_table_settle(&ctx->sessions->sessions);
     lb_table_settle(&ctx->sessions->clients);
     while (budget && !rs->sessions_done) {
-        /* (At the end, the position goes back to the start: the sessions
-         * must not be walked again, or with more of them than a slice
-         * takes the clients' walk would never end.) */
-        node = hmap_at_position(&ctx->sessions->sessions.cur, &rs->pos);
+        /* Sessions are walked through their clients.  (At the end, the
+         * position goes back to the start: the sessions must not be walked
+         * again, or with more of them than a slice takes the clients' walk
+         * would never end.) */
+        node = hmap_at_position(&ctx->sessions->clients.cur, &rs->pos);
         if (!node) {
             rs->sessions_done = true;
             break;
         }
-        struct lb_session *session = CONTAINER_OF(node, struct lb_session,
-                                                  node);
-        if (session->installed_at < rs->started || !rs->audit) {
-            lb_sessions_set_flows(ctx->sessions, session,
-                                  seen_flows(rs, session), now);
+        struct lb_client *client = CONTAINER_OF(node, struct lb_client, node);
+        struct lb_session *session;
+        size_t n = 1;
+        if (client->n_sessions) {
+            LIST_FOR_EACH (session, client_node, &client->sessions) {
+                if (session->installed_at < rs->started || !rs->audit) {
+                    lb_sessions_set_flows(ctx->sessions, session,
+                                          seen_flows(rs, session), now);
+                }
+                rs->n_with_flows += session->flows != 0;
+            }
+            n = client->n_sessions;
         }
-        rs->n_with_flows += session->flows != 0;
-        budget--;
+        /* A client with many sessions may take more than what is left. */
+        budget -= MIN(budget, n);
     }
 
     /* Clients whose ARP guard was not there get it.  (The switch may have

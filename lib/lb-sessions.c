@@ -43,6 +43,7 @@ lb_sessions_init(struct lb_sessions *s, size_t max, bool evict,
 {
     lb_table_init(&s->clients);
     lb_table_init(&s->sessions);
+    s->n_sessions = 0;
     ovs_list_init(&s->idle_clients);
     s->n_idle_clients = 0;
     ovs_list_init(&s->idle_sessions);
@@ -68,7 +69,6 @@ lb_sessions_set_limits(struct lb_sessions *s, size_t max, bool evict,
     s->evict = evict;
     s->timeout = timeout_s * 1000LL;
     lb_table_reserve(&s->clients, MIN(max, LB_SESSIONS_FIRST));
-    lb_table_reserve(&s->sessions, MIN(max, LB_SESSIONS_FIRST));
 }
 
 /* Frees everything, without touching the members' counts (their services
@@ -76,16 +76,17 @@ lb_sessions_set_limits(struct lb_sessions *s, size_t max, bool evict,
 void
 lb_sessions_destroy(struct lb_sessions *s)
 {
-    struct lb_session *session;
     struct lb_client *client;
 
-    lb_table_settle(&s->sessions);
-    HMAP_FOR_EACH_POP (session, node, &s->sessions.cur) {
-        ovs_list_remove(&session->member_node);
-        lb_pool_free(&session_pool, session);
-    }
     lb_table_settle(&s->clients);
     HMAP_FOR_EACH_POP (client, node, &s->clients.cur) {
+        if (client->n_sessions) {
+            struct lb_session *session;
+            LIST_FOR_EACH_POP (session, client_node, &client->sessions) {
+                ovs_list_remove(&session->member_node);
+                lb_pool_free(&session_pool, session);
+            }
+        }
         lb_pool_free(&client_pool, client);
     }
     lb_table_destroy(&s->sessions);
@@ -108,7 +109,7 @@ lb_sessions_count_idle_clients(const struct lb_sessions *s)
 size_t
 lb_sessions_count(const struct lb_sessions *s)
 {
-    return lb_table_count(&s->sessions);
+    return s->n_sessions;
 }
 
 static uint32_t
@@ -135,26 +136,20 @@ lb_sessions_find_client(const struct lb_sessions *s, ovs_be32 ip)
     return NULL;
 }
 
-/* Starts loading the buckets where the client with 'client_ip', and its
- * session of 'svc' (if nonnull) from 'client_port', would be, so that
- * looking them up a little later does not wait for memory;
- * lb_sessions_prefetch_entries() then loads what the buckets point to. */
+/* Starts loading the bucket where the client with 'client_ip' would be,
+ * so that looking it (and through it, its sessions) up a little later does
+ * not wait for memory; lb_sessions_prefetch_entries() then loads what the
+ * buckets point to. */
 void
-lb_sessions_prefetch(struct lb_sessions *s, ovs_be32 client_ip,
-                     const struct lb_service *svc, ovs_be16 client_port)
+lb_sessions_prefetch(struct lb_sessions *s, ovs_be32 client_ip)
 {
     lb_table_prefetch(&s->clients, lb_hash_ip(client_ip));
-    if (svc) {
-        lb_table_prefetch(&s->sessions,
-                          hash_session(svc, client_ip, client_port));
-    }
 }
 
 void
 lb_sessions_prefetch_entries(struct lb_sessions *s)
 {
     lb_table_prefetch_entries(&s->clients);
-    lb_table_prefetch_entries(&s->sessions);
 }
 
 /* Adds a client, which the caller has made room for. */
@@ -213,22 +208,60 @@ lb_sessions_remove_client(struct lb_sessions *s, struct lb_client *client)
 
 /* Sessions. */
 
+/* A client's sessions are in its list alone up to this many; with more,
+ * in 'sessions' too (see lb-sessions.h). */
+#define LB_LISTED_SESSIONS 8
+
+/* Returns 'client''s session of 'svc' from 'client_port', or NULL. */
 struct lb_session *
-lb_sessions_find(const struct lb_sessions *s, const struct lb_service *svc,
-                 ovs_be32 client_ip, ovs_be16 client_port)
+lb_sessions_find_of_client(const struct lb_sessions *s,
+                           const struct lb_client *client,
+                           const struct lb_service *svc,
+                           ovs_be16 client_port)
 {
     struct lb_session *session;
 
+    if (!client->n_sessions) {
+        return NULL;
+    } else if (!client->sessions_hashed) {
+        LIST_FOR_EACH (session, client_node, &client->sessions) {
+            if (session->member->service == svc
+                && session->client_port == client_port) {
+                return session;
+            }
+        }
+        return NULL;
+    }
     LB_TABLE_FOR_EACH_WITH_HASH (session, node,
-                                 hash_session(svc, client_ip, client_port),
+                                 hash_session(svc, client->ip, client_port),
                                  &s->sessions) {
         if (session->member->service == svc
-            && session->client->ip == client_ip
+            && session->client == client
             && session->client_port == client_port) {
             return session;
         }
     }
     return NULL;
+}
+
+struct lb_session *
+lb_sessions_find(const struct lb_sessions *s, const struct lb_service *svc,
+                 ovs_be32 client_ip, ovs_be16 client_port)
+{
+    const struct lb_client *client = lb_sessions_find_client(s, client_ip);
+
+    return (client
+            ? lb_sessions_find_of_client(s, client, svc, client_port)
+            : NULL);
+}
+
+static void
+hash_session_node(struct lb_sessions *s, struct lb_session *session)
+{
+    lb_table_insert(&s->sessions, &session->node,
+                    hash_session(session->member->service,
+                                 session->client->ip,
+                                 session->client_port));
 }
 
 /* Binds 'client' (or its connection from 'client_port') to 'member'.  The
@@ -244,8 +277,7 @@ lb_sessions_add(struct lb_sessions *s, struct lb_member *member,
     session->client = client;
     session->client_port = client_port;
     session->idle_since = now;
-    lb_table_insert(&s->sessions, &session->node,
-                    hash_session(member->service, client->ip, client_port));
+    s->n_sessions++;
     ovs_list_push_back(&member->sessions, &session->member_node);
     ovs_list_push_back(&s->idle_sessions, &session->idle_node);
     lb_member_count_session(member, 1);
@@ -255,6 +287,17 @@ lb_sessions_add(struct lb_sessions *s, struct lb_member *member,
         ovs_list_init(&client->sessions);
     }
     ovs_list_push_back(&client->sessions, &session->client_node);
+
+    if (client->sessions_hashed) {
+        hash_session_node(s, session);
+    } else if (client->n_sessions > LB_LISTED_SESSIONS) {
+        /* Too many to look through: into the table with all of them. */
+        struct lb_session *other;
+        LIST_FOR_EACH (other, client_node, &client->sessions) {
+            hash_session_node(s, other);
+        }
+        client->sessions_hashed = true;
+    }
     return session;
 }
 
@@ -266,7 +309,10 @@ remove_session(struct lb_sessions *s, struct lb_session *session, bool force,
 {
     struct lb_client *client = session->client;
 
-    lb_table_remove(&s->sessions, &session->node);
+    if (client->sessions_hashed) {
+        lb_table_remove(&s->sessions, &session->node);
+    }
+    s->n_sessions--;
     ovs_list_remove(&session->member_node);
     ovs_list_remove(&session->client_node);
     if (!session->flows) {
@@ -276,6 +322,7 @@ remove_session(struct lb_sessions *s, struct lb_session *session, bool force,
     lb_pool_free(&session_pool, session);
 
     if (!--client->n_sessions) {
+        client->sessions_hashed = false;
         if (force || client->last_seen + s->timeout <= now) {
             lb_table_remove(&s->clients, &client->node);
             forget_client(s, client);
@@ -334,7 +381,7 @@ lb_sessions_has_room(struct lb_sessions *s, bool for_client,
                      long long int now)
 {
     if (!for_client) {
-        if (lb_table_count(&s->sessions) < s->max) {
+        if (s->n_sessions < s->max) {
             return true;
         }
         struct lb_session *session = s->evict ? oldest_idle_session(s) : NULL;

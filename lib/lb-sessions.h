@@ -29,6 +29,13 @@
  *   - both tables hold at most 'max' entries; when full, a new entry takes
  *     the place of the least recently used idle one if eviction is on.
  *
+ * A session is found through its client: in the client's list of sessions
+ * while it has few (nearly every client has one per service), and in a
+ * table of sessions once it has more (per connection, a client may have
+ * thousands).  A new client's session then costs no table of its own:
+ * no bucket to look up and miss, none to insert into and move as the
+ * table grows, no buckets in memory.
+ *
  * It does no I/O and takes the time as an argument. */
 
 #include <stdbool.h>
@@ -58,12 +65,13 @@ struct lb_client {
     long long int last_seen;
     uint32_t n_sessions;
     uint32_t arp_seen_epoch;    /* Its ARP guard was read back then. */
+    bool sessions_hashed;       /* Its sessions are in 'sessions' too. */
 };
 
 /* A client's (or one of its connections') binding to a member of a
  * service. */
 struct lb_session {
-    struct hmap_node node;      /* In lb_sessions' 'sessions'. */
+    struct hmap_node node;      /* In 'sessions', if its client's are. */
     struct ovs_list idle_node;  /* In 'idle_sessions' if no flows. */
     struct ovs_list member_node;    /* In its member's 'sessions'. */
     struct ovs_list client_node;    /* In its client's 'sessions'. */
@@ -79,7 +87,8 @@ struct lb_session {
 
 struct lb_sessions {
     struct lb_table clients;    /* "struct lb_client"s. */
-    struct lb_table sessions;   /* "struct lb_session"s. */
+    struct lb_table sessions;   /* Sessions of clients with many. */
+    size_t n_sessions;          /* All sessions. */
 
     /* Oldest first, so that expiry looks only at the front. */
     struct ovs_list idle_clients;   /* Clients with no session... */
@@ -103,8 +112,7 @@ void lb_sessions_destroy(struct lb_sessions *);
 
 struct lb_client *lb_sessions_find_client(const struct lb_sessions *,
                                           ovs_be32 ip);
-void lb_sessions_prefetch(struct lb_sessions *, ovs_be32 client_ip,
-                          const struct lb_service *, ovs_be16 client_port);
+void lb_sessions_prefetch(struct lb_sessions *, ovs_be32 client_ip);
 void lb_sessions_prefetch_entries(struct lb_sessions *);
 struct lb_client *lb_sessions_add_client(struct lb_sessions *, ovs_be32 ip,
                                          struct eth_addr, ofp_port_t,
@@ -115,6 +123,10 @@ void lb_sessions_saw_client(struct lb_sessions *, struct lb_client *,
 struct lb_session *lb_sessions_find(const struct lb_sessions *,
                                     const struct lb_service *,
                                     ovs_be32 client_ip, ovs_be16 client_port);
+struct lb_session *lb_sessions_find_of_client(const struct lb_sessions *,
+                                              const struct lb_client *,
+                                              const struct lb_service *,
+                                              ovs_be16 client_port);
 struct lb_session *lb_sessions_add(struct lb_sessions *, struct lb_member *,
                                    struct lb_client *, ovs_be16 client_port,
                                    long long int now);

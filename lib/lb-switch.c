@@ -1338,8 +1338,8 @@ balance(struct lb_switch *sw, struct lb_service *svc,
         return;
     }
 
-    struct lb_session *session = lb_sessions_find(&sw->sessions, svc,
-                                                  client->ip, client_port);
+    struct lb_session *session = lb_sessions_find_of_client(
+        &sw->sessions, client, svc, client_port);
     if (session && (!lb_health_is_up(&session->member->backend->health)
                     || (session->member->draining && !session->flows))) {
         /* Its backend went down and drain_backends() has not come to it
@@ -1763,45 +1763,30 @@ handle_packet_in(struct lb_switch *sw, const struct ofp_header *oh,
 }
 
 /* A look at packet-in 'msg' ('len' bytes, at any alignment), before it is
- * handled: starts loading what handling it will look up in the client and
- * session tables.  Once the tables outgrow the caches, each of those
- * lookups would otherwise wait for memory in turn; started for a whole
- * read's packet-ins at once, the waits overlap. */
+ * handled: starts loading the client that handling it will look up (and
+ * through it, the client's sessions).  Once the table outgrows the caches,
+ * each of those lookups would otherwise wait for memory in turn; started
+ * for a whole read's packet-ins at once, the waits overlap. */
 void
 lb_switch_prefetch(struct lb_switch *sw, const void *msg, size_t len)
 {
     size_t n;
     const uint8_t *f = lb_ofp_packet_in_frame(msg, len, &n);
-    ovs_be32 src, dst;
+    ovs_be32 src;
 
     if (!f || n < ETH_HEADER_LEN + ARP_ETH_HEADER_LEN) {
         return;
     }
+    /* The sender's address: a client's, whose sessions hang off it. */
     uint16_t eth_type = f[12] << 8 | f[13];
     if (eth_type == ETH_TYPE_ARP) {
         memcpy(&src, f + ETH_HEADER_LEN + 14, sizeof src);
-        lb_sessions_prefetch(&sw->sessions, src, NULL, 0);
     } else if (eth_type == ETH_TYPE_IP) {
-        const uint8_t *ip = f + ETH_HEADER_LEN;
-        size_t ihl = (ip[0] & 0xf) * 4;
-        uint8_t proto = ip[9];
-        memcpy(&src, ip + 12, sizeof src);
-        memcpy(&dst, ip + 16, sizeof dst);
-
-        const struct lb_vip *vip = lb_services_find_vip(&sw->services, dst);
-        const struct lb_service *svc = NULL;
-        ovs_be16 ports[2] = { 0, 0 };
-        if (vip && (proto == IPPROTO_TCP || proto == IPPROTO_UDP)
-            && n >= ETH_HEADER_LEN + ihl + sizeof ports) {
-            memcpy(ports, ip + ihl, sizeof ports);
-        }
-        if (vip) {
-            svc = lb_vip_find_service(vip, proto, ntohs(ports[1]));
-        }
-        lb_sessions_prefetch(&sw->sessions, src, svc,
-                             (svc && svc->cfg.affinity
-                              == LB_AFFINITY_CONNECTION) ? ports[0] : 0);
+        memcpy(&src, f + ETH_HEADER_LEN + 12, sizeof src);
+    } else {
+        return;
     }
+    lb_sessions_prefetch(&sw->sessions, src);
 }
 
 /* After lb_switch_prefetch() has seen a read's packet-ins: starts loading
