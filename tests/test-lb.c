@@ -41,6 +41,8 @@
 #include "lib/lb-packet.h"
 #include "lib/lb-scheduler.h"
 #include "lib/lb-pool.h"
+#include "lib/lb-service.h"
+#include "lib/lb-sessions.h"
 #include "lib/lb-switch.h"
 #include "lib/lb-table.h"
 #include "lib/lb-template.h"
@@ -665,6 +667,128 @@ test_table(struct ovs_cmdl_context *ctx)
     lb_table_destroy(&t);
     lb_pool_destroy(&pool);
     free(all);
+}
+
+/* sessions N: N random operations on the sessions of 16 clients in two
+ * services per connection, 40 ports each: a packet from a client's port
+ * either finds its session or makes one; in growing phases every fourth
+ * operation forgets a session at random, in draining phases every one
+ * forgets three, four phases of each in turn.  Clients pass 8 sessions
+ * (their sessions then go into the sessions table too) and fall back to
+ * none.  Every operation checks
+ * the count, and every 64th and the last that each session there is
+ * found, by address and through its client, and that no other is.  Prints
+ * the most sessions, the most a client had, how often a client's sessions
+ * went into the table and how often they all went, and the errors. */
+#define SESSIONS_CLIENTS 16
+#define SESSIONS_PORTS 40
+
+static size_t
+sessions_lookups(const struct lb_sessions *s, struct lb_service *svcs[2],
+                 struct lb_session *ref[][2][SESSIONS_PORTS])
+{
+    size_t errors = 0;
+    for (int c = 0; c < SESSIONS_CLIENTS; c++) {
+        ovs_be32 ip = htonl(0x0a010000 + c);
+        const struct lb_client *client = lb_sessions_find_client(s, ip);
+        for (int v = 0; v < 2; v++) {
+            for (int p = 0; p < SESSIONS_PORTS; p++) {
+                ovs_be16 port = htons(1000 + p);
+                errors += lb_sessions_find(s, svcs[v], ip, port) != ref[c][v][p];
+                errors += (client
+                           ? lb_sessions_find_of_client(s, client, svcs[v],
+                                                        port)
+                           : NULL) != ref[c][v][p];
+            }
+        }
+    }
+    return errors;
+}
+
+static void
+test_sessions(struct ovs_cmdl_context *ctx)
+{
+    static struct lb_session *ref[SESSIONS_CLIENTS][2][SESSIONS_PORTS];
+    int n = atoi(ctx->argv[1]);
+    struct lb_service *svcs[2];
+    struct lb_services services;
+    struct lb_sessions s;
+    struct lb_config cfg;
+    size_t n_ref = 0, most = 0, most_per_client = 0, errors = 0;
+    size_t n_hashed = 0, n_emptied = 0;
+
+    lb_config_init(&cfg);
+    ovs_assert(!lb_config_add_service(&cfg, "a 10.0.0.254:53 10.0.0.5,"
+                                      "10.0.0.7 udp affinity=connection"));
+    ovs_assert(!lb_config_add_service(&cfg, "b 10.0.0.254:80 10.0.0.5 "
+                                      "affinity=connection"));
+    lb_services_init(&services);
+    for (int v = 0; v < 2; v++) {
+        svcs[v] = lb_services_add(&services, &cfg.services[v]);
+    }
+    lb_sessions_init(&s, 1000000, false, 60);
+
+    random_set_seed(1);
+    for (int i = 0; i < n; i++) {
+        int c = random_range(SESSIONS_CLIENTS);
+        int v = random_range(2);
+        int p = random_range(SESSIONS_PORTS);
+        ovs_be32 ip = htonl(0x0a010000 + c);
+        ovs_be16 port = htons(1000 + p);
+
+        struct lb_client *client = lb_sessions_find_client(&s, ip);
+        if (!client) {
+            client = lb_sessions_add_client(&s, ip, eth_addr_zero,
+                                            u16_to_ofp(1), 0);
+        }
+        struct lb_session *session = lb_sessions_find_of_client(
+            &s, client, svcs[v], port);
+        errors += session != ref[c][v][p];
+        if (!session) {
+            struct lb_member *m = svcs[v]->members[p % svcs[v]->n_members];
+            bool was_hashed = client->sessions_hashed;
+            ref[c][v][p] = lb_sessions_add(&s, m, client, port, 0);
+            n_hashed += !was_hashed && client->sessions_hashed;
+            n_ref++;
+        }
+        most_per_client = MAX(most_per_client, client->n_sessions);
+
+        bool draining = (i / MAX(1, n / 8)) % 2;
+        int n_forget = draining ? 3 : i % 4 == 3;
+        for (int k = 0; k < n_forget; k++) {
+            /* Forget one at random: any place while growing, one that has
+             * a session (if one is found soon) while draining. */
+            int fc, fv, fp, tries = 0;
+            do {
+                fc = random_range(SESSIONS_CLIENTS);
+                fv = random_range(2);
+                fp = random_range(SESSIONS_PORTS);
+            } while (draining && !ref[fc][fv][fp] && ++tries < 100);
+            if (ref[fc][fv][fp]) {
+                struct lb_client *fclient = ref[fc][fv][fp]->client;
+                lb_sessions_remove(&s, ref[fc][fv][fp], 0);
+                ref[fc][fv][fp] = NULL;
+                n_ref--;
+                /* (Clients stay: they were seen less than the client
+                 * timeout ago.) */
+                n_emptied += !fclient->n_sessions;
+            }
+        }
+        most = MAX(most, n_ref);
+        errors += lb_sessions_count(&s) != n_ref;
+        if (i % 64 == 0) {
+            errors += sessions_lookups(&s, svcs, ref);
+        }
+    }
+    errors += sessions_lookups(&s, svcs, ref);
+
+    printf("%"PRIuSIZE" sessions at most, %"PRIuSIZE" of one client at "
+           "most, %"PRIuSIZE" times into the table, %"PRIuSIZE" times none "
+           "left, %"PRIuSIZE" errors\n", most, most_per_client, n_hashed,
+           n_emptied, errors);
+    lb_sessions_destroy(&s);
+    lb_services_destroy(&services);
+    lb_config_destroy(&cfg);
 }
 
 /* packet-ins N: for OpenFlow 1.0 to 1.5, decodes N random packet-ins in
@@ -1736,6 +1860,7 @@ static const struct ovs_cmdl_command commands[] = {
     {"templates", "N", 1, 1, test_templates, OVS_RO},
     {"packet-ins", "N", 1, 1, test_packet_ins, OVS_RO},
     {"table", "N", 1, 1, test_table, OVS_RO},
+    {"sessions", "N", 1, 1, test_sessions, OVS_RO},
     {"run", "[-v]", 0, 1, test_run, OVS_RO},
     {"check-cost", "N SECONDS", 2, 2, test_check_cost, OVS_RO},
     {"role-requests", "", 0, 0, test_role_requests, OVS_RO},
