@@ -26,8 +26,9 @@
  *     that a client that comes back goes to the same backend;
  *   - a client with no session is kept for the client timeout after it was
  *     last seen (it may have asked for the VIP and not sent yet);
- *   - both tables hold at most 'max' entries; when full, a new entry takes
- *     the place of the least recently used idle one if eviction is on.
+ *   - there are at most 'max' clients and 'max' sessions; when full, a new
+ *     one takes the place of the least recently used idle one if eviction
+ *     is on.
  *
  * A session is found through its client: in the client's list of sessions
  * while it has few (nearly every client has one per service), and in a
