@@ -54,11 +54,12 @@ lb_sessions_init(struct lb_sessions *s, size_t max, bool evict,
     lb_sessions_set_limits(s, max, evict, timeout_s);
 }
 
-/* The tables start with room for LB_SESSIONS_FIRST entries (or 'max', if
- * fewer) and grow as they fill (see lb-table.h).  Reserving room for 'max'
- * at once would cost 32 bytes per entry of 'max' per switch, and a new
- * client would touch a page of buckets nobody touched before: with many
- * switches, each client cost two page faults. */
+/* The client table starts with room for LB_SESSIONS_FIRST entries (or
+ * 'max', if fewer) and grows as it fills (see lb-table.h).  Reserving room
+ * for 'max' at once would cost 32 bytes per entry of 'max' per switch, and
+ * a new client would touch a page of buckets nobody touched before.  The
+ * sessions table, which holds only the sessions of clients with many,
+ * starts empty. */
 #define LB_SESSIONS_FIRST 4096
 
 void
@@ -116,7 +117,8 @@ static uint32_t
 hash_session(const struct lb_service *svc, ovs_be32 client_ip,
              ovs_be16 client_port)
 {
-    /* One hash of all three: this is on every new client's path. */
+    /* One hash of all three: a client with many connections looks its
+     * sessions up with it at each new one. */
     return lb_hash_ip(client_ip ^ (OVS_FORCE ovs_be32) (svc->id * 0x9e3779b1u)
                       ^ (OVS_FORCE ovs_be32) (OVS_FORCE uint16_t) client_port);
 }

@@ -675,11 +675,11 @@ test_table(struct ovs_cmdl_context *ctx)
  * operation forgets a session at random, in draining phases every one
  * forgets three, four phases of each in turn.  Clients pass 8 sessions
  * (their sessions then go into the sessions table too) and fall back to
- * none.  Every operation checks
- * the count, and every 64th and the last that each session there is
- * found, by address and through its client, and that no other is.  Prints
- * the most sessions, the most a client had, how often a client's sessions
- * went into the table and how often they all went, and the errors. */
+ * none.  Every operation checks the count, and every 64th and the last
+ * that each session there is found, by address and through its client,
+ * and that no other is.  Prints the most sessions, the most a client had,
+ * how often a client's sessions went into the table and how often they
+ * all went, and the errors. */
 #define SESSIONS_CLIENTS 16
 #define SESSIONS_PORTS 40
 
@@ -694,11 +694,12 @@ sessions_lookups(const struct lb_sessions *s, struct lb_service *svcs[2],
         for (int v = 0; v < 2; v++) {
             for (int p = 0; p < SESSIONS_PORTS; p++) {
                 ovs_be16 port = htons(1000 + p);
-                errors += lb_sessions_find(s, svcs[v], ip, port) != ref[c][v][p];
+                const struct lb_session *want = ref[c][v][p];
+                errors += lb_sessions_find(s, svcs[v], ip, port) != want;
                 errors += (client
                            ? lb_sessions_find_of_client(s, client, svcs[v],
                                                         port)
-                           : NULL) != ref[c][v][p];
+                           : NULL) != want;
             }
         }
     }
