@@ -55,6 +55,22 @@ lb_pool_destroy(struct lb_pool *pool)
     pool->block_next = pool->block_end = NULL;
 }
 
+/* Adds a block to 'pool' and returns where its objects start; '*n' is set
+ * to how many it holds. */
+static char *
+add_block(struct lb_pool *pool, size_t *n)
+{
+    *n = MAX(1, (pool->block_size - sizeof(struct lb_pool_block))
+                / pool->size);
+
+    /* The whole block size, so that a huge page is a block. */
+    struct lb_pool_block *block = lb_hugemem_alloc(
+        MAX(pool->block_size, sizeof *block + *n * pool->size));
+    ovs_list_push_back(&pool->blocks, &block->node);
+    pool->block_size = MIN(2 * pool->block_size, LB_POOL_MAX_BLOCK);
+    return (char *) block->objects;
+}
+
 /* Returns a new object, zeroed. */
 void *
 lb_pool_alloc(struct lb_pool *pool)
@@ -65,20 +81,40 @@ lb_pool_alloc(struct lb_pool *pool)
         memcpy(&pool->free, obj, sizeof pool->free);
     } else {
         if (pool->block_end - pool->block_next < pool->size) {
-            size_t n = MAX(1, (pool->block_size - sizeof(struct lb_pool_block))
-                              / pool->size);
-            /* The whole block size, so that a huge page is a block. */
-            struct lb_pool_block *block = lb_hugemem_alloc(
-                MAX(pool->block_size, sizeof *block + n * pool->size));
-            ovs_list_push_back(&pool->blocks, &block->node);
-            pool->block_next = (char *) block->objects;
+            size_t n;
+
+            pool->block_next = add_block(pool, &n);
             pool->block_end = pool->block_next + n * pool->size;
-            pool->block_size = MIN(2 * pool->block_size, LB_POOL_MAX_BLOCK);
         }
         obj = pool->block_next;
         pool->block_next += pool->size;
     }
     return memset(obj, 0, pool->size);
+}
+
+/* Sets aside blocks for at least 'n' more objects, on the free list in the
+ * order of their addresses, and writes every object now: the pages that
+ * the kernel would otherwise give one at a time, at a page fault each,
+ * while objects are allocated are all given here. */
+void
+lb_pool_reserve(struct lb_pool *pool, size_t n)
+{
+    void **tail = &pool->free;
+
+    while (*tail) {
+        tail = *tail;
+    }
+    for (size_t added = 0; added < n; ) {
+        size_t n_block;
+        char *obj = add_block(pool, &n_block);
+
+        for (size_t i = 0; i < n_block; i++, obj += pool->size) {
+            *tail = obj;
+            tail = (void **) obj;
+        }
+        *tail = NULL;
+        added += n_block;
+    }
 }
 
 /* Returns 'obj', from lb_pool_alloc() on 'pool', to the pool. */

@@ -41,5 +41,6 @@ void lb_pool_init(struct lb_pool *, size_t size);
 void lb_pool_destroy(struct lb_pool *);
 void *lb_pool_alloc(struct lb_pool *);
 void lb_pool_free(struct lb_pool *, void *);
+void lb_pool_reserve(struct lb_pool *, size_t n);
 
 #endif /* lb-pool.h */

@@ -37,29 +37,64 @@ VLOG_DEFINE_THIS_MODULE(lb_sessions);
 static struct lb_pool client_pool;
 static struct lb_pool session_pool;
 
+/* How many clients lb_sessions_reserve() set memory aside for, and a
+ * client table made for them, for the next switch to connect. */
+static size_t reserved;
+static struct lb_table spare_clients;
+
+static void
+init_pools(void)
+{
+    if (!client_pool.size) {
+        lb_pool_init(&client_pool, sizeof(struct lb_client));
+        lb_pool_init(&session_pool, sizeof(struct lb_session));
+        lb_table_init(&spare_clients);
+    }
+}
+
+/* Sets aside memory for 'n' clients with a session each, for all switches
+ * together, and a client table with room for 'n', and touches all of it at
+ * once: the first 'n' clients then find their memory ready, where each
+ * would otherwise bring about 210 bytes that the kernel gives a page at a
+ * time, at a page fault each (and, on a virtual machine, that its host may
+ * have to back first): about half of what a new client costs.  The first
+ * switch to connect takes the table; the others have theirs made with room
+ * for 'n' (or their 'max', if fewer) when they connect, and a switch that
+ * goes leaves its table to the next.  Call before any switch connects. */
+void
+lb_sessions_reserve(size_t n)
+{
+    init_pools();
+    lb_pool_reserve(&client_pool, n);
+    lb_pool_reserve(&session_pool, n);
+    lb_table_reserve_ahead(&spare_clients, n);
+    reserved = n;
+}
+
 void
 lb_sessions_init(struct lb_sessions *s, size_t max, bool evict,
                  int timeout_s)
 {
+    init_pools();
     lb_table_init(&s->clients);
+    if (reserved) {
+        lb_table_swap(&s->clients, &spare_clients);
+    }
     lb_table_init(&s->sessions);
     s->n_sessions = 0;
     ovs_list_init(&s->idle_clients);
     s->n_idle_clients = 0;
     ovs_list_init(&s->idle_sessions);
-    if (!client_pool.size) {
-        lb_pool_init(&client_pool, sizeof(struct lb_client));
-        lb_pool_init(&session_pool, sizeof(struct lb_session));
-    }
     lb_sessions_set_limits(s, max, evict, timeout_s);
 }
 
 /* The client table starts with room for LB_SESSIONS_FIRST entries (or
  * 'max', if fewer) and grows as it fills (see lb-table.h).  Reserving room
  * for 'max' at once would cost 32 bytes per entry of 'max' per switch, and
- * a new client would touch a page of buckets nobody touched before.  The
- * sessions table, which holds only the sessions of clients with many,
- * starts empty. */
+ * a new client would touch a page of buckets nobody touched before.  With
+ * lb_sessions_reserve(), it has room for the reserved clients from the
+ * start.  The sessions table, which holds only the sessions of clients with
+ * many, starts empty. */
 #define LB_SESSIONS_FIRST 4096
 
 void
@@ -69,6 +104,9 @@ lb_sessions_set_limits(struct lb_sessions *s, size_t max, bool evict,
     s->max = max;
     s->evict = evict;
     s->timeout = timeout_s * 1000LL;
+    if (reserved) {
+        lb_table_reserve_ahead(&s->clients, MIN(max, reserved));
+    }
     lb_table_reserve(&s->clients, MIN(max, LB_SESSIONS_FIRST));
 }
 
@@ -91,6 +129,9 @@ lb_sessions_destroy(struct lb_sessions *s)
         lb_pool_free(&client_pool, client);
     }
     lb_table_destroy(&s->sessions);
+    if (reserved && !lb_table_buckets(&spare_clients)) {
+        lb_table_swap(&s->clients, &spare_clients);
+    }
     lb_table_destroy(&s->clients);
 }
 

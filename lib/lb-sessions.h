@@ -105,6 +105,7 @@ struct lb_sessions {
     long long int timeout;      /* Client timeout, in ms. */
 };
 
+void lb_sessions_reserve(size_t n);
 void lb_sessions_init(struct lb_sessions *, size_t max, bool evict,
                       int timeout_s);
 void lb_sessions_set_limits(struct lb_sessions *, size_t max, bool evict,

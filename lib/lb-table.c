@@ -170,6 +170,50 @@ lb_table_reserve(struct lb_table *t, size_t n)
     }
 }
 
+/* Makes room for 'n' entries so that none of the first 'n' insertions
+ * makes or clears a bucket array, as lb_table_reserve() would: the table
+ * gets at least 2 * LB_TABLE_BUCKETS_PER_ENTRY buckets per entry, cleared
+ * now.  An empty table gets one array of that size at once, instead of
+ * growing to it four times at a time (which could give it four times as
+ * many). */
+void
+lb_table_reserve_ahead(struct lb_table *t, size_t n)
+{
+    size_t n_buckets = 2 * LB_TABLE_BUCKETS_PER_ENTRY * n;
+
+    if (n_buckets <= t->cur.mask + 1) {
+        return;
+    }
+    if (lb_table_count(t)) {
+        lb_table_reserve(t, 2 * n);
+        return;
+    }
+    n_buckets = 1ULL << log_2_ceil(n_buckets);
+    free(t->next);
+    t->next = NULL;
+    t->next_cleared = 0;
+    hmap_destroy(&t->cur);
+    t->cur.buckets = lb_hugemem_alloc(n_buckets * sizeof *t->cur.buckets);
+    memset(t->cur.buckets, 0, n_buckets * sizeof *t->cur.buckets);
+    t->cur.mask = n_buckets - 1;
+    t->cur.n = 0;
+}
+
+/* Exchanges the entries and bucket arrays of 'a' and 'b'. */
+void
+lb_table_swap(struct lb_table *a, struct lb_table *b)
+{
+    struct lb_table tmp = *a;
+
+    *a = *b;
+    *b = tmp;
+    /* An hmap with one bucket points into itself. */
+    hmap_moved(&a->cur);
+    hmap_moved(&a->old);
+    hmap_moved(&b->cur);
+    hmap_moved(&b->old);
+}
+
 void
 lb_table_insert(struct lb_table *t, struct hmap_node *node, uint32_t hash)
 {

@@ -58,6 +58,8 @@ struct lb_table {
 void lb_table_init(struct lb_table *);
 void lb_table_destroy(struct lb_table *);
 void lb_table_reserve(struct lb_table *, size_t n);
+void lb_table_reserve_ahead(struct lb_table *, size_t n);
+void lb_table_swap(struct lb_table *, struct lb_table *);
 
 void lb_table_insert(struct lb_table *, struct hmap_node *, uint32_t hash);
 void lb_table_remove(struct lb_table *, struct hmap_node *);
@@ -69,6 +71,12 @@ static inline size_t
 lb_table_count(const struct lb_table *t)
 {
     return hmap_count(&t->cur) + hmap_count(&t->old);
+}
+
+static inline size_t
+lb_table_buckets(const struct lb_table *t)
+{
+    return t->cur.mask + 1;
 }
 
 /* Iterates NODE over the entries of TABLE with HASH: those in 'cur', then

@@ -669,6 +669,73 @@ test_table(struct ovs_cmdl_context *ctx)
     free(all);
 }
 
+/* reserve N: sets memory aside for N entries in an lb_pool and an
+ * lb_table (lb_pool_reserve(), lb_table_reserve_ahead()), then takes N
+ * entries and inserts them, and checks that the pool added no block and
+ * the table made no bucket array meanwhile; hands the table over to an
+ * empty one (lb_table_swap(), as a switch takes the reserved table) and
+ * looks every entry up there; then adds 2N more, beyond what was reserved
+ * (the table grows).
+ * Prints the blocks and buckets, what was made while filling, and the
+ * errors. */
+static void
+test_reserve(struct ovs_cmdl_context *ctx)
+{
+    int n = atoi(ctx->argv[1]);
+    struct table_entry **all = xmalloc(3 * n * sizeof *all);
+    struct lb_table reserved, taken;
+    struct lb_pool pool;
+    size_t made = 0, errors = 0;
+
+    lb_pool_init(&pool, sizeof **all);
+    lb_pool_reserve(&pool, n);
+    size_t blocks = ovs_list_size(&pool.blocks);
+    lb_table_init(&reserved);
+    lb_table_reserve_ahead(&reserved, n);
+    size_t buckets = lb_table_buckets(&reserved);
+
+    for (int i = 0; i < n; i++) {
+        struct table_entry *e = lb_pool_alloc(&pool);
+        e->key = i;
+        e->present = true;
+        all[i] = e;
+        lb_table_insert(&reserved, &e->node, hash_int(e->key, 0));
+        made += (reserved.next != NULL
+                 || lb_table_buckets(&reserved) != buckets);
+    }
+    made += ovs_list_size(&pool.blocks) != blocks;
+
+    lb_table_init(&taken);
+    lb_table_swap(&taken, &reserved);
+    errors += lb_table_count(&reserved) != 0;
+    errors += lb_table_count(&taken) != n;
+    errors += table_lookups(&taken, all, n);
+
+    for (int i = n; i < 3 * n; i++) {
+        struct table_entry *e = lb_pool_alloc(&pool);
+        e->key = i;
+        e->present = true;
+        all[i] = e;
+        lb_table_insert(&taken, &e->node, hash_int(e->key, 0));
+    }
+    errors += table_lookups(&taken, all, 3 * n);
+    for (int i = 0; i < 3 * n; i++) {
+        for (int j = MAX(0, i - 8); j < i; j++) {
+            errors += all[i] == all[j];
+        }
+    }
+
+    printf("%d entries in %"PRIuSIZE" blocks and %"PRIuSIZE" buckets set "
+           "aside, %"PRIuSIZE" made while filling them; %d more: %"PRIuSIZE
+           " blocks, %"PRIuSIZE" buckets; %"PRIuSIZE" errors\n", n, blocks,
+           buckets, made, 2 * n, ovs_list_size(&pool.blocks),
+           lb_table_buckets(&taken), errors);
+    lb_table_destroy(&taken);
+    lb_table_destroy(&reserved);
+    lb_pool_destroy(&pool);
+    free(all);
+}
+
 /* sessions N: N random operations on the sessions of 16 clients in two
  * services per connection, 40 ports each: a packet from a client's port
  * either finds its session or makes one; in growing phases every fourth
@@ -1862,6 +1929,7 @@ static const struct ovs_cmdl_command commands[] = {
     {"packet-ins", "N", 1, 1, test_packet_ins, OVS_RO},
     {"table", "N", 1, 1, test_table, OVS_RO},
     {"sessions", "N", 1, 1, test_sessions, OVS_RO},
+    {"reserve", "N", 1, 1, test_reserve, OVS_RO},
     {"run", "[-v]", 0, 1, test_run, OVS_RO},
     {"check-cost", "N SECONDS", 2, 2, test_check_cost, OVS_RO},
     {"role-requests", "", 0, 0, test_role_requests, OVS_RO},
