@@ -43,6 +43,7 @@
 #include "lib/lb-ofp.h"
 #include "lib/lb-sessions.h"
 #include "lib/lb-switch.h"
+#include "memory.h"
 #include "ofp-version-opt.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/hmap.h"
@@ -54,6 +55,7 @@
 #include "openvswitch/vconn.h"
 #include "openvswitch/vlog.h"
 #include "packets.h"
+#include "simap.h"
 #include "timeval.h"
 #include "socket-util.h"
 #include "stream-ssl.h"
@@ -123,6 +125,7 @@ static const char *ha_name;
 static bool acting = true;
 static int64_t generation;
 
+static void run_memory(void);
 static unixctl_cb_func ovs_balancer_exit;
 static unixctl_cb_func lb_unixctl_show;
 static unixctl_cb_func lb_unixctl_stats;
@@ -220,6 +223,7 @@ main(int argc, char *argv[])
     unixctl_command_register("lb/show", "[DPID] [--clients[=N]] [IP]", 0, 3,
                              lb_unixctl_show, db);
 
+    run_memory();               /* Registers memory/show. */
     long long int next_listen = LLONG_MIN;
     while (!exiting) {
         /* A failed accept() is not free: Linux makes the new socket first
@@ -236,6 +240,7 @@ main(int argc, char *argv[])
         if (serve_listeners) {
             accept_switches();
             unixctl_server_run(unixctl);
+            run_memory();
             next_listen = wall + LISTEN_MS;
         }
 
@@ -360,8 +365,8 @@ start_balancing(struct switch_node *sn)
         }
     }
 
-    char *via = xasprintf("%s on %s",
-                          ofputil_version_to_string(swconn_get_version(swconn)),
+    enum ofp_version version = swconn_get_version(swconn);
+    char *via = xasprintf("%s on %s", ofputil_version_to_string(version),
                           swconn_get_name(swconn));
     sn->lb = lb_controller_connect(controller, dpid,
                                    swconn_get_protocol(swconn),
@@ -745,7 +750,8 @@ check_method(const char *name)
     /* An active method may name a host; only what looks like an address
      * must be one. */
     if (!error && ip && *ip
-        && (passive || ip[0] == '[' || ip[strspn(ip, "0123456789.")] == '\0')) {
+        && (passive || ip[0] == '['
+            || ip[strspn(ip, "0123456789.")] == '\0')) {
         error = check_ip(ip);
     }
     free(rest);
@@ -809,6 +815,23 @@ ovs_balancer_exit(struct unixctl_conn *conn, int argc OVS_UNUSED,
     bool *exiting = exiting_;
     *exiting = true;
     unixctl_command_reply(conn, NULL);
+}
+
+/* OVS's memory module: logs the peak resident size when it grows by half,
+ * and answers memory/show, each with what the balancer holds.  (Its
+ * requests are answered in the iteration that reads them, so that it needs
+ * no memory_wait().) */
+static void
+run_memory(void)
+{
+    memory_run();
+    if (memory_should_report()) {
+        struct simap usage = SIMAP_INITIALIZER(&usage);
+
+        lb_controller_get_memory_usage(controller, &usage);
+        memory_report(&usage);
+        simap_destroy(&usage);
+    }
 }
 
 /* Parses a whole number in [min, max] of 'what' for 'option' or exits. */

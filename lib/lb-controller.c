@@ -33,6 +33,7 @@
 #include "openvswitch/hmap.h"
 #include "openvswitch/vlog.h"
 #include "packets.h"
+#include "simap.h"
 #include "util.h"
 
 VLOG_DEFINE_THIS_MODULE(lb_controller);
@@ -171,6 +172,27 @@ format_traffic(struct ds *s, size_t n_clients, double new_rate,
 
 /* Appends, for "lb/stats", each service's and backend's traffic on all
  * switches together. */
+/* Adds what the balancer holds, for OVS's memory module (memory/show, and
+ * the log line that comes with a report of its growth). */
+void
+lb_controller_get_memory_usage(const struct lb_controller *ctl,
+                               struct simap *usage)
+{
+    const struct controller_switch *cs;
+    size_t n_clients = 0, n_sessions = 0;
+
+    HMAP_FOR_EACH (cs, node, &ctl->switches) {
+        const struct lb_sessions *s = lb_switch_get_sessions(cs->sw);
+        n_clients += lb_sessions_count_clients(s);
+        n_sessions += lb_sessions_count(s);
+    }
+    simap_increase(usage, "switches", hmap_count(&ctl->switches));
+    simap_increase(usage, "services", ctl->cfg ? ctl->cfg->n_services : 0);
+    simap_increase(usage, "clients", n_clients);
+    simap_increase(usage, "sessions", n_sessions);
+    lb_sessions_get_memory_usage(usage);
+}
+
 void
 lb_controller_stats(const struct lb_controller *ctl, struct ds *s)
 {

@@ -35,6 +35,8 @@
 #include "openvswitch/ofp-protocol.h"
 #include "openvswitch/types.h"
 
+struct simap;
+
 struct ds;
 struct lb_ports;
 struct lb_config;
@@ -89,6 +91,8 @@ void lb_controller_member_status(const struct lb_controller *,
                                  uint16_t port, struct lb_member_status *);
 
 void lb_controller_stats(const struct lb_controller *, struct ds *);
+void lb_controller_get_memory_usage(const struct lb_controller *,
+                                    struct simap *);
 
 char *lb_controller_show(const struct lb_controller *, int argc,
                          const char *argv[], struct ds *)

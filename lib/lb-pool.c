@@ -39,6 +39,7 @@ lb_pool_init(struct lb_pool *pool, size_t size)
     pool->free = NULL;
     pool->block_next = pool->block_end = NULL;
     pool->block_size = LB_POOL_FIRST_BLOCK;
+    pool->capacity = 0;
     ovs_list_init(&pool->blocks);
 }
 
@@ -53,6 +54,7 @@ lb_pool_destroy(struct lb_pool *pool)
     }
     pool->free = NULL;
     pool->block_next = pool->block_end = NULL;
+    pool->capacity = 0;
 }
 
 /* Adds a block to 'pool' and returns where its objects start; '*n' is set
@@ -68,6 +70,7 @@ add_block(struct lb_pool *pool, size_t *n)
         MAX(pool->block_size, sizeof *block + *n * pool->size));
     ovs_list_push_back(&pool->blocks, &block->node);
     pool->block_size = MIN(2 * pool->block_size, LB_POOL_MAX_BLOCK);
+    pool->capacity += *n;
     return (char *) block->objects;
 }
 

@@ -34,6 +34,7 @@ struct lb_pool {
     char *block_next;           /* Unused part of the newest block... */
     char *block_end;            /* ...up to here. */
     size_t block_size;          /* Bytes in the next block. */
+    size_t capacity;            /* Objects the blocks hold in all. */
     struct ovs_list blocks;
 };
 
@@ -42,5 +43,11 @@ void lb_pool_destroy(struct lb_pool *);
 void *lb_pool_alloc(struct lb_pool *);
 void lb_pool_free(struct lb_pool *, void *);
 void lb_pool_reserve(struct lb_pool *, size_t n);
+
+static inline size_t
+lb_pool_capacity(const struct lb_pool *pool)
+{
+    return pool->capacity;
+}
 
 #endif /* lb-pool.h */

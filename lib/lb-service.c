@@ -450,7 +450,8 @@ lb_services_find_exact(const struct lb_services *svcs, ovs_be32 vip_ip,
                        uint8_t proto, uint16_t port)
 {
     const struct lb_vip *vip = lb_services_find_vip(svcs, vip_ip);
-    struct lb_service *svc = vip ? lb_vip_find_service(vip, proto, port) : NULL;
+    struct lb_service *svc = (vip ? lb_vip_find_service(vip, proto, port)
+                              : NULL);
 
     return (svc && svc->cfg.proto == proto && svc->cfg.port == port
             ? svc : NULL);

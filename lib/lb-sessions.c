@@ -22,6 +22,7 @@
 #include "hash.h"
 #include "openvswitch/dynamic-string.h"
 #include "packets.h"
+#include "simap.h"
 #include "lib/lb-pool.h"
 #include "lib/lb-service.h"
 #include "openvswitch/vlog.h"
@@ -58,9 +59,11 @@ init_pools(void)
  * would otherwise bring about 210 bytes that the kernel gives a page at a
  * time, at a page fault each (and, on a virtual machine, that its host may
  * have to back first): about half of what a new client costs.  The first
- * switch to connect takes the table; the others have theirs made with room
- * for 'n' (or their 'max', if fewer) when they connect, and a switch that
- * goes leaves its table to the next.  Call before any switch connects. */
+ * switch to connect takes the table, and a switch that goes leaves its
+ * table to the next; the others grow theirs as clients come (a table with
+ * room for 'n' for each would cost 32 bytes per reserved client per
+ * switch, 4 GB for 2,000,000 clients and 64 switches).  Call before any
+ * switch connects. */
 void
 lb_sessions_reserve(size_t n)
 {
@@ -91,10 +94,10 @@ lb_sessions_init(struct lb_sessions *s, size_t max, bool evict,
 /* The client table starts with room for LB_SESSIONS_FIRST entries (or
  * 'max', if fewer) and grows as it fills (see lb-table.h).  Reserving room
  * for 'max' at once would cost 32 bytes per entry of 'max' per switch, and
- * a new client would touch a page of buckets nobody touched before.  With
- * lb_sessions_reserve(), it has room for the reserved clients from the
- * start.  The sessions table, which holds only the sessions of clients with
- * many, starts empty. */
+ * a new client would touch a page of buckets nobody touched before.  The
+ * first switch's, after lb_sessions_reserve(), has room for the reserved
+ * clients from the start.  The sessions table, which holds only the
+ * sessions of clients with many, starts empty. */
 #define LB_SESSIONS_FIRST 4096
 
 void
@@ -104,10 +107,20 @@ lb_sessions_set_limits(struct lb_sessions *s, size_t max, bool evict,
     s->max = max;
     s->evict = evict;
     s->timeout = timeout_s * 1000LL;
-    if (reserved) {
-        lb_table_reserve_ahead(&s->clients, MIN(max, reserved));
-    }
     lb_table_reserve(&s->clients, MIN(max, LB_SESSIONS_FIRST));
+}
+
+/* Adds the clients that lb_sessions_reserve() set memory aside for, if any,
+ * and how many clients and sessions the pools hold in all (in use or free:
+ * the pools keep what they have). */
+void
+lb_sessions_get_memory_usage(struct simap *usage)
+{
+    if (reserved) {
+        simap_increase(usage, "reserved-clients", reserved);
+    }
+    simap_increase(usage, "client-pool", lb_pool_capacity(&client_pool));
+    simap_increase(usage, "session-pool", lb_pool_capacity(&session_pool));
 }
 
 /* Frees everything, without touching the members' counts (their services

@@ -48,6 +48,8 @@
 #include "lib/lb-table.h"
 #include "openvswitch/types.h"
 
+struct simap;
+
 struct ds;
 struct lb_member;
 struct lb_service;
@@ -106,6 +108,7 @@ struct lb_sessions {
 };
 
 void lb_sessions_reserve(size_t n);
+void lb_sessions_get_memory_usage(struct simap *);
 void lb_sessions_init(struct lb_sessions *, size_t max, bool evict,
                       int timeout_s);
 void lb_sessions_set_limits(struct lb_sessions *, size_t max, bool evict,

@@ -882,7 +882,8 @@ learn_client(struct lb_switch *sw, struct lb_client *client, ovs_be32 ip,
         VLOG_DBG("%s: client "IP_FMT" is at "ETH_ADDR_FMT" on port %"PRIu16,
                  sw->name, IP_ARGS(ip), ETH_ADDR_ARGS(mac),
                  ofp_to_u16(ofport));
-    } else if (!eth_addr_equals(mac, client->mac) || ofport != client->ofport) {
+    } else if (!eth_addr_equals(mac, client->mac)
+               || ofport != client->ofport) {
         if (!claim_client(sw, client, mac, ofport, now)) {
             return NULL;
         }

@@ -931,7 +931,8 @@ test_packet_ins(struct ovs_cmdl_context *ctx)
             if (error || lb_error) {
                 n_agree += error == lb_error;
             } else {
-                n_agree += (lpi.in_port == opi.flow_metadata.flow.in_port.ofp_port
+                const struct flow *f = &opi.flow_metadata.flow;
+                n_agree += (lpi.in_port == f->in_port.ofp_port
                             && lpi.packet == opi.packet
                             && lpi.packet_len == opi.packet_len
                             && lpi.total_len == total_len
