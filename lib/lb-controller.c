@@ -170,8 +170,6 @@ format_traffic(struct ds *s, size_t n_clients, double new_rate,
                   new_rate, packets, bytes);
 }
 
-/* Appends, for "lb/stats", each service's and backend's traffic on all
- * switches together. */
 /* Adds what the balancer holds, for OVS's memory module (memory/show, and
  * the log line that comes with a report of its growth). */
 void
@@ -193,6 +191,8 @@ lb_controller_get_memory_usage(const struct lb_controller *ctl,
     lb_sessions_get_memory_usage(usage);
 }
 
+/* Appends, for "lb/stats", each service's and backend's traffic on all
+ * switches together. */
 void
 lb_controller_stats(const struct lb_controller *ctl, struct ds *s)
 {

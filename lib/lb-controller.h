@@ -35,13 +35,12 @@
 #include "openvswitch/ofp-protocol.h"
 #include "openvswitch/types.h"
 
-struct simap;
-
 struct ds;
-struct lb_ports;
 struct lb_config;
+struct lb_ports;
 struct lb_switch;
 struct ofpbuf;
+struct simap;
 
 struct lb_controller *lb_controller_create(void);
 void lb_controller_destroy(struct lb_controller *);

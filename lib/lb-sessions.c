@@ -142,7 +142,8 @@ lb_sessions_destroy(struct lb_sessions *s)
         lb_pool_free(&client_pool, client);
     }
     lb_table_destroy(&s->sessions);
-    if (reserved && !lb_table_buckets(&spare_clients)) {
+    if (reserved
+        && lb_table_buckets(&s->clients) > lb_table_buckets(&spare_clients)) {
         lb_table_swap(&s->clients, &spare_clients);
     }
     lb_table_destroy(&s->clients);

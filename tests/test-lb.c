@@ -65,6 +65,7 @@
 #include "packets.h"
 #include "svec.h"
 #include "unaligned.h"
+#include "simap.h"
 #include "util.h"
 
 /* config SPEC...: parses each SPEC, a service as --service takes it or
@@ -734,6 +735,51 @@ test_reserve(struct ovs_cmdl_context *ctx)
     lb_table_destroy(&reserved);
     lb_pool_destroy(&pool);
     free(all);
+}
+
+/* reserve-sessions N: as ovs-balancer --reserve-clients=N does, sets memory
+ * aside for N clients; of two switches' sessions, the first takes the
+ * reserved client table and the second gets a small one; N clients on the
+ * first take no more memory from the pool, and are all found; when the
+ * first goes, a third switch gets its table.  Prints the buckets of the
+ * tables, the pool's capacity before and after the clients, and the
+ * clients found. */
+static void
+test_reserve_sessions(struct ovs_cmdl_context *ctx)
+{
+    int n = atoi(ctx->argv[1]);
+    struct simap before = SIMAP_INITIALIZER(&before);
+    struct simap after = SIMAP_INITIALIZER(&after);
+    struct lb_sessions first, second, third;
+    size_t found = 0;
+
+    lb_sessions_reserve(n);
+    lb_sessions_init(&first, 10 * n, false, 60);
+    lb_sessions_init(&second, 10 * n, false, 60);
+    lb_sessions_get_memory_usage(&before);
+    for (int i = 0; i < n; i++) {
+        lb_sessions_add_client(&first, htonl(0x0a010000 + i), eth_addr_zero,
+                               u16_to_ofp(1), 0);
+    }
+    lb_sessions_get_memory_usage(&after);
+    for (int i = 0; i < n; i++) {
+        ovs_be32 ip = htonl(0x0a010000 + i);
+        found += lb_sessions_find_client(&first, ip) != NULL;
+    }
+    size_t first_buckets = lb_table_buckets(&first.clients);
+    lb_sessions_destroy(&first);
+    lb_sessions_init(&third, 10 * n, false, 60);
+
+    printf("first switch's client table %"PRIuSIZE" buckets, second's %"
+           PRIuSIZE"; client-pool %u -> %u for %d clients, %"PRIuSIZE
+           " found; after the first went, the third's %"PRIuSIZE"\n",
+           first_buckets, lb_table_buckets(&second.clients),
+           simap_get(&before, "client-pool"), simap_get(&after, "client-pool"),
+           n, found, lb_table_buckets(&third.clients));
+    lb_sessions_destroy(&second);
+    lb_sessions_destroy(&third);
+    simap_destroy(&before);
+    simap_destroy(&after);
 }
 
 /* sessions N: N random operations on the sessions of 16 clients in two
@@ -1931,6 +1977,7 @@ static const struct ovs_cmdl_command commands[] = {
     {"table", "N", 1, 1, test_table, OVS_RO},
     {"sessions", "N", 1, 1, test_sessions, OVS_RO},
     {"reserve", "N", 1, 1, test_reserve, OVS_RO},
+    {"reserve-sessions", "N", 1, 1, test_reserve_sessions, OVS_RO},
     {"run", "[-v]", 0, 1, test_run, OVS_RO},
     {"check-cost", "N SECONDS", 2, 2, test_check_cost, OVS_RO},
     {"role-requests", "", 0, 0, test_role_requests, OVS_RO},
