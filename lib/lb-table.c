@@ -138,6 +138,18 @@ make_next(struct lb_table *t)
     }
 }
 
+/* Makes 'buckets', 'n_buckets' of them and cleared, the bucket array of
+ * 'cur', which must be empty, in place of the one it has. */
+static void
+set_cur_buckets(struct lb_table *t, struct hmap_node **buckets,
+                size_t n_buckets)
+{
+    hmap_destroy(&t->cur);
+    t->cur.buckets = buckets;
+    t->cur.mask = n_buckets - 1;
+    t->cur.n = 0;
+}
+
 /* Makes 'cur', with everything in it, 'old', to move a little at a time,
  * and 'cur' a new, empty table of LB_TABLE_GROWTH times as many buckets. */
 static void
@@ -152,10 +164,7 @@ grow(struct lb_table *t)
     size_t n_buckets = next_size(t) / sizeof *t->cur.buckets;
     hmap_swap(&t->cur, &t->old);
     t->moved = 0;
-    hmap_destroy(&t->cur);
-    t->cur.buckets = t->next;
-    t->cur.mask = n_buckets - 1;
-    t->cur.n = 0;
+    set_cur_buckets(t, t->next, n_buckets);
     t->next = NULL;
     t->next_cleared = 0;
 }
@@ -170,33 +179,28 @@ lb_table_reserve(struct lb_table *t, size_t n)
     }
 }
 
-/* Makes room for 'n' entries so that none of the first 'n' insertions
- * makes or clears a bucket array, as lb_table_reserve() would: the table
- * gets at least 2 * LB_TABLE_BUCKETS_PER_ENTRY buckets per entry, cleared
- * now.  An empty table gets one array of that size at once, instead of
- * growing to it four times at a time (which could give it four times as
- * many). */
+/* Gives 't', which must be empty, room for 'n' entries such that none of
+ * the first 'n' insertions makes or clears a bucket array (after
+ * lb_table_reserve() the next one is made from n/2 on): at least
+ * 2 * LB_TABLE_BUCKETS_PER_ENTRY buckets per entry, cleared now, in one
+ * array of the least power of 2 rather than by growing to it (which could
+ * give four times as many). */
 void
 lb_table_reserve_ahead(struct lb_table *t, size_t n)
 {
     size_t n_buckets = 2 * LB_TABLE_BUCKETS_PER_ENTRY * n;
 
-    if (n_buckets <= t->cur.mask + 1) {
-        return;
-    }
-    if (lb_table_count(t)) {
-        lb_table_reserve(t, 2 * n);
+    ovs_assert(!lb_table_count(t));
+    if (n_buckets <= lb_table_buckets(t)) {
         return;
     }
     n_buckets = 1ULL << log_2_ceil(n_buckets);
     free(t->next);
     t->next = NULL;
     t->next_cleared = 0;
-    hmap_destroy(&t->cur);
-    t->cur.buckets = lb_hugemem_alloc(n_buckets * sizeof *t->cur.buckets);
-    memset(t->cur.buckets, 0, n_buckets * sizeof *t->cur.buckets);
-    t->cur.mask = n_buckets - 1;
-    t->cur.n = 0;
+
+    size_t size = n_buckets * sizeof *t->cur.buckets;
+    set_cur_buckets(t, memset(lb_hugemem_alloc(size), 0, size), n_buckets);
 }
 
 /* Exchanges the entries and bucket arrays of 'a' and 'b'. */
