@@ -146,3 +146,67 @@ batch_conn_wait(const struct batch_conn *bc, bool recv)
         }
     }
 }
+
+void
+batch_conn_shared_init(struct batch_conn_shared *sh, size_t size)
+{
+    ofpbuf_init(&sh->rx, size);
+    ofpbuf_init(&sh->tx, size);
+    sh->tx_lent = false;
+}
+
+void
+batch_conn_shared_destroy(struct batch_conn_shared *sh)
+{
+    ofpbuf_uninit(&sh->rx);
+    ofpbuf_uninit(&sh->tx);
+}
+
+static void
+swap_buffers(struct ofpbuf *a, struct ofpbuf *b)
+{
+    struct ofpbuf tmp = *a;
+    *a = *b;
+    *b = tmp;
+}
+
+/* Makes 'sh''s buffers 'bc''s, until batch_conn_give_back(): 'bc''s
+ * receive buffer starts with what 'bc' kept, and its transmit buffer is
+ * the shared one only if nothing of its own waits to be sent (otherwise
+ * what it sends would go ahead of that). */
+void
+batch_conn_borrow(struct batch_conn *bc, struct batch_conn_shared *sh)
+{
+    /* While lent, 'sh' holds 'bc''s own buffers. */
+    swap_buffers(&bc->rx, &sh->rx);
+    ofpbuf_clear(&bc->rx);
+    if (sh->rx.size) {
+        ofpbuf_put(&bc->rx, sh->rx.data, sh->rx.size);
+    }
+    sh->tx_lent = !bc->tx.size;
+    if (sh->tx_lent) {
+        swap_buffers(&bc->tx, &sh->tx);
+        ofpbuf_clear(&bc->tx);
+    }
+}
+
+/* Gives back what batch_conn_borrow() lent, moving what is left in the
+ * shared buffers (a partial message, answers not yet sent) to 'bc''s
+ * own. */
+void
+batch_conn_give_back(struct batch_conn *bc, struct batch_conn_shared *sh)
+{
+    ofpbuf_clear(&sh->rx);
+    if (bc->rx.size) {
+        ofpbuf_put(&sh->rx, bc->rx.data, bc->rx.size);
+    }
+    swap_buffers(&bc->rx, &sh->rx);
+    if (sh->tx_lent) {
+        ofpbuf_clear(&sh->tx);
+        if (bc->tx.size) {
+            ofpbuf_put(&sh->tx, bc->tx.data, bc->tx.size);
+        }
+        swap_buffers(&bc->tx, &sh->tx);
+        sh->tx_lent = false;
+    }
+}

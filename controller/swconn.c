@@ -52,6 +52,10 @@ static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
 #define SWCONN_READ_SIZE (64 * 1024)
 #define SWCONN_MAX_READS 4          /* Per swconn_run(), for fairness. */
 
+/* The buffers every swconn reads into and answers from (see
+ * batch-conn.h). */
+static struct batch_conn_shared shared_buffers;
+
 /* Past this much queued output the switch is not reading: stop reading
  * its messages until it catches up, rather than drop replies. */
 #define SWCONN_TX_HIGH (16 * 1024 * 1024)
@@ -100,7 +104,11 @@ swconn_create__(const char *name, int probe_interval,
     sw->allowed_versions = get_allowed_ofp_versions();
     sw->state = SWCONN_CONNECTING;
     lb_ports_clear(&sw->ports);
-    batch_conn_init(&sw->bc, SWCONN_READ_SIZE);
+    /* Its own buffers only keep what is left between bursts. */
+    batch_conn_init(&sw->bc, 0);
+    if (!shared_buffers.rx.allocated) {
+        batch_conn_shared_init(&shared_buffers, 2 * SWCONN_READ_SIZE);
+    }
     sw->handler = handler;
     sw->aux = aux;
     return sw;
@@ -239,7 +247,7 @@ swconn_prefetch(struct swconn *sw)
 /* Reads what the switch sent and handles every whole message.  Returns false
  * if the connection failed. */
 static bool
-swconn_receive(struct swconn *sw)
+swconn_receive__(struct swconn *sw)
 {
     for (int i = 0; i < SWCONN_MAX_READS && sw->bc.tx.size < SWCONN_TX_HIGH;
          i++) {
@@ -281,6 +289,15 @@ swconn_receive(struct swconn *sw)
         }
     }
     return true;
+}
+
+static bool
+swconn_receive(struct swconn *sw)
+{
+    batch_conn_borrow(&sw->bc, &shared_buffers);
+    bool ok = swconn_receive__(sw);
+    batch_conn_give_back(&sw->bc, &shared_buffers);
+    return ok;
 }
 
 void

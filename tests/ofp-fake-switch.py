@@ -12,6 +12,9 @@
 #                     N packet-ins, each an ICMP echo to the VIP from a new
 #                     client (10.1.0.0 + i, MAC 02:00:00 + i, for i from
 #                     FIRST, default 0) on one of PORTS (default 1,2,3,4)
+#   pieces:N[:PORTS[:FIRST]]
+#                     as flood, but each message written 5 bytes at a time,
+#                     so that the balancer reads most of them in parts
 #   frame:PORT:HEX    one packet-in from PORT carrying the given frame
 #   msg:TYPE[:HEX]    a message of OpenFlow type TYPE with the given body
 #   raw:HEX           raw bytes, header included
@@ -225,23 +228,30 @@ class FakeSwitch:
             self.poll(0.05)
         self.sync('handshake')
 
-    def flood(self, n, ports, first):
+    def flood(self, n, ports, first, piece=0):
         for i in range(first, first + n):
             ip = struct.pack('!I', 0x0a010000 + i)
             mac = struct.pack('!HI', 0x0200, i)
             self.packet_in(ports[i % len(ports)],
                            icmp_echo(mac, mac_bytes('00:00:00:00:00:fe'), ip,
                                      ip_bytes('10.0.0.254')))
-            if len(self.out) >= 256:
+            if piece:
+                data = b''.join(self.out)
+                self.out = []
+                for k in range(0, len(data), piece):
+                    self.sock.sendall(data[k:k + piece])
+                self.poll(0)
+            elif len(self.out) >= 256:
                 self.poll(0)
 
     def run(self, action):
         kind, _, arg = action.partition(':')
-        if kind == 'flood':
+        if kind in ('flood', 'pieces'):
             n, _, rest = arg.partition(':')
             ports, _, first = rest.partition(':')
             self.flood(int(n), [int(p) for p in ports.split(',')]
-                       if ports else [1, 2, 3, 4], int(first or 0))
+                       if ports else [1, 2, 3, 4], int(first or 0),
+                       5 if kind == 'pieces' else 0)
         elif kind == 'frame':
             port, _, hexdata = arg.partition(':')
             self.packet_in(int(port), bytes.fromhex(hexdata))

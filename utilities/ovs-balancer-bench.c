@@ -281,6 +281,13 @@ struct bench_switch {
     struct ofpbuf *arp_pin[16];
     struct ofpbuf *syn_pin[16];
     size_t arp_frame_ofs, syn_frame_ofs;    /* Where their frames start. */
+
+    /* Its clients: those numbered k, k + n_switches, k + 2 * n_switches...
+     * if it is the k-th, sent in that order. */
+    long long int next;         /* The next of them to send. */
+    long long int oldest;       /* None of them before is waiting. */
+    int waiting;                /* How many are in flight. */
+    int window;                 /* Throughput mode: its share of --window. */
 };
 
 static struct bench_switch *switches;
@@ -430,6 +437,8 @@ send_client(long long int i, long long int when)
     clients[i].state = C_WAITING;
     clients[i].start = when;
     n_waiting++;
+    sw->waiting++;
+    sw->next = i + n_switches;
 }
 
 static void
@@ -447,6 +456,7 @@ client_event(long long int i, int flag)
         c->state = C_DONE;
         latencies[n_done++] = MIN(lat, UINT32_MAX);
         n_waiting--;
+        switches[i % n_switches].waiting--;
     }
 }
 
@@ -722,6 +732,12 @@ connect_switches(void)
         conn_init(&sw->conn, stream, target);
         sw->conn.fd = fd;
         sw->dpid = first_dpid + i;
+        sw->next = sw->oldest = i;
+        /* Each switch's clients are a closed loop of their own, as the
+         * hosts behind a real switch are, so that a client set up on one
+         * switch makes room for another on the same switch, and one
+         * switch's replies do not make a message for every other. */
+        sw->window = MAX(1, window / n_switches + (i < window % n_switches));
         make_templates(sw);
         conn_put_ofpbuf(&sw->conn, ofputil_encode_hello(1u << version));
     }
@@ -792,30 +808,56 @@ start_clients(long long int now)
             }
             send_client(next_client++, when);
         }
-    } else {
-        int limit = mode == MODE_LATENCY ? 1 : window;
-        while (next_client < n_clients && n_waiting < limit) {
+    } else if (mode == MODE_LATENCY) {
+        if (next_client < n_clients && !n_waiting) {
             send_client(next_client++, now);
         }
+    } else {
+        for (int i = 0; i < n_switches; i++) {
+            struct bench_switch *sw = &switches[i];
+            while (sw->next < n_clients && sw->waiting < sw->window) {
+                send_client(sw->next, now);
+            }
+        }
     }
+}
+
+/* Whether start_clients() would send a client now. */
+static bool
+can_start_now(void)
+{
+    if (mode == MODE_LATENCY) {
+        return next_client < n_clients && !n_waiting;
+    } else if (mode == MODE_THROUGHPUT) {
+        for (int i = 0; i < n_switches; i++) {
+            const struct bench_switch *sw = &switches[i];
+            if (sw->next < n_clients && sw->waiting < sw->window) {
+                return true;
+            }
+        }
+    }
+    return false;
 }
 
 static void
 expire_clients(long long int now)
 {
-    static long long int oldest;        /* No client before is waiting. */
+    for (int i = 0; i < n_switches; i++) {
+        struct bench_switch *sw = &switches[i];
 
-    for (; oldest < next_client; oldest++) {
-        struct client *c = &clients[oldest];
-        if (c->state != C_WAITING) {
-            continue;
+        for (; sw->oldest < sw->next; sw->oldest += n_switches) {
+            struct client *c = &clients[sw->oldest];
+            if (c->state != C_WAITING) {
+                continue;
+            }
+            if (now - c->start < timeout_ms * 1000000LL) {
+                break;
+            }
+            c->state = C_FAILED;
+            n_failed++;
+            n_waiting--;
+            sw->waiting--;
         }
-        if (now - c->start < timeout_ms * 1000000LL) {
-            break;
-        }
-        c->state = C_FAILED;
-        n_failed++;
-        n_waiting--;
     }
 }
 
@@ -957,8 +999,7 @@ run_bench(void)
         if (mode == MODE_RATE && next_client < n_clients) {
             long long int when = start + next_client * (1e9 / rate);
             wait_ms = MAX(0, MIN(100, (when - now_ns()) / 1000000));
-        } else if (mode != MODE_RATE && next_client < n_clients
-                   && n_waiting < (mode == MODE_LATENCY ? 1 : window)) {
+        } else if (can_start_now()) {
             wait_ms = 0;
         }
         poll_switches(pfds, wait_ms);
@@ -1145,8 +1186,8 @@ usage(void)
            "for none)\n"
            "  --client-ports=N         ports clients come from (4)\n"
            "\nMode:\n"
-           "  --window=W               throughput: W clients in flight "
-           "(1000)\n"
+           "  --window=W               throughput: W clients in flight, "
+           "shared\n                           among the switches (1000)\n"
            "  --latency                one client at a time\n"
            "  --rate=R                 open loop at R clients/s\n"
            "  --done=WHEN              when a client is set up: "
