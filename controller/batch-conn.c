@@ -191,8 +191,9 @@ batch_conn_borrow(struct batch_conn *bc, struct batch_conn_shared *sh)
 }
 
 /* Gives back what batch_conn_borrow() lent, moving what is left in the
- * shared buffers (a partial message, answers not yet sent) to 'bc''s
- * own. */
+ * shared receive buffer (a partial message) to 'bc''s own.  Answers that
+ * the socket did not take stay where they are: 'bc' keeps that transmit
+ * buffer, and its own, empty, becomes the shared one. */
 void
 batch_conn_give_back(struct batch_conn *bc, struct batch_conn_shared *sh)
 {
@@ -202,11 +203,9 @@ batch_conn_give_back(struct batch_conn *bc, struct batch_conn_shared *sh)
     }
     swap_buffers(&bc->rx, &sh->rx);
     if (sh->tx_lent) {
-        ofpbuf_clear(&sh->tx);
-        if (bc->tx.size) {
-            ofpbuf_put(&sh->tx, bc->tx.data, bc->tx.size);
+        if (!bc->tx.size) {
+            swap_buffers(&bc->tx, &sh->tx);
         }
-        swap_buffers(&bc->tx, &sh->tx);
         sh->tx_lent = false;
     }
 }
