@@ -247,7 +247,7 @@ swconn_prefetch(struct swconn *sw)
 /* Reads what the switch sent and handles every whole message.  Returns false
  * if the connection failed. */
 static bool
-swconn_receive__(struct swconn *sw)
+swconn_receive__(struct swconn *sw, bool *got)
 {
     for (int i = 0; i < SWCONN_MAX_READS && sw->bc.tx.size < SWCONN_TX_HIGH;
          i++) {
@@ -259,6 +259,7 @@ swconn_receive__(struct swconn *sw)
             swconn_disconnect(sw, error);
             return false;
         }
+        *got = true;
         sw->read_time = time_msec();
         reconnect_activity(sw->reconnect, sw->read_time);
         swconn_prefetch(sw);
@@ -292,17 +293,21 @@ swconn_receive__(struct swconn *sw)
 }
 
 static bool
-swconn_receive(struct swconn *sw)
+swconn_receive(struct swconn *sw, bool *got)
 {
     batch_conn_borrow(&sw->bc, &shared_buffers);
-    bool ok = swconn_receive__(sw);
+    bool ok = swconn_receive__(sw, got);
     batch_conn_give_back(&sw->bc, &shared_buffers);
     return ok;
 }
 
-void
+/* Does what 'sw' has to do: connecting, reading and handling messages,
+ * sending, probing.  Returns true if it read something. */
+bool
 swconn_run(struct swconn *sw)
 {
+    bool got = false;
+
     if (sw->bc.stream && sw->state == SWCONN_CONNECTING) {
         /* An active connection on its way. */
         stream_run(sw->bc.stream);
@@ -320,7 +325,7 @@ swconn_run(struct swconn *sw)
     if (sw->bc.stream && sw->state != SWCONN_CONNECTING) {
         stream_run(sw->bc.stream);
         swconn_flush(sw);
-        if (sw->bc.stream && swconn_receive(sw)) {
+        if (sw->bc.stream && swconn_receive(sw, &got)) {
             swconn_flush(sw);
         }
     }
@@ -356,6 +361,7 @@ swconn_run(struct swconn *sw)
         }
         break;
     }
+    return got;
 }
 
 void

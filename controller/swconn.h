@@ -78,7 +78,7 @@ struct swconn *swconn_create_active(const char *target, int probe_interval,
                                     void *aux);
 void swconn_destroy(struct swconn *);
 
-void swconn_run(struct swconn *);
+bool swconn_run(struct swconn *);
 void swconn_wait(struct swconn *);
 bool swconn_is_alive(const struct swconn *);
 bool swconn_is_ready(const struct swconn *);
