@@ -155,13 +155,6 @@ batch_conn_shared_init(struct batch_conn_shared *sh, size_t size)
     sh->tx_lent = false;
 }
 
-void
-batch_conn_shared_destroy(struct batch_conn_shared *sh)
-{
-    ofpbuf_uninit(&sh->rx);
-    ofpbuf_uninit(&sh->tx);
-}
-
 static void
 swap_buffers(struct ofpbuf *a, struct ofpbuf *b)
 {

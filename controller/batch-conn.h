@@ -65,7 +65,6 @@ int batch_conn_flush(struct batch_conn *);
 void batch_conn_wait(const struct batch_conn *, bool recv);
 
 void batch_conn_shared_init(struct batch_conn_shared *, size_t size);
-void batch_conn_shared_destroy(struct batch_conn_shared *);
 void batch_conn_borrow(struct batch_conn *, struct batch_conn_shared *);
 void batch_conn_give_back(struct batch_conn *, struct batch_conn_shared *);
 

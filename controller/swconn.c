@@ -52,8 +52,8 @@ static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
 #define SWCONN_READ_SIZE (64 * 1024)
 #define SWCONN_MAX_READS 4          /* Per swconn_run(), for fairness. */
 
-/* The buffers every swconn reads into and answers from (see
- * batch-conn.h). */
+/* The buffers every swconn reads into and answers from, made with the
+ * first swconn and kept for the life of the process (see batch-conn.h). */
 static struct batch_conn_shared shared_buffers;
 
 /* Past this much queued output the switch is not reading: stop reading
