@@ -63,9 +63,9 @@
 #include "openvswitch/vlog.h"
 #include "random.h"
 #include "packets.h"
+#include "simap.h"
 #include "svec.h"
 #include "unaligned.h"
-#include "simap.h"
 #include "util.h"
 
 /* config SPEC...: parses each SPEC, a service as --service takes it or

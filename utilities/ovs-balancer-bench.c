@@ -800,6 +800,29 @@ cpu_seconds(void)
             + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
 }
 
+/* Throughput mode: whether 'sw' may have another client in flight. */
+static bool
+switch_has_room(const struct bench_switch *sw)
+{
+    return sw->next < n_clients && sw->waiting < sw->window;
+}
+
+/* Whether start_clients() would send a client now. */
+static bool
+can_start_now(void)
+{
+    if (mode == MODE_LATENCY) {
+        return next_client < n_clients && !n_waiting;
+    } else if (mode == MODE_THROUGHPUT) {
+        for (int i = 0; i < n_switches; i++) {
+            if (switch_has_room(&switches[i])) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
 static void
 start_clients(long long int now)
 {
@@ -817,34 +840,17 @@ start_clients(long long int now)
             send_client(next_client++, when);
         }
     } else if (mode == MODE_LATENCY) {
-        if (next_client < n_clients && !n_waiting) {
+        if (can_start_now()) {
             send_client(next_client++, now);
         }
     } else {
         for (int i = 0; i < n_switches; i++) {
             struct bench_switch *sw = &switches[i];
-            while (sw->next < n_clients && sw->waiting < sw->window) {
+            while (switch_has_room(sw)) {
                 send_client(sw->next, now);
             }
         }
     }
-}
-
-/* Whether start_clients() would send a client now. */
-static bool
-can_start_now(void)
-{
-    if (mode == MODE_LATENCY) {
-        return next_client < n_clients && !n_waiting;
-    } else if (mode == MODE_THROUGHPUT) {
-        for (int i = 0; i < n_switches; i++) {
-            const struct bench_switch *sw = &switches[i];
-            if (sw->next < n_clients && sw->waiting < sw->window) {
-                return true;
-            }
-        }
-    }
-    return false;
 }
 
 static void
