@@ -7,6 +7,8 @@ controller_ovs_balancer_SOURCES = \
 	controller/batch-conn.h \
 	controller/dbconn.c \
 	controller/dbconn.h \
+	controller/listener.c \
+	controller/listener.h \
 	controller/swconn.c \
 	controller/swconn.h
 controller_ovs_balancer_LDADD = lib/libovsbalancer.la $(OVS_LIBADD)

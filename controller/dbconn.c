@@ -448,7 +448,10 @@ dbconn_get_role(const struct dbconn *db, struct dbconn_role *role)
     }
 }
 
-void
+/* Follows the database: applies its configuration to 'ctl' (over
+ * 'defaults'), takes or loses the lock with --ha, writes the status.
+ * Returns true if it applied a configuration. */
+bool
 dbconn_run(struct dbconn *db, struct lb_controller *ctl,
            const struct lb_config *defaults)
 {
@@ -469,11 +472,13 @@ dbconn_run(struct dbconn *db, struct lb_controller *ctl,
         }
     }
 
+    bool applied = false;
     unsigned int seqno = ovsdb_idl_get_seqno(idl);
     if (seqno != db->seqno && ovsdb_idl_has_ever_connected(idl)) {
         db->seqno = seqno;
         apply_config(db, ctl, defaults);
         db->next_status = now;
+        applied = true;
     }
 
     if (db->ha_name) {
@@ -492,6 +497,7 @@ dbconn_run(struct dbconn *db, struct lb_controller *ctl,
         }
     }
     ovsdb_idl_loop_commit_and_wait(&db->loop);
+    return applied;
 }
 
 void

@@ -42,7 +42,7 @@ struct lb_controller;
 
 struct dbconn *dbconn_create(const char *remote);
 void dbconn_destroy(struct dbconn *);
-void dbconn_run(struct dbconn *, struct lb_controller *,
+bool dbconn_run(struct dbconn *, struct lb_controller *,
                 const struct lb_config *defaults);
 void dbconn_wait(struct dbconn *);
 

@@ -33,6 +33,7 @@
 
 #include "command-line.h"
 #include "controller/dbconn.h"
+#include "controller/listener.h"
 #include "controller/swconn.h"
 #include "daemon.h"
 #include "dummy.h"
@@ -66,9 +67,9 @@
 VLOG_DEFINE_THIS_MODULE(ovs_balancer);
 
 /* A listener for switches (ptcp:, punix:, pssl:). */
-struct listener {
+struct listener_node {
     struct ovs_list node;       /* In 'listeners'. */
-    struct pstream *pstream;
+    struct listener *listener;
 };
 
 /* A connection to one switch. */
@@ -128,6 +129,12 @@ static const char *ha_name;
 static bool acting = true;
 static int64_t generation;
 
+/* The balancer's next timer (see next_timer_get()). */
+static long long int next_timer;
+static long long int next_timer_computed = LLONG_MIN;
+static bool next_timer_stale = true;
+
+static long long int next_timer_get(long long int now);
 static void run_memory(void);
 static unixctl_cb_func ovs_balancer_exit;
 static unixctl_cb_func lb_unixctl_show;
@@ -246,26 +253,42 @@ main(int argc, char *argv[])
             unixctl_server_run(unixctl);
             run_memory();
             next_listen = wall + LISTEN_MS;
+            next_timer_stale = true;
         }
 
         /* The database first: an instance that lost its lock, or hung and
          * came back, stops acting before it handles anything else. */
         if (db) {
-            dbconn_run(db, controller, &config);
+            bool was_acting = acting;
+            if (dbconn_run(db, controller, &config)) {
+                next_timer_stale = true;
+            }
             update_role(db);
+            if (acting != was_acting) {
+                next_timer_stale = true;
+            }
         }
 
         struct switch_node *sn;
         bool got = false;
+        swconn_find_ready();
+        long long int now = time_msec();
         LIST_FOR_EACH_SAFE (sn, node, &switches) {
-            got |= swconn_run(sn->swconn);
+            if (swconn_run(sn->swconn, now)) {
+                got = true;
+                if (sn->lb) {
+                    next_timer = MIN(next_timer,
+                                     lb_switch_next_timer(sn->lb));
+                }
+            }
             if (!sn->active && !swconn_is_alive(sn->swconn)) {
                 switch_node_destroy(sn);
             }
         }
-        long long int now = time_msec();
-        if (now >= lb_controller_next_timer(controller)) {
+        now = time_msec();
+        if (now >= next_timer_get(now)) {
             lb_controller_run(controller, now);
+            next_timer_stale = true;
         }
         LIST_FOR_EACH (sn, node, &switches) {
             swconn_flush(sn->swconn);
@@ -284,9 +307,9 @@ main(int argc, char *argv[])
         /* Listeners just served wake the loop when they have something;
          * the others are served when their time comes. */
         if (serve_listeners) {
-            struct listener *l;
+            struct listener_node *l;
             LIST_FOR_EACH (l, node, &listeners) {
-                pstream_wait(l->pstream);
+                listener_wait(l->listener);
             }
             unixctl_server_wait(unixctl);
         } else {
@@ -295,7 +318,8 @@ main(int argc, char *argv[])
         LIST_FOR_EACH (sn, node, &switches) {
             swconn_wait(sn->swconn);
         }
-        poll_timer_wait_until(lb_controller_next_timer(controller));
+        swconn_wait_ready();
+        poll_timer_wait_until(next_timer_get(time_msec()));
         if (db) {
             dbconn_wait(db);
         }
@@ -312,14 +336,33 @@ main(int argc, char *argv[])
     dbconn_destroy(db);
     lb_controller_destroy(controller);
     lb_config_destroy(&config);
-    struct listener *l;
+    struct listener_node *l;
     LIST_FOR_EACH_POP (l, node, &listeners) {
-        pstream_close(l->pstream);
+        listener_close(l->listener);
         free(l);
     }
     unixctl_server_destroy(unixctl);
     service_stop();
     return 0;
+}
+
+/* Returns the balancer's next timer, 'now' being time_msec().  Computing it
+ * looks at every switch, which on every turn of the main loop cost more
+ * with 64 switches than their messages did.  So it is computed in full at
+ * most once a millisecond, and after what else than a switch's own
+ * messages may have changed it (the timers themselves, the database, the
+ * control commands), and in between lowered by the timers of the switches
+ * that had messages (see main()): a switch's messages change only its own
+ * timers. */
+static long long int
+next_timer_get(long long int now)
+{
+    if (next_timer_stale || now != next_timer_computed) {
+        next_timer = lb_controller_next_timer(controller);
+        next_timer_computed = now;
+        next_timer_stale = false;
+    }
+    return next_timer;
 }
 
 static void
@@ -596,22 +639,22 @@ switch_disconnected(struct swconn *swconn OVS_UNUSED, void *sn_)
 static void
 accept_switches(void)
 {
-    struct listener *l;
+    struct listener_node *l;
 
     LIST_FOR_EACH (l, node, &listeners) {
         struct stream *stream;
-        int error;
+        int error, fd;
 
-        while (!(error = pstream_accept(l->pstream, &stream))) {
+        while (!(error = listener_accept(l->listener, &stream, &fd))) {
             struct switch_node *sn = xzalloc(sizeof *sn);
-            sn->swconn = swconn_create_passive(stream, probe_interval,
+            sn->swconn = swconn_create_passive(stream, fd, probe_interval,
                                                &switch_handler, sn);
             ovs_list_push_back(&switches, &sn->node);
         }
         if (error != EAGAIN) {
             static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(1, 5);
             VLOG_ERR_RL(&rl, "%s: accept failed (%s)",
-                     pstream_get_name(l->pstream), ovs_strerror(error));
+                        listener_get_name(l->listener), ovs_strerror(error));
         }
     }
 }
@@ -802,15 +845,11 @@ open_targets(int n, char *targets[])
         const char *name = targets[i];
 
         if (!pvconn_verify_name(name)) {
-            struct pstream *pstream;
-            int error = pstream_open_with_default_port(name, OFP_PORT,
-                                                       &pstream,
-                                                       DSCP_DEFAULT);
+            struct listener_node *l = xmalloc(sizeof *l);
+            int error = listener_open(name, &l->listener);
             if (error) {
                 ovs_fatal(error, "%s: cannot listen", name);
             }
-            struct listener *l = xmalloc(sizeof *l);
-            l->pstream = pstream;
             ovs_list_push_back(&listeners, &l->node);
         } else {
             struct switch_node *sn = xzalloc(sizeof *sn);

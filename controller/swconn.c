@@ -19,8 +19,11 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 
 #include "controller/batch-conn.h"
 #include "flow.h"
@@ -36,6 +39,7 @@
 #include "openvswitch/ofp-util.h"
 #include "openvswitch/ofpbuf.h"
 #include "openvswitch/vlog.h"
+#include "openvswitch/poll-loop.h"
 #include "reconnect.h"
 #include "socket-util.h"
 #include "stream.h"
@@ -55,6 +59,15 @@ static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
 /* The buffers every swconn reads into and answers from, made with the
  * first swconn and kept for the life of the process (see batch-conn.h). */
 static struct batch_conn_shared shared_buffers;
+
+/* The sockets of the connections whose sockets are known (see
+ * swconn_create_passive()), in an epoll set, so that the main loop reads
+ * only those that have something.  Trying a read on every connection on
+ * every turn of the loop, and polling them all, is a system call or more
+ * per switch per turn: with 64 switches that cost more than the load did.
+ * -1 until the first such connection. */
+static int ready_set = -1;
+static size_t n_in_ready_set;
 
 /* Past this much queued output the switch is not reading: stop reading
  * its messages until it catches up, rather than drop replies. */
@@ -84,6 +97,14 @@ struct swconn {
     int last_error;
     long long int read_time;    /* time_msec() of the last read. */
 
+    /* With a known socket: 'fd' (-1 otherwise), whether it is in
+     * 'ready_set' for reading, whether the set said it has something
+     * since the last read, and when reconnect_run() is next due. */
+    int fd;
+    bool polled_in;
+    bool readable;
+    long long int next_run;
+
     const struct swconn_handler *handler;
     void *aux;
 };
@@ -111,13 +132,48 @@ swconn_create__(const char *name, int probe_interval,
     }
     sw->handler = handler;
     sw->aux = aux;
+    sw->fd = -1;
     return sw;
+}
+
+/* Puts 'sw''s socket in 'ready_set', for reading if 'in' (a connection with
+ * too much to send reads nothing until it has sent some), or takes it
+ * out. */
+static void
+ready_set_update(struct swconn *sw, bool in)
+{
+    if (in == sw->polled_in) {
+        return;
+    }
+    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = sw };
+    int op = in ? EPOLL_CTL_ADD : EPOLL_CTL_DEL;
+    if (epoll_ctl(ready_set, op, sw->fd, &ev)) {
+        /* Not fatal: the connection is then read on every turn. */
+        VLOG_WARN("%s: epoll_ctl failed (%s), reading it on every turn",
+                  sw->name, ovs_strerror(errno));
+        sw->fd = -1;
+        sw->polled_in = false;
+        return;
+    }
+    sw->polled_in = in;
+    n_in_ready_set += in ? 1 : -1;
+}
+
+static void
+ready_set_forget(struct swconn *sw)
+{
+    if (sw->fd >= 0) {
+        ready_set_update(sw, false);
+        sw->fd = -1;
+    }
 }
 
 /* Creates a swconn for 'stream', a connection accepted from a listener.  It
  * dies when the connection does. */
+/* A connection that a listener accepted: 'stream', whose socket is 'fd' if
+ * that is known (see listener_accept()), or -1. */
 struct swconn *
-swconn_create_passive(struct stream *stream, int probe_interval,
+swconn_create_passive(struct stream *stream, int fd, int probe_interval,
                       const struct swconn_handler *handler, void *aux)
 {
     struct swconn *sw = swconn_create__(stream_get_name(stream),
@@ -127,6 +183,19 @@ swconn_create_passive(struct stream *stream, int probe_interval,
     reconnect_connected(sw->reconnect, time_msec());
     batch_conn_open(&sw->bc, stream);
     swconn_connected(sw);
+
+    if (fd >= 0 && ready_set < 0) {
+        ready_set = epoll_create1(EPOLL_CLOEXEC);
+        if (ready_set < 0) {
+            VLOG_WARN("epoll_create1 failed (%s), reading every switch "
+                      "connection on every turn", ovs_strerror(errno));
+        }
+    }
+    if (fd >= 0 && ready_set >= 0) {
+        sw->fd = fd;
+        sw->readable = true;
+        ready_set_update(sw, true);
+    }
     return sw;
 }
 
@@ -148,6 +217,7 @@ void
 swconn_destroy(struct swconn *sw)
 {
     if (sw) {
+        ready_set_forget(sw);
         batch_conn_destroy(&sw->bc);
         reconnect_destroy(sw->reconnect);
         free(sw->target);
@@ -169,6 +239,7 @@ swconn_disconnect(struct swconn *sw, int error)
         sw->handler->disconnected(sw, sw->aux);
     }
     reconnect_disconnected(sw->reconnect, time_msec(), error);
+    ready_set_forget(sw);
     batch_conn_close(&sw->bc);
     sw->last_error = error;
     sw->state = SWCONN_CONNECTING;
@@ -302,11 +373,22 @@ swconn_receive(struct swconn *sw, bool *got)
 }
 
 /* Does what 'sw' has to do: connecting, reading and handling messages,
- * sending, probing.  Returns true if it read something. */
+ * sending, probing.  'now' is time_msec() at the start of this turn of the
+ * main loop (one clock reading for all switches).  Returns true if it read
+ * something. */
 bool
-swconn_run(struct swconn *sw)
+swconn_run(struct swconn *sw, long long int now)
 {
     bool got = false;
+
+    /* A connection whose socket is in 'ready_set' is left alone until the
+     * set says it has something, it has something to send, or its
+     * reconnect timer is due. */
+    if (sw->fd >= 0 && !sw->readable && !sw->bc.tx.size
+        && now < sw->next_run) {
+        return false;
+    }
+    sw->readable = false;
 
     if (sw->bc.stream && sw->state == SWCONN_CONNECTING) {
         /* An active connection on its way. */
@@ -361,19 +443,73 @@ swconn_run(struct swconn *sw)
         }
         break;
     }
+
+    if (sw->fd >= 0) {
+        long long int after = time_msec();
+        int timeout = reconnect_timeout(sw->reconnect, after);
+        sw->next_run = timeout >= 0 ? after + timeout : LLONG_MAX;
+    }
     return got;
 }
 
 void
 swconn_wait(struct swconn *sw)
 {
+    bool recv = sw->bc.tx.size < SWCONN_TX_HIGH;
+
     if (sw->bc.stream && sw->state == SWCONN_CONNECTING) {
         stream_run_wait(sw->bc.stream);
         stream_connect_wait(sw->bc.stream);
+    } else if (sw->fd >= 0) {
+        /* 'ready_set' waits for it to have something to read, and its
+         * reconnect timer is known. */
+        ready_set_update(sw, recv);
+        batch_conn_wait(&sw->bc, false);
+        poll_timer_wait_until(sw->next_run);
+        return;
     } else {
-        batch_conn_wait(&sw->bc, sw->bc.tx.size < SWCONN_TX_HIGH);
+        batch_conn_wait(&sw->bc, recv);
     }
     reconnect_wait(sw->reconnect, time_msec());
+}
+
+/* Marks the connections in the epoll set that have something to read, for
+ * the next swconn_run() of each.  To be called before those, on every turn
+ * of the main loop. */
+void
+swconn_find_ready(void)
+{
+    static struct epoll_event *events;
+    static size_t allocated;
+
+    if (!n_in_ready_set) {
+        return;
+    }
+    /* Room for all of them: the set is level-triggered, so what one call
+     * left out the next would find again, ahead of the rest. */
+    if (allocated < n_in_ready_set) {
+        free(events);
+        allocated = 2 * n_in_ready_set;
+        events = xmalloc(allocated * sizeof *events);
+    }
+    int n = epoll_wait(ready_set, events, allocated, 0);
+    if (n < 0 && errno != EINTR) {
+        VLOG_WARN_RL(&rl, "epoll_wait failed (%s)", ovs_strerror(errno));
+    }
+    for (int i = 0; i < n; i++) {
+        struct swconn *sw = events[i].data.ptr;
+        sw->readable = true;
+    }
+}
+
+/* Wakes the next poll_block() when a connection in the epoll set has
+ * something to read. */
+void
+swconn_wait_ready(void)
+{
+    if (n_in_ready_set) {
+        poll_fd_wait(ready_set, POLLIN);
+    }
 }
 
 /* Returns the time_msec() at which the messages being handled were read:

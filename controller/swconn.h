@@ -69,7 +69,8 @@ struct swconn_handler {
                          void *aux);
 };
 
-struct swconn *swconn_create_passive(struct stream *, int probe_interval,
+struct swconn *swconn_create_passive(struct stream *, int fd,
+                                     int probe_interval,
                                      const struct swconn_handler *,
                                      void *aux);
 struct swconn *swconn_create_active(const char *target, int probe_interval,
@@ -78,8 +79,10 @@ struct swconn *swconn_create_active(const char *target, int probe_interval,
                                     void *aux);
 void swconn_destroy(struct swconn *);
 
-bool swconn_run(struct swconn *);
+bool swconn_run(struct swconn *, long long int now);
 void swconn_wait(struct swconn *);
+void swconn_find_ready(void);
+void swconn_wait_ready(void);
 bool swconn_is_alive(const struct swconn *);
 bool swconn_is_ready(const struct swconn *);
 long long int swconn_read_time(const struct swconn *);

@@ -15,6 +15,10 @@
 #   pieces:N[:PORTS[:FIRST]]
 #                     as flood, but each message written 5 bytes at a time,
 #                     so that the balancer reads most of them in parts
+#   deaf:N:FILE       as flood, but reading nothing: writes until the
+#                     balancer stops taking them (the socket stays full for
+#                     2 s), then makes FILE and, still deaf, waits until
+#                     FILE is removed
 #   frame:PORT:HEX    one packet-in from PORT carrying the given frame
 #   msg:TYPE[:HEX]    a message of OpenFlow type TYPE with the given body
 #   raw:HEX           raw bytes, header included
@@ -89,6 +93,7 @@ class FakeSwitch:
             host, port = args.target[4:].rsplit(':', 1)
             self.sock = socket.create_connection((host, int(port)))
         self.out = []
+        self.pending = b''      # Written in part: the rest goes first.
 
     def send(self, type_, body=b'', xid=None):
         if xid is None:
@@ -99,10 +104,28 @@ class FakeSwitch:
         return xid
 
     def flush(self):
-        data = b''.join(self.out)
-        self.out = []
-        if data:
-            self.sock.sendall(data)
+        """Sends what is queued, reading (and answering) meanwhile: the
+        balancer stops reading from a switch that does not read what it
+        sends, and each would wait for the other."""
+        deadline = time.time() + 30
+        while self.out or self.pending:
+            self.pending += b''.join(self.out)
+            self.out = []
+            r, w, _ = select.select([self.sock], [self.sock], [], 1)
+            if time.time() > deadline:
+                sys.exit('fake-switch: cannot send for 30 s')
+            if w:
+                self.write_some()
+            if r:
+                self.receive()
+
+    def write_some(self):
+        """Writes as much of 'pending' as the socket takes at once."""
+        try:
+            sent = self.sock.send(self.pending, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            sent = 0
+        self.pending = self.pending[sent:]
 
     def packet_in(self, port, frame):
         if self.version == 1:
@@ -194,8 +217,11 @@ class FakeSwitch:
     def poll(self, timeout):
         self.flush()
         r, _, _ = select.select([self.sock], [], [], timeout)
-        if not r:
-            return
+        if r:
+            self.receive()
+            self.flush()
+
+    def receive(self):
         data = self.sock.recv(1 << 20)
         if not data:
             sys.exit('fake-switch: the balancer closed the connection')
@@ -208,7 +234,6 @@ class FakeSwitch:
                 break
             msg, self.buf = self.buf[:length], self.buf[length:]
             self.handle(msg)
-        self.flush()
 
     def sync(self, what):
         xid = self.send(OFPT_ECHO_REQUEST)
@@ -228,7 +253,7 @@ class FakeSwitch:
             self.poll(0.05)
         self.sync('handshake')
 
-    def flood(self, n, ports, first, piece=0):
+    def flood(self, n, ports, first, piece=0, queue_only=False):
         for i in range(first, first + n):
             ip = struct.pack('!I', 0x0a010000 + i)
             mac = struct.pack('!HI', 0x0200, i)
@@ -241,8 +266,23 @@ class FakeSwitch:
                 for k in range(0, len(data), piece):
                     self.sock.sendall(data[k:k + piece])
                 self.poll(0)
-            elif len(self.out) >= 256:
+            elif len(self.out) >= 256 and not queue_only:
                 self.poll(0)
+
+    def deaf(self, n, marker):
+        self.flood(n, [1, 2, 3, 4], 0, queue_only=True)
+        self.pending += b''.join(self.out)
+        self.out = []
+        while self.pending:
+            _, w, _ = select.select([], [self.sock], [], 2)
+            if not w:
+                break
+            self.write_some()
+        self.count('bytes the balancer did not take while deaf',
+                   len(self.pending))
+        open(marker, 'w').close()
+        while os.path.exists(marker):
+            time.sleep(0.05)
 
     def run(self, action):
         kind, _, arg = action.partition(':')
@@ -252,6 +292,9 @@ class FakeSwitch:
             self.flood(int(n), [int(p) for p in ports.split(',')]
                        if ports else [1, 2, 3, 4], int(first or 0),
                        5 if kind == 'pieces' else 0)
+        elif kind == 'deaf':
+            n, _, marker = arg.partition(':')
+            self.deaf(int(n), marker)
         elif kind == 'frame':
             port, _, hexdata = arg.partition(':')
             self.packet_in(int(port), bytes.fromhex(hexdata))

@@ -21,7 +21,9 @@ bin_PROGRAMS += utilities/ovs-balancer-bench
 utilities_ovs_balancer_bench_SOURCES = \
 	utilities/ovs-balancer-bench.c \
 	controller/batch-conn.c \
-	controller/batch-conn.h
+	controller/batch-conn.h \
+	controller/listener.c \
+	controller/listener.h
 utilities_ovs_balancer_bench_LDADD = lib/libovsbalancer.la $(OVS_LIBADD)
 
 # Short TCP connections through a path, for the datapath benchmark.

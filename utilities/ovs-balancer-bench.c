@@ -49,6 +49,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -57,6 +58,7 @@
 #include "dirs.h"
 #include "dp-packet.h"
 #include "controller/batch-conn.h"
+#include "controller/listener.h"
 #include "fatal-signal.h"
 #include "lib/lb-ofp.h"
 #include "lib/lb-template.h"
@@ -117,6 +119,7 @@ enum { C_IDLE, C_WAITING, C_DONE, C_FAILED };
 
 struct client {
     long long int start;        /* When sent (or scheduled), in ns. */
+    uint32_t lag;               /* Open loop: ns sent after 'start'. */
     uint8_t state;
     uint8_t flags;
 };
@@ -126,6 +129,11 @@ static long long int recv_time;         /* When the last read was made. */
 static long long int next_client;       /* Next to send. */
 static long long int n_waiting, n_done, n_failed;
 static uint32_t *latencies;             /* ns, of the clients set up. */
+
+/* Open loop: the same, counted from when the tool sent each client rather
+ * than from when it was due, which leaves out how late the tool itself
+ * was (see below). */
+static uint32_t *latencies_from_send;
 
 /* Open loop: how late the tool itself sent clients, after their scheduled
  * time (a client's latency counts from then, so the tool's own delays
@@ -180,7 +188,7 @@ struct conn {
     bool closed;
     char *name;
     int fd;                     /* The stream's socket, or -1 if unknown. */
-    bool readable;              /* poll() said so, or not polled yet. */
+    bool polled_out;            /* In the epoll set for room to send. */
 };
 
 #define CONN_READ_SIZE (256 * 1024)
@@ -193,7 +201,6 @@ conn_init(struct conn *c, struct stream *stream, const char *name)
     batch_conn_open(&c->bc, stream);
     c->name = xstrdup(name);
     c->fd = -1;
-    c->readable = true;
 }
 
 static void
@@ -233,7 +240,7 @@ conn_failed(struct conn *c, int error, const char *what)
 static void
 conn_flush(struct conn *c)
 {
-    int error = batch_conn_flush(&c->bc);
+    int error = c->bc.tx.size ? batch_conn_flush(&c->bc) : 0;
     if (error) {
         conn_failed(c, error, "send failed");
     }
@@ -460,6 +467,7 @@ client_event(long long int i, int flag)
         || (c->flags & (F_C2S | F_S2C)) == (F_C2S | F_S2C)) {
         long long int lat = recv_time - c->start;
         c->state = C_DONE;
+        latencies_from_send[n_done] = MIN(MAX(lat - c->lag, 0), UINT32_MAX);
         latencies[n_done++] = MIN(lat, UINT32_MAX);
         n_waiting--;
         switches[i % n_switches].waiting--;
@@ -837,6 +845,7 @@ start_clients(long long int now)
             }
             send_lag_max = MAX(send_lag_max, now - when);
             n_sent_late += now - when > 1000000;
+            clients[next_client].lag = MIN(now - when, UINT32_MAX);
             send_client(next_client++, when);
         }
     } else if (mode == MODE_LATENCY) {
@@ -882,22 +891,28 @@ compare_u32(const void *a_, const void *b_)
     return a < b ? -1 : a > b;
 }
 
+/* The 'p'th percentile of the 'n_done' sorted 'lat', in us. */
 static double
-percentile(double p)
+percentile(const uint32_t *lat, double p)
 {
     if (!n_done) {
         return 0;
     }
     size_t idx = MIN(n_done - 1, (size_t) (p / 100.0 * n_done));
-    return latencies[idx] / 1000.0;
+    return lat[idx] / 1000.0;
 }
 
 static void
 report(double seconds)
 {
     qsort(latencies, n_done, sizeof *latencies, compare_u32);
-    double p50 = percentile(50), p99 = percentile(99);
-    double max = n_done ? latencies[n_done - 1] / 1000.0 : 0;
+    qsort(latencies_from_send, n_done, sizeof *latencies_from_send,
+          compare_u32);
+    double p50 = percentile(latencies, 50), p99 = percentile(latencies, 99);
+    double max = percentile(latencies, 100);
+    double sent_p50 = percentile(latencies_from_send, 50);
+    double sent_p99 = percentile(latencies_from_send, 99);
+    double sent_max = percentile(latencies_from_send, 100);
     double cps = n_done / seconds;
     const char *mode_name = (mode == MODE_THROUGHPUT ? "throughput"
                              : mode == MODE_LATENCY ? "latency" : "rate");
@@ -926,6 +941,8 @@ report(double seconds)
     if (mode == MODE_RATE) {
         printf("  sent late            %12lld over 1 ms late, at most %.1f us"
                "\n", n_sent_late, send_lag_max / 1000.0);
+        printf("  latency from sending p50 %.1f us, p99 %.1f us, max %.1f us"
+               "\n", sent_p50, sent_p99, sent_max);
     }
     /* Near 100%, the tool may be what limits the rate. */
     printf("  the tool's own CPU   %11.0f%% of a core\n",
@@ -946,38 +963,73 @@ report(double seconds)
                 "\"msgs_to_controller_per_sec\": %.1f, "
                 "\"msgs_from_controller_per_sec\": %.1f, "
                 "\"bench_cpu\": %.3f, \"sent_over_1ms_late\": %lld, "
-                "\"send_lag_max_us\": %.1f}\n",
+                "\"send_lag_max_us\": %.1f, \"latency_from_send_us\": "
+                "{\"p50\": %.2f, \"p99\": %.2f, \"max\": %.2f}}\n",
                 mode_name, n_switches, ofputil_version_to_string(version),
                 mode == MODE_THROUGHPUT ? window : 1, rate, n_clients,
                 n_done, n_failed, n_errors, seconds, cps, p50, p99, max,
                 msgs_sent, msgs_received, msgs_sent / seconds,
                 msgs_received / seconds, run_cpu / seconds, n_sent_late,
-                send_lag_max / 1000.0);
+                send_lag_max / 1000.0, sent_p50, sent_p99, sent_max);
         if (f != stdout) {
             fclose(f);
         }
     }
 }
 
-/* Waits up to 'wait_ms' for a switch's socket to have something to
- * read (or room for what is queued) and marks the switches to read. */
+/* The switches' sockets, in an epoll set: with many switches, poll() on
+ * them all on every turn of the loop would cost the tool more than the
+ * messages do, and make it late sending. */
+static int switch_set = -1;
+
 static void
-poll_switches(struct pollfd *pfds, int wait_ms)
+switch_set_update(struct bench_switch *sw)
+{
+    struct conn *c = &sw->conn;
+    bool out = c->bc.tx.size > 0;
+    if (c->polled_out != out) {
+        struct epoll_event ev = {
+            .events = EPOLLIN | (out ? EPOLLOUT : 0),
+            .data.ptr = sw,
+        };
+        if (epoll_ctl(switch_set, EPOLL_CTL_MOD, c->fd, &ev)) {
+            ovs_fatal(errno, "epoll_ctl failed");
+        }
+        c->polled_out = out;
+    }
+}
+
+static void
+switch_set_create(void)
+{
+    switch_set = epoll_create1(EPOLL_CLOEXEC);
+    if (switch_set < 0) {
+        ovs_fatal(errno, "epoll_create1 failed");
+    }
+    for (int i = 0; i < n_switches; i++) {
+        struct bench_switch *sw = &switches[i];
+        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = sw };
+        if (epoll_ctl(switch_set, EPOLL_CTL_ADD, sw->conn.fd, &ev)) {
+            ovs_fatal(errno, "epoll_ctl failed");
+        }
+        sw->conn.polled_out = false;
+    }
+}
+
+/* Waits up to 'wait_ms' for a switch's socket to have something to
+ * read (or room for what is queued).  Returns how many have, each in
+ * 'events' (room for all the switches). */
+static int
+poll_switches(struct epoll_event *events, int wait_ms)
 {
     for (int i = 0; i < n_switches; i++) {
-        const struct conn *c = &switches[i].conn;
-        pfds[i] = (struct pollfd) {
-            .fd = c->fd,
-            .events = POLLIN | (c->bc.tx.size ? POLLOUT : 0),
-        };
+        switch_set_update(&switches[i]);
     }
-    int retval = poll(pfds, n_switches, wait_ms);
-    if (retval < 0 && errno != EINTR) {
-        ovs_fatal(errno, "poll failed");
+    int n = epoll_wait(switch_set, events, n_switches, wait_ms);
+    if (n < 0 && errno != EINTR) {
+        ovs_fatal(errno, "epoll_wait failed");
     }
-    for (int i = 0; i < n_switches; i++) {
-        switches[i].conn.readable = retval > 0 && pfds[i].revents;
-    }
+    return MAX(n, 0);
 }
 
 static int
@@ -985,10 +1037,13 @@ run_bench(void)
 {
     clients = xcalloc(n_clients, sizeof *clients);
     latencies = xmalloc(n_clients * sizeof *latencies);
+    latencies_from_send = xmalloc(n_clients * sizeof *latencies_from_send);
     connect_switches();
     msgs_sent = msgs_received = 0;
 
-    struct pollfd *pfds = xcalloc(n_switches, sizeof *pfds);
+    struct epoll_event *events = xcalloc(n_switches, sizeof *events);
+    int n_ready = 0;
+    switch_set_create();
     long long int start = run_start = now_ns();
     double cpu_start = cpu_seconds();
     while (n_done + n_failed < n_clients) {
@@ -998,11 +1053,9 @@ run_bench(void)
         for (int i = 0; i < n_switches; i++) {
             conn_flush(&switches[i].conn);
         }
-        for (int i = 0; i < n_switches; i++) {
-            struct bench_switch *sw = &switches[i];
-            if (!sw->conn.readable) {
-                continue;
-            }
+        for (int k = 0; k < n_ready; k++) {
+            struct bench_switch *sw = events[k].data.ptr;
+
             /* A reply's latency ends when it was read: one clock reading
              * per read, not per reply, which would cost the tool more than
              * a reply does. */
@@ -1010,7 +1063,7 @@ run_bench(void)
             conn_recv(&sw->conn, switch_handle, sw);
             conn_flush(&sw->conn);
         }
-        expire_clients(now_ns());
+        expire_clients(now);
 
         if (n_done + n_failed >= n_clients) {
             break;
@@ -1022,10 +1075,10 @@ run_bench(void)
         } else if (can_start_now()) {
             wait_ms = 0;
         }
-        poll_switches(pfds, wait_ms);
+        n_ready = poll_switches(events, wait_ms);
     }
     run_cpu = cpu_seconds() - cpu_start;
-    free(pfds);
+    free(events);
     report((now_ns() - start) / 1e9);
     return n_failed || n_errors ? 1 : 0;
 }
@@ -1122,18 +1175,25 @@ responder_handle(void *rc_, const struct ofp_header *oh,
 static int
 run_responder(void)
 {
-    struct pstream *pstream;
-    int error = pstream_open(target, &pstream, DSCP_DEFAULT);
+    struct listener *listener;
+    int error = listener_open(target, &listener);
     if (error) {
         ovs_fatal(error, "%s: cannot listen", target);
     }
     if (!strncmp(target, "ptcp:", 5)) {
         printf("listening on port %d\n",
-               ntohs(pstream_get_bound_port(pstream)));
+               ntohs(listener_get_bound_port(listener)));
         fflush(stdout);
     }
 
-    struct responder_conn *conns = NULL;
+    /* As ovs-balancer does: the connections' sockets in an epoll set, and
+     * only those that have something read. */
+    int set = epoll_create1(EPOLL_CLOEXEC);
+    if (set < 0) {
+        ovs_fatal(errno, "epoll_create1 failed");
+    }
+    struct responder_conn **conns = NULL;
+    struct epoll_event *events = NULL;
     size_t n_conns = 0, allocated = 0;
     long long int next_accept = LLONG_MIN;
     for (;;) {
@@ -1142,26 +1202,44 @@ run_responder(void)
          * listener is tried at most every 10 ms. */
         bool accept_now = time_msec() >= next_accept;
         struct stream *stream;
-        while (accept_now && !pstream_accept(pstream, &stream)) {
+        int fd;
+        while (accept_now && !listener_accept(listener, &stream, &fd)) {
+            if (fd < 0) {
+                ovs_fatal(0, "%s: only punix: and ptcp: are supported",
+                          target);
+            }
             if (n_conns >= allocated) {
                 conns = x2nrealloc(conns, &allocated, sizeof *conns);
+                events = xrealloc(events, allocated * sizeof *events);
             }
-            struct responder_conn *rc = &conns[n_conns++];
-            memset(rc, 0, sizeof *rc);
+            struct responder_conn *rc = xzalloc(sizeof *rc);
+            conns[n_conns++] = rc;
             conn_init(&rc->conn, stream, "switch");
+            rc->conn.fd = fd;
+            struct epoll_event ev = { .events = EPOLLIN, .data.ptr = rc };
+            if (epoll_ctl(set, EPOLL_CTL_ADD, fd, &ev)) {
+                ovs_fatal(errno, "epoll_ctl failed");
+            }
             conn_put_ofpbuf(&rc->conn,
                             ofputil_encode_hello(1u << OFP10_VERSION
                                                  | 1u << OFP13_VERSION));
         }
-        for (size_t i = 0; i < n_conns; ) {
-            struct responder_conn *rc = &conns[i];
+
+        int n = n_conns ? epoll_wait(set, events, n_conns, 0) : 0;
+        for (int k = 0; k < n; k++) {
+            struct responder_conn *rc = events[k].data.ptr;
             conn_recv(&rc->conn, responder_handle, rc);
+        }
+        for (size_t i = 0; i < n_conns; ) {
+            struct responder_conn *rc = conns[i];
             if (!rc->conn.closed) {
                 conn_flush(&rc->conn);
             }
             if (rc->conn.closed) {
+                epoll_ctl(set, EPOLL_CTL_DEL, rc->conn.fd, NULL);
                 conn_destroy(&rc->conn);
                 lb_tmpl_destroy(&rc->flow_mod);
+                free(rc);
                 conns[i] = conns[--n_conns];
             } else {
                 i++;
@@ -1169,12 +1247,17 @@ run_responder(void)
         }
         if (accept_now) {
             next_accept = time_msec() + 10;
-            pstream_wait(pstream);
+            listener_wait(listener);
         } else {
             poll_timer_wait_until(next_accept);
         }
+        if (n_conns) {
+            poll_fd_wait(set, POLLIN);
+        }
         for (size_t i = 0; i < n_conns; i++) {
-            conn_wait(&conns[i].conn);
+            if (conns[i]->conn.bc.tx.size) {
+                conn_wait(&conns[i]->conn);
+            }
         }
         poll_block();
     }
