@@ -1070,8 +1070,12 @@ run_bench(void)
         }
         int wait_ms = 100;
         if (mode == MODE_RATE && next_client < n_clients) {
+            /* One clock reading: MIN() and MAX() evaluate their arguments
+             * more than once, and a later reading could make the wait
+             * negative, which epoll_wait() takes as forever. */
             long long int when = start + next_client * (1e9 / rate);
-            wait_ms = MAX(0, MIN(100, (when - now_ns()) / 1000000));
+            long long int until_ms = (when - now_ns()) / 1000000;
+            wait_ms = MAX(0, MIN(100, until_ms));
         } else if (can_start_now()) {
             wait_ms = 0;
         }
