@@ -148,12 +148,13 @@ ready_set_update(struct swconn *sw, bool in)
     struct epoll_event ev = { .events = EPOLLIN, .data.ptr = sw };
     int op = in ? EPOLL_CTL_ADD : EPOLL_CTL_DEL;
     if (epoll_ctl(ready_set, op, sw->fd, &ev)) {
-        /* Not fatal: the connection is then read on every turn. */
-        VLOG_WARN("%s: epoll_ctl failed (%s), reading it on every turn",
-                  sw->name, ovs_strerror(errno));
-        sw->fd = -1;
-        sw->polled_in = false;
-        return;
+        VLOG_WARN("%s: epoll_ctl failed (%s)", sw->name, ovs_strerror(errno));
+        if (in) {
+            /* Not fatal: the connection is then read on every turn. */
+            sw->fd = -1;
+            return;
+        }
+        /* Taking it out failed: it is not in the set. */
     }
     sw->polled_in = in;
     n_in_ready_set += in ? 1 : -1;
@@ -168,10 +169,9 @@ ready_set_forget(struct swconn *sw)
     }
 }
 
-/* Creates a swconn for 'stream', a connection accepted from a listener.  It
+/* Creates a swconn for 'stream', a connection accepted from a listener,
+ * whose socket is 'fd' if that is known (see listener_accept()), or -1.  It
  * dies when the connection does. */
-/* A connection that a listener accepted: 'stream', whose socket is 'fd' if
- * that is known (see listener_accept()), or -1. */
 struct swconn *
 swconn_create_passive(struct stream *stream, int fd, int probe_interval,
                       const struct swconn_handler *handler, void *aux)
@@ -445,9 +445,9 @@ swconn_run(struct swconn *sw, long long int now)
     }
 
     if (sw->fd >= 0) {
-        long long int after = time_msec();
-        int timeout = reconnect_timeout(sw->reconnect, after);
-        sw->next_run = timeout >= 0 ? after + timeout : LLONG_MAX;
+        /* The reconnect deadline, whatever the clock now says. */
+        int timeout = reconnect_timeout(sw->reconnect, now);
+        sw->next_run = timeout >= 0 ? now + timeout : LLONG_MAX;
     }
     return got;
 }
