@@ -112,13 +112,8 @@ batch_conn_flush(struct batch_conn *bc)
         if (retval > 0) {
             ofpbuf_pull(&bc->tx, retval);
         } else if (retval == -EAGAIN) {
-            /* Once more has been sent than is left, moving what is left to
-             * the front costs less than what was sent, and keeps the
-             * buffer from creeping. */
-            if (ofpbuf_headroom(&bc->tx) >= bc->tx.size) {
-                memmove(bc->tx.base, bc->tx.data, bc->tx.size);
-                bc->tx.data = bc->tx.base;
-            }
+            /* What is left moves to the front only once the buffer is full
+             * (see lb_ofp_grow()). */
             return 0;
         } else {
             return -retval;

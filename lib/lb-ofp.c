@@ -38,14 +38,26 @@
 #include "openvswitch/ofpbuf.h"
 #include "packets.h"
 
-/* lb_ofp_put()'s slow path: makes room for 'n' more bytes in 'out'.  The
- * buffer grows by doubling: an ofpbuf grows by just what is asked, which
- * makes a long queue of small messages cost quadratic time wherever
- * realloc() copies (as it does under the sanitizers). */
+/* lb_ofp_put()'s slow path: makes room for 'n' more bytes in 'out'.
+ *
+ * A transmit buffer that has sent at least as much as it still holds (its
+ * headroom, see batch_conn_flush()) makes room by moving what it holds to
+ * the front: at most as many bytes as were sent, and only when it is full,
+ * rather than on every partial send.  Otherwise the buffer grows by
+ * doubling: an ofpbuf grows by just what is asked, which makes a long queue
+ * of small messages cost quadratic time wherever realloc() copies (as it
+ * does under the sanitizers). */
 void
 lb_ofp_grow(struct ofpbuf *out, size_t n)
 {
-    ofpbuf_prealloc_tailroom(out, MAX(n, out->allocated));
+    size_t headroom = ofpbuf_headroom(out);
+
+    if (headroom >= out->size && headroom + ofpbuf_tailroom(out) >= n) {
+        memmove(out->base, out->data, out->size);
+        out->data = out->base;
+    } else {
+        ofpbuf_prealloc_tailroom(out, MAX(n, out->allocated));
+    }
 }
 
 /* Appends 'msg' to the output and frees it. */
@@ -547,36 +559,6 @@ decode_packet_in_fast(const struct ofp_header *oh, struct lb_packet_in *pin)
     pin->cookie = cookie;
     pin->fast = true;
     return true;
-}
-
-/* Returns where the frame of packet-in 'msg' ('len' bytes, at any
- * alignment) starts, and its length in '*frame_len', if it is laid out as
- * OpenFlow 1.0's or as 1.2's and later's with a one-field match (the forms
- * decode_packet_in_fast() reads; it checks the match); otherwise NULL.
- * It reads bytes, nothing else: also for a look ahead at messages not yet
- * decoded. */
-const uint8_t *
-lb_ofp_packet_in_frame(const void *msg, size_t len, size_t *frame_len)
-{
-    const uint8_t *p = msg;
-    size_t ofs;
-
-    if (len < sizeof(struct ofp_header) || p[1] != LB_OFPT_PACKET_IN) {
-        return NULL;
-    } else if (p[0] == OFP10_VERSION) {
-        ofs = sizeof(struct ofp_header) + offsetof(struct ofp10_packet_in,
-                                                   data);
-    } else if (p[0] >= OFP12_VERSION) {
-        ofs = (sizeof(struct ofp_header) + sizeof(struct ofp12_packet_in)
-               + (p[0] >= OFP13_VERSION ? 8 : 0) + 16 + 2);
-    } else {
-        return NULL;
-    }
-    if (len < ofs) {
-        return NULL;
-    }
-    *frame_len = len - ofs;
-    return p + ofs;
 }
 
 /* Decodes packet-in 'oh', a whole message, into 'pin'.  Returns an error

@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#include "openflow/openflow.h"
 #include "openvswitch/ofp-errors.h"
 #include "openvswitch/ofp-flow.h"
 #include "openvswitch/ofp-protocol.h"
@@ -137,8 +138,36 @@ enum ofperr lb_ofp_decode_packet_in(const struct ofp_header *,
 /* The type code of a packet-in, in every OpenFlow version. */
 #define LB_OFPT_PACKET_IN 10
 
-const uint8_t *lb_ofp_packet_in_frame(const void *msg, size_t len,
-                                      size_t *frame_len);
+/* Returns where the frame of packet-in 'msg' ('len' bytes, at any
+ * alignment) starts, and its length in '*frame_len', if it is laid out as
+ * OpenFlow 1.0's or as 1.2's and later's with a one-field match (the forms
+ * decode_packet_in_fast() reads; it checks the match); otherwise NULL.
+ * It reads bytes, nothing else: also for a look ahead at messages not yet
+ * decoded.  Inline: every packet-in is looked at this way twice or
+ * three times. */
+static inline const uint8_t *
+lb_ofp_packet_in_frame(const void *msg, size_t len, size_t *frame_len)
+{
+    const uint8_t *p = msg;
+    size_t ofs;
+
+    if (len < sizeof(struct ofp_header) || p[1] != LB_OFPT_PACKET_IN) {
+        return NULL;
+    } else if (p[0] == OFP10_VERSION) {
+        ofs = sizeof(struct ofp_header) + offsetof(struct ofp10_packet_in,
+                                                   data);
+    } else if (p[0] >= OFP12_VERSION) {
+        ofs = (sizeof(struct ofp_header) + sizeof(struct ofp12_packet_in)
+               + (p[0] >= OFP13_VERSION ? 8 : 0) + 16 + 2);
+    } else {
+        return NULL;
+    }
+    if (len < ofs) {
+        return NULL;
+    }
+    *frame_len = len - ofs;
+    return p + ofs;
+}
 
 void lb_ofp_end_message(struct ofpbuf *, size_t ofs);
 const struct ofp_header *lb_ofp_frame(struct ofpbuf *rx,

@@ -134,7 +134,12 @@ lb_packet_parse(const void *data, size_t size, struct lb_packet *pkt)
 {
     const uint8_t *p = data;
 
-    memset(pkt, 0, sizeof *pkt);
+    /* Zeroed in two halves: GCC makes one memset() of this size a "rep
+     * stos", whose start-up alone was a third of this function's time, and
+     * each half a few vector stores. */
+    BUILD_ASSERT(sizeof *pkt > 64 && sizeof *pkt <= 128);
+    memset(pkt, 0, 64);
+    memset((char *) pkt + 64, 0, sizeof *pkt - 64);
     pkt->kind = LB_PACKET_BAD;
     if (size < ETH_HEADER_LEN) {
         pkt->error = "truncated Ethernet header";

@@ -74,25 +74,19 @@ add_block(struct lb_pool *pool, size_t *n)
     return (char *) block->objects;
 }
 
-/* Returns a new object, zeroed. */
+/* lb_pool_alloc()'s slow path: the free list is empty and the newest block
+ * full.  Returns an object of a new block (lb_pool_alloc() zeroes it). */
 void *
-lb_pool_alloc(struct lb_pool *pool)
+lb_pool_alloc_block(struct lb_pool *pool)
 {
-    void *obj = pool->free;
+    size_t n;
 
-    if (obj) {
-        memcpy(&pool->free, obj, sizeof pool->free);
-    } else {
-        if (pool->block_end - pool->block_next < pool->size) {
-            size_t n;
+    pool->block_next = add_block(pool, &n);
+    pool->block_end = pool->block_next + n * pool->size;
 
-            pool->block_next = add_block(pool, &n);
-            pool->block_end = pool->block_next + n * pool->size;
-        }
-        obj = pool->block_next;
-        pool->block_next += pool->size;
-    }
-    return memset(obj, 0, pool->size);
+    void *obj = pool->block_next;
+    pool->block_next += pool->size;
+    return obj;
 }
 
 /* Sets aside blocks for at least 'n' more objects, on the free list in the

@@ -26,6 +26,7 @@
  * only with the pool. */
 
 #include <stddef.h>
+#include <string.h>
 #include "openvswitch/list.h"
 
 struct lb_pool {
@@ -40,7 +41,25 @@ struct lb_pool {
 
 void lb_pool_init(struct lb_pool *, size_t size);
 void lb_pool_destroy(struct lb_pool *);
-void *lb_pool_alloc(struct lb_pool *);
+void *lb_pool_alloc_block(struct lb_pool *);
+
+/* Returns a zeroed object.  Inline: a client and a session come from pools
+ * for every new client, and their common path is a few loads and stores. */
+static inline void *
+lb_pool_alloc(struct lb_pool *pool)
+{
+    void *obj = pool->free;
+
+    if (obj) {
+        memcpy(&pool->free, obj, sizeof pool->free);
+    } else if (pool->block_end - pool->block_next >= pool->size) {
+        obj = pool->block_next;
+        pool->block_next += pool->size;
+    } else {
+        obj = lb_pool_alloc_block(pool);
+    }
+    return memset(obj, 0, pool->size);
+}
 void lb_pool_free(struct lb_pool *, void *);
 void lb_pool_reserve(struct lb_pool *, size_t n);
 

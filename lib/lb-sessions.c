@@ -430,12 +430,10 @@ oldest_idle_client(const struct lb_sessions *s)
                            struct lb_client, idle_node));
 }
 
-/* Makes room for a new client (if 'for_client') or a new session, by
- * evicting the least recently used idle entries if eviction is on; entries
- * whose flows are in use never go.  Returns false if there is no room. */
+/* lb_sessions_has_room()'s slow path, at or above the limit. */
 bool
-lb_sessions_has_room(struct lb_sessions *s, bool for_client,
-                     long long int now)
+lb_sessions_make_room(struct lb_sessions *s, bool for_client,
+                      long long int now)
 {
     if (!for_client) {
         if (s->n_sessions < s->max) {

@@ -64,11 +64,11 @@ struct lb_client {
     };
     ovs_be32 ip;
     struct eth_addr mac;
+    bool sessions_hashed;       /* Its sessions are in 'sessions' too. */
     ofp_port_t ofport;
     long long int last_seen;
     uint32_t n_sessions;
     uint32_t arp_seen_epoch;    /* Its ARP guard was read back then. */
-    bool sessions_hashed;       /* Its sessions are in 'sessions' too. */
 };
 
 /* A client's (or one of its connections') binding to a member of a
@@ -140,8 +140,21 @@ void lb_sessions_remove(struct lb_sessions *, struct lb_session *,
 void lb_sessions_set_flows(struct lb_sessions *, struct lb_session *,
                            unsigned int flows, long long int now);
 
-bool lb_sessions_has_room(struct lb_sessions *, bool for_client,
-                          long long int now);
+bool lb_sessions_make_room(struct lb_sessions *, bool for_client,
+                           long long int now);
+
+/* Makes room for a new client (if 'for_client') or a new session, by
+ * evicting the least recently used idle entries if eviction is on; entries
+ * whose flows are in use never go.  Returns false if there is no room.
+ * Inline: below the limit, which is every time in the common case, it is
+ * a comparison. */
+static inline bool
+lb_sessions_has_room(struct lb_sessions *s, bool for_client,
+                     long long int now)
+{
+    size_t n = for_client ? lb_table_count(&s->clients) : s->n_sessions;
+    return n < s->max || lb_sessions_make_room(s, for_client, now);
+}
 
 struct lb_session *lb_sessions_expired(const struct lb_sessions *,
                                        long long int now);
