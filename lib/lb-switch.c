@@ -122,6 +122,14 @@ struct lb_switch {
 
     struct lb_tmpl client_arp;  /* A client's ARP guard. */
 
+    /* A new client learned from its ARP request for a VIP: its ARP guard
+     * and the reply go out together, from one template.  While such a
+     * client is learned, 'guard_with_reply' is set and client_changed()
+     * leaves the guard to the reply, saying so in 'guard_held'. */
+    struct lb_tmpl client_arp_reply;
+    bool guard_with_reply;
+    bool guard_held;
+
     /* Other hosts' claims to known clients' addresses, while the known
      * owner is asked whether it is still there. */
     struct hmap claims;         /* "struct claim"s, by IP. */
@@ -226,6 +234,8 @@ client_changed(void *sw_, const struct lb_client *client, bool added)
 
     if (!sw->connected) {
         return;
+    } else if (added && sw->guard_with_reply) {
+        sw->guard_held = true;
     } else if (added) {
         union lb_tmpl_value v = { .ip = client->ip };
         lb_tmpl_put(&sw->client_arp, &v, sw->ofp.out);
@@ -417,6 +427,9 @@ lb_switch_count_clients(const struct lb_switch *sw)
 static void
 encode_arp_reply(const union lb_tmpl_value v[], const void *sw_,
                  struct ofpbuf *out);
+static void
+encode_client_arp_reply(const union lb_tmpl_value v[], const void *sw_,
+                        struct ofpbuf *out);
 
 static void
 destroy_templates(struct lb_switch *sw)
@@ -428,6 +441,7 @@ destroy_templates(struct lb_switch *sw)
     }
     lb_tmpl_destroy(&sw->arp_reply);
     lb_tmpl_destroy(&sw->client_arp);
+    lb_tmpl_destroy(&sw->client_arp_reply);
 }
 
 /* Makes the templates of the messages sent for every new client, in the
@@ -446,6 +460,8 @@ build_templates(struct lb_switch *sw)
     static const enum lb_tmpl_kind client_arp_kinds[] = { LB_TMPL_IP };
     lb_tmpl_init(&sw->client_arp, client_arp_kinds, 1, encode_client_arp,
                  sw);
+    lb_tmpl_init(&sw->client_arp_reply, arp_reply_kinds, N_AV,
+                 encode_client_arp_reply, sw);
 }
 
 /* Asks every backend who it is, with a flooded ARP request from the LB MAC
@@ -1127,6 +1143,18 @@ encode_arp_reply(const union lb_tmpl_value v[], const void *sw_,
                v[AV_PORT].port);
 }
 
+/* The template encoder of a new client's ARP guard and the ARP reply to
+ * it, sent together (see client_changed()): the guard is for AV_TPA. */
+static void
+encode_client_arp_reply(const union lb_tmpl_value v[], const void *sw_,
+                        struct ofpbuf *out)
+{
+    encode_client_arp(&v[AV_TPA], sw_, out);
+    encode_arp_reply(v, sw_, out);
+}
+
+/* Answers ARP request 'pkt' for the VIP; with the sender's ARP guard, if
+ * learning it as a new client left that to the reply ('sw->guard_held'). */
 static void
 reply_arp(struct lb_switch *sw, const struct lb_packet *pkt,
           ofp_port_t in_port)
@@ -1137,7 +1165,9 @@ reply_arp(struct lb_switch *sw, const struct lb_packet *pkt,
     v[AV_MAC].mac = pkt->arp_sha;
     v[AV_SPA].ip = pkt->arp_tpa;
     v[AV_TPA].ip = pkt->arp_spa;
-    lb_tmpl_put(&sw->arp_reply, v, sw->ofp.out);
+    lb_tmpl_put(sw->guard_held ? &sw->client_arp_reply : &sw->arp_reply, v,
+                sw->ofp.out);
+    sw->guard_held = false;
     VLOG_DBG("%s: told "IP_FMT" on port %"PRIu16" that "IP_FMT" is at "
              ETH_ADDR_FMT, sw->name, IP_ARGS(pkt->arp_spa),
              ofp_to_u16(in_port), IP_ARGS(pkt->arp_tpa),
@@ -1220,10 +1250,14 @@ handle_arp(struct lb_switch *sw, const struct lb_packet *pkt,
         /* Someone asks for a VIP: the balancer answers for it.  Backends
          * and address probes (sender 0.0.0.0) are answered too, but are not
          * clients. */
-        if (!backend && pkt->arp_spa != htonl(0)
-            && !learn_client(sw, client, pkt->arp_spa, pkt->arp_sha,
-                             in_port, now)) {
-            return;
+        if (!backend && pkt->arp_spa != htonl(0)) {
+            sw->guard_with_reply = true;
+            bool learned = learn_client(sw, client, pkt->arp_spa,
+                                        pkt->arp_sha, in_port, now);
+            sw->guard_with_reply = false;
+            if (!learned) {
+                return;
+            }
         }
         reply_arp(sw, pkt, in_port);
     } else if (backend && pkt->arp_spa != pkt->arp_tpa

@@ -92,7 +92,8 @@ probe_values(enum lb_tmpl_kind kind, size_t i, union lb_tmpl_value *base,
     }
 }
 
-static void
+/* Inline: lb_tmpl_put() calls it for every message sent from a template. */
+static inline void
 patch(const struct lb_tmpl *t, const union lb_tmpl_value values[],
       uint8_t *msg)
 {
