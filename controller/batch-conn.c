@@ -112,8 +112,17 @@ batch_conn_flush(struct batch_conn *bc)
         if (retval > 0) {
             ofpbuf_pull(&bc->tx, retval);
         } else if (retval == -EAGAIN) {
-            /* What is left moves to the front only once the buffer is full
-             * (see lb_ofp_grow()). */
+            /* Once more has been sent than is left, moving what is left to
+             * the front costs less than what was sent.  Done once the data
+             * has crept past the buffer's middle, before it reaches the end
+             * and the buffer has to grow (lb_ofp_grow() moves it then too,
+             * if it can), and not on every partial send before: most of
+             * those would move it for nothing. */
+            if (ofpbuf_headroom(&bc->tx) >= bc->tx.size
+                && ofpbuf_tailroom(&bc->tx) < bc->tx.allocated / 2) {
+                memmove(bc->tx.base, bc->tx.data, bc->tx.size);
+                bc->tx.data = bc->tx.base;
+            }
             return 0;
         } else {
             return -retval;
