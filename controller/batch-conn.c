@@ -115,9 +115,8 @@ batch_conn_flush(struct batch_conn *bc)
             /* Once more has been sent than is left, moving what is left to
              * the front costs less than what was sent.  Done once the data
              * has crept past the buffer's middle, before it reaches the end
-             * and the buffer has to grow (lb_ofp_grow() moves it then too,
-             * if it can), and not on every partial send before: most of
-             * those would move it for nothing. */
+             * and the buffer has to grow, and not on every partial send
+             * before: most of those would move it for nothing. */
             if (ofpbuf_headroom(&bc->tx) >= bc->tx.size
                 && ofpbuf_tailroom(&bc->tx) < bc->tx.allocated / 2) {
                 memmove(bc->tx.base, bc->tx.data, bc->tx.size);

@@ -38,26 +38,14 @@
 #include "openvswitch/ofpbuf.h"
 #include "packets.h"
 
-/* lb_ofp_put()'s slow path: makes room for 'n' more bytes in 'out'.
- *
- * A transmit buffer that has sent at least as much as it still holds (its
- * headroom, see batch_conn_flush()) makes room by moving what it holds to
- * the front: at most as many bytes as were sent, and only when it is full,
- * rather than on every partial send.  Otherwise the buffer grows by
- * doubling: an ofpbuf grows by just what is asked, which makes a long queue
- * of small messages cost quadratic time wherever realloc() copies (as it
- * does under the sanitizers). */
+/* lb_ofp_put()'s slow path: makes room for 'n' more bytes in 'out'.  The
+ * buffer grows by doubling: an ofpbuf grows by just what is asked, which
+ * makes a long queue of small messages cost quadratic time wherever
+ * realloc() copies (as it does under the sanitizers). */
 void
 lb_ofp_grow(struct ofpbuf *out, size_t n)
 {
-    size_t headroom = ofpbuf_headroom(out);
-
-    if (headroom >= out->size && headroom + ofpbuf_tailroom(out) >= n) {
-        memmove(out->base, out->data, out->size);
-        out->data = out->base;
-    } else {
-        ofpbuf_prealloc_tailroom(out, MAX(n, out->allocated));
-    }
+    ofpbuf_prealloc_tailroom(out, MAX(n, out->allocated));
 }
 
 /* Appends 'msg' to the output and frees it. */

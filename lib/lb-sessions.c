@@ -436,9 +436,6 @@ lb_sessions_make_room(struct lb_sessions *s, bool for_client,
                       long long int now)
 {
     if (!for_client) {
-        if (s->n_sessions < s->max) {
-            return true;
-        }
         struct lb_session *session = s->evict ? oldest_idle_session(s) : NULL;
         if (session) {
             VLOG_DBG("evicted session of client "IP_FMT,
@@ -448,9 +445,7 @@ lb_sessions_make_room(struct lb_sessions *s, bool for_client,
         return session != NULL;
     }
 
-    if (lb_table_count(&s->clients) < s->max) {
-        return true;
-    } else if (!s->evict) {
+    if (!s->evict) {
         return false;
     }
     struct lb_client *client = oldest_idle_client(s);
