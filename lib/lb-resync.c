@@ -42,6 +42,14 @@ static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
 /* Sessions looked at per slice once the switch has answered. */
 #define LB_RESYNC_SLICE 500
 
+/* Buckets of the clients' table looked at in a slice of an audit, empty or
+ * not (half a megabyte, read in order): a table with memory set aside for
+ * millions of clients has millions of buckets, of which a few may be in
+ * use, and packets go on being handled during an audit.  (A resync after a
+ * connection holds the switch's packets until it is over: that one is not
+ * spread over more turns of the main loop for empty buckets.) */
+#define LB_RESYNC_AUDIT_BUCKETS 65536
+
 /* A backend-to-client flow read before the flow in the other direction
  * that tells the backend's MAC. */
 struct later_flow {
@@ -295,16 +303,15 @@ resync_finish(struct lb_resync *rs, const struct lb_tables *ctx,
      * packet.  Flows sent since the switch was asked are not in its
      * answer.  (Sessions that come or go meanwhile may be missed or seen
      * twice: both are harmless.) */
+    const struct lb_table *clients = &ctx->sessions->clients;
+    size_t n_buckets = rs->audit ? LB_RESYNC_AUDIT_BUCKETS : SIZE_MAX;
     struct hmap_node *node;
     lb_table_settle(&ctx->sessions->clients);
     while (budget && !rs->sessions_done) {
-        /* Sessions are walked through their clients.  (At the end, the
-         * position goes back to the start: the sessions must not be walked
-         * again, or with more of them than a slice takes the clients' walk
-         * would never end.) */
-        node = hmap_at_position(&ctx->sessions->clients.cur, &rs->pos);
+        /* Sessions are walked through their clients. */
+        node = lb_table_walk(clients, &rs->pos, &n_buckets);
         if (!node) {
-            rs->sessions_done = true;
+            rs->sessions_done = lb_table_walk_done(clients, &rs->pos);
             break;
         }
         struct lb_client *client = CONTAINER_OF(node, struct lb_client, node);
@@ -326,9 +333,8 @@ resync_finish(struct lb_resync *rs, const struct lb_tables *ctx,
 
     /* Clients whose ARP guard was not there get it.  (The switch may have
      * lost its flows, or another controller deleted one.) */
-    while (budget
-           && (node = hmap_at_position(&ctx->sessions->clients.cur,
-                                       &rs->client_pos))) {
+    while (budget && rs->sessions_done
+           && (node = lb_table_walk(clients, &rs->client_pos, &n_buckets))) {
         struct lb_client *client = CONTAINER_OF(node, struct lb_client, node);
         if (client->arp_seen_epoch != rs->epoch) {
             lb_client_arp_install(ctx->ofp, client->ip);
@@ -336,7 +342,7 @@ resync_finish(struct lb_resync *rs, const struct lb_tables *ctx,
         }
         budget--;
     }
-    if (!budget) {
+    if (!budget || !lb_table_walk_done(clients, &rs->client_pos)) {
         return false;
     }
 

@@ -252,6 +252,36 @@ lb_table_remove(struct lb_table *t, struct hmap_node *node)
     hmap_remove(&t->cur, node);
 }
 
+/* Returns the entry of 'cur' at '*pos' and moves '*pos' past it, as OVS's
+ * hmap_at_position() does, but looks at no more than '*n_buckets' buckets,
+ * taking those it left from it: a walk of a large, sparse table (memory
+ * set aside for millions of clients) must not stall the main loop.  Returns
+ * NULL at the end of 'cur', where lb_table_walk_done() is true, or when
+ * '*n_buckets' reaches 0. */
+struct hmap_node *
+lb_table_walk(const struct lb_table *t, struct hmap_position *pos,
+              size_t *n_buckets)
+{
+    const struct hmap *map = &t->cur;
+
+    if (!hmap_count(map)) {
+        pos->bucket = map->mask + 1;
+    }
+    for (; *n_buckets && pos->bucket <= map->mask; (*n_buckets)--) {
+        struct hmap_node *node = map->buckets[pos->bucket];
+        for (size_t i = 0; node && i < pos->offset; i++) {
+            node = node->next;
+        }
+        if (node) {
+            pos->offset++;
+            return node;
+        }
+        pos->bucket++;
+        pos->offset = 0;
+    }
+    return NULL;
+}
+
 /* Starts loading the buckets where an entry with 'hash' would be, and
  * remembers 'hash' for lb_table_prefetch_entries(). */
 void

@@ -32,6 +32,7 @@
  * table outgrows the caches.  An hmap lets a bucket hold two entries on
  * average; an lb_table keeps it under one half. */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "openvswitch/hmap.h"
@@ -65,12 +66,21 @@ void lb_table_insert(struct lb_table *, struct hmap_node *, uint32_t hash);
 void lb_table_remove(struct lb_table *, struct hmap_node *);
 void lb_table_settle(struct lb_table *);
 void lb_table_prefetch(struct lb_table *, uint32_t hash);
+struct hmap_node *lb_table_walk(const struct lb_table *,
+                                struct hmap_position *, size_t *n_buckets);
 void lb_table_prefetch_entries(struct lb_table *);
 
 static inline size_t
 lb_table_count(const struct lb_table *t)
 {
     return hmap_count(&t->cur) + hmap_count(&t->old);
+}
+
+/* Has lb_table_walk() from '*pos' reached the end of 't'? */
+static inline bool
+lb_table_walk_done(const struct lb_table *t, const struct hmap_position *pos)
+{
+    return pos->bucket > t->cur.mask;
 }
 
 static inline size_t

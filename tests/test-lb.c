@@ -670,6 +670,49 @@ test_table(struct ovs_cmdl_context *ctx)
     free(all);
 }
 
+/* table-walk N M BUCKETS: in a table with memory set aside for N entries
+ * (lb_table_reserve_ahead()) that holds M, walks with lb_table_walk() in
+ * slices of at most BUCKETS buckets each, as a resync does.  Prints the
+ * buckets, the slices it took, and the entries seen other than once. */
+static void
+test_table_walk(struct ovs_cmdl_context *ctx)
+{
+    int n = atoi(ctx->argv[1]);
+    int m = atoi(ctx->argv[2]);
+    size_t slice = atoi(ctx->argv[3]);
+    struct table_entry *all = xcalloc(MAX(m, 1), sizeof *all);
+    size_t *seen = xcalloc(MAX(m, 1), sizeof *seen);
+    struct lb_table t;
+
+    lb_table_init(&t);
+    lb_table_reserve_ahead(&t, n);
+    for (int i = 0; i < m; i++) {
+        all[i].key = i;
+        lb_table_insert(&t, &all[i].node, hash_int(i, 0));
+    }
+
+    struct hmap_position pos = { 0, 0 };
+    size_t slices = 0, wrong = 0;
+    while (!lb_table_walk_done(&t, &pos)) {
+        size_t n_buckets = slice;
+        struct hmap_node *node;
+
+        slices++;
+        while ((node = lb_table_walk(&t, &pos, &n_buckets))) {
+            seen[CONTAINER_OF(node, struct table_entry, node) - all]++;
+        }
+    }
+    for (int i = 0; i < m; i++) {
+        wrong += seen[i] != 1;
+    }
+    printf("%d entries in %"PRIuSIZE" buckets: %"PRIuSIZE" slices, %"
+           PRIuSIZE" entries not seen once\n", m, lb_table_buckets(&t),
+           slices, wrong);
+    lb_table_destroy(&t);
+    free(seen);
+    free(all);
+}
+
 /* reserve N: sets memory aside for N entries in an lb_pool and an
  * lb_table (lb_pool_reserve(), lb_table_reserve_ahead()), then takes N
  * entries and inserts them, and checks that the pool added no block and
@@ -1977,6 +2020,7 @@ static const struct ovs_cmdl_command commands[] = {
     {"table", "N", 1, 1, test_table, OVS_RO},
     {"sessions", "N", 1, 1, test_sessions, OVS_RO},
     {"reserve", "N", 1, 1, test_reserve, OVS_RO},
+    {"table-walk", "N M BUCKETS", 3, 3, test_table_walk, OVS_RO},
     {"reserve-sessions", "N", 1, 1, test_reserve_sessions, OVS_RO},
     {"run", "[-v]", 0, 1, test_run, OVS_RO},
     {"check-cost", "N SECONDS", 2, 2, test_check_cost, OVS_RO},
