@@ -65,9 +65,9 @@ void lb_table_swap(struct lb_table *, struct lb_table *);
 void lb_table_insert(struct lb_table *, struct hmap_node *, uint32_t hash);
 void lb_table_remove(struct lb_table *, struct hmap_node *);
 void lb_table_settle(struct lb_table *);
-void lb_table_prefetch(struct lb_table *, uint32_t hash);
 struct hmap_node *lb_table_walk(const struct lb_table *,
                                 struct hmap_position *, size_t *n_buckets);
+void lb_table_prefetch(struct lb_table *, uint32_t hash);
 void lb_table_prefetch_entries(struct lb_table *);
 
 static inline size_t
