@@ -19,7 +19,6 @@
 
 #include <errno.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "lib/lb-ofp.h"
 #include "stream.h"
@@ -91,15 +90,19 @@ batch_conn_next(struct batch_conn *bc, int *error)
     return lb_ofp_frame(&bc->rx, &bc->aligned, error);
 }
 
+/* Moves the data in 'b' to the start of its buffer. */
+static void
+move_to_front(struct ofpbuf *b)
+{
+    ofpbuf_shift(b, -(int) ofpbuf_headroom(b));
+}
+
 /* Moves a partial message to the front, so that the buffer does not grow:
  * for after batch_conn_next() has returned NULL. */
 void
 batch_conn_compact(struct batch_conn *bc)
 {
-    if (bc->rx.size) {
-        memmove(bc->rx.base, bc->rx.data, bc->rx.size);
-    }
-    bc->rx.data = bc->rx.base;
+    move_to_front(&bc->rx);
 }
 
 /* Sends what is queued in 'tx', in as few writes as the socket takes.
@@ -119,8 +122,7 @@ batch_conn_flush(struct batch_conn *bc)
              * before: most of those would move it for nothing. */
             if (ofpbuf_headroom(&bc->tx) >= bc->tx.size
                 && ofpbuf_tailroom(&bc->tx) < bc->tx.allocated / 2) {
-                memmove(bc->tx.base, bc->tx.data, bc->tx.size);
-                bc->tx.data = bc->tx.base;
+                move_to_front(&bc->tx);
             }
             return 0;
         } else {
