@@ -46,8 +46,9 @@ static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
  * not (half a megabyte, read in order): a table with memory set aside for
  * millions of clients has millions of buckets, of which a few may be in
  * use, and packets go on being handled during an audit.  (A resync after a
- * connection holds the switch's packets until it is over: that one is not
- * spread over more turns of the main loop for empty buckets.) */
+ * connection walks a table whose buckets the last connection filled, in
+ * slices of sessions: that one is not spread over more turns of the main
+ * loop for empty buckets.) */
 #define LB_RESYNC_AUDIT_BUCKETS 65536
 
 /* A backend-to-client flow read before the flow in the other direction
@@ -68,12 +69,26 @@ seen_flows(const struct lb_resync *rs, const struct lb_session *session)
     return session->seen_epoch == rs->epoch ? session->seen : 0;
 }
 
+/* In 'seen' beside the LB_FLOW_BIT()s: the flows were sent during the
+ * resync, not read back. */
+#define SEEN_SENT 0x80
+
 static void
 mark_seen(const struct lb_resync *rs, struct lb_session *session,
           unsigned int flow_bit)
 {
     session->seen = seen_flows(rs, session) | flow_bit;
     session->seen_epoch = rs->epoch;
+}
+
+/* Both of 'session''s flows were just sent, during resync 'rs' (for a
+ * packet-in that came while the sessions are brought in line): the switch
+ * has them, whatever it said it had. */
+void
+lb_resync_flows_sent(const struct lb_resync *rs, struct lb_session *session)
+{
+    mark_seen(rs, session,
+              LB_FLOWS_BOTH | (seen_flows(rs, session) ? 0 : SEEN_SENT));
 }
 
 /* The switch says that a session's flow has gone: if it was seen while
@@ -319,11 +334,12 @@ resync_finish(struct lb_resync *rs, const struct lb_tables *ctx,
         size_t n = 1;
         if (client->n_sessions) {
             LIST_FOR_EACH (session, client_node, &client->sessions) {
+                unsigned int seen = seen_flows(rs, session);
                 if (session->installed_at < rs->started || !rs->audit) {
                     lb_sessions_set_flows(ctx->sessions, session,
-                                          seen_flows(rs, session), now);
+                                          seen & LB_FLOWS_BOTH, now);
                 }
-                rs->n_with_flows += session->flows != 0;
+                rs->n_with_flows += session->flows && !(seen & SEEN_SENT);
             }
             n = client->n_sessions;
         }
@@ -419,6 +435,19 @@ lb_resync_reply(struct lb_resync *rs, const struct lb_tables *ctx,
     rs->sessions_done = false;
     rs->n_with_flows = rs->n_guards = 0;
     return lb_resync_run(rs, ctx, now);
+}
+
+/* Must the switch's packet-ins wait?  After a connection, until the flows
+ * the switch had are taken into the tables: a packet-in handled before then
+ * could pick another backend for a client whose flows are still to be read
+ * or adopted.  The walk through the sessions and clients that follows, which
+ * takes seconds with millions of them, does not hold them: a session whose
+ * flows are sent meanwhile is marked as seen (lb_resync_flows_sent()). */
+bool
+lb_resync_holds_packets(const struct lb_resync *rs)
+{
+    return (rs->active && !rs->audit
+            && (!rs->finishing || !ovs_list_is_empty(&rs->later)));
 }
 
 /* Goes on with the end of a resync, for a slice.  Returns true if it has

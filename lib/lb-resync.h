@@ -29,8 +29,11 @@
  * flow with the cookie is deleted, so that none is stale or duplicated,
  * and base flows that are missing are added.
  *
- * An audit is the same, done while connected to find what others changed
- * (see lb-repair.h); packet-ins do not wait for it. */
+ * The switch's packet-ins wait until the flows it had are in the tables;
+ * the rest, bringing the sessions and clients in line with them, goes on
+ * beside new packet-ins, in slices.  An audit is the same, done while
+ * connected to find what others changed (see lb-repair.h); packet-ins do
+ * not wait for it at all. */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -86,6 +89,8 @@ bool lb_resync_reply(struct lb_resync *, const struct lb_tables *,
                      const struct ofp_header *, long long int now);
 bool lb_resync_run(struct lb_resync *, const struct lb_tables *,
                    long long int now);
+bool lb_resync_holds_packets(const struct lb_resync *);
+void lb_resync_flows_sent(const struct lb_resync *, struct lb_session *);
 void lb_resync_flow_gone(const struct lb_resync *, struct lb_session *,
                          unsigned int flow_bit);
 

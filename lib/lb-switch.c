@@ -641,8 +641,8 @@ lb_switch_release(struct lb_switch *sw, long long int now)
 static void release_held(struct lb_switch *, long long int now);
 
 /* A part of the flow stats the traffic statistics or the resync asked for
- * has come.  After the last part of a resync's, the packets that waited for
- * it can be handled. */
+ * has come.  Once a resync's flows are all taken in, the packets that
+ * waited for it can be handled. */
 void
 lb_switch_flow_stats_reply(struct lb_switch *sw, const struct ofp_header *oh,
                            long long int now)
@@ -661,12 +661,13 @@ lb_switch_flow_stats_reply(struct lb_switch *sw, const struct ofp_header *oh,
         || !sw->resync.active) {
         return;
     }
-    if (lb_resync_reply(&sw->resync, &t, oh, now)) {
+    lb_resync_reply(&sw->resync, &t, oh, now);
+    if (!lb_resync_holds_packets(&sw->resync)) {
         release_held(sw, now);
     }
 }
 
-/* The resync is over: the packets that waited for it can be handled. */
+/* The resync no longer holds packets: those that waited can be handled. */
 static void
 release_held(struct lb_switch *sw, long long int now)
 {
@@ -991,6 +992,9 @@ install_session(struct lb_switch *sw, struct lb_session *session,
     }
     session->installed_at = now;
     lb_sessions_set_flows(&sw->sessions, session, LB_FLOWS_BOTH, now);
+    if (sw->resync.active) {
+        lb_resync_flows_sent(&sw->resync, session);
+    }
     VLOG_DBG("%s: installed flows "IP_FMT" <-> "IP_FMT, sw->name,
              IP_ARGS(b->client_ip), IP_ARGS(b->backend_ip));
 }
@@ -1844,7 +1848,7 @@ lb_switch_packet_in(struct lb_switch *sw, const struct ofp_header *oh,
             handle_packet_in(sw, oh, now);
             sw->stateful_dirty = true;
         }
-    } else if (!sw->resync.active || sw->resync.audit) {
+    } else if (!lb_resync_holds_packets(&sw->resync)) {
         handle_packet_in(sw, oh, now);
     } else if (sw->n_held < LB_MAX_HELD) {
         struct ofpbuf *copy = ofpbuf_clone_data(oh, ntohs(oh->length));
@@ -2033,7 +2037,8 @@ lb_switch_run(struct lb_switch *sw, long long int now)
     }
     if (sw->resync.finishing) {
         struct lb_tables t = tables(sw);
-        if (lb_resync_run(&sw->resync, &t, now)) {
+        lb_resync_run(&sw->resync, &t, now);
+        if (!lb_resync_holds_packets(&sw->resync)) {
             release_held(sw, now);
         }
     }

@@ -100,6 +100,8 @@ static enum {
 static int timeout_ms = 10000;          /* Per client. */
 static const char *json_file;
 static bool responder;
+static bool stay;                       /* Connected after the run? */
+static bool staying;                    /* The run is over, with --stay. */
 static int n_client_ports = 4;
 static ovs_be32 vip;
 static struct eth_addr lb_mac;
@@ -225,12 +227,13 @@ conn_put_ofpbuf(struct conn *c, struct ofpbuf *msg)
     ofpbuf_delete(msg);
 }
 
-/* A connection that failed is closed: the responder carries on, the bench
+/* A connection that failed is closed: the responder carries on, and so
+ * does the bench once its run is over (--stay); during the run it
  * cannot. */
 static void
 conn_failed(struct conn *c, int error, const char *what)
 {
-    if (!responder) {
+    if (!responder && !staying) {
         ovs_fatal(error, "%s: %s", c->name, what);
     }
     c->closed = true;
@@ -1032,6 +1035,29 @@ poll_switches(struct epoll_event *events, int wait_ms)
     return MAX(n, 0);
 }
 
+/* After the run, with --stay: the switches stay connected and answer the
+ * controller (echo requests, its requests for their flows) until the tool
+ * is killed or the controller goes, so that a test can look at what the
+ * controller does next. */
+static void
+stay_connected(struct epoll_event *events)
+{
+    printf("staying connected until killed\n");
+    fflush(stdout);
+    staying = true;
+    for (;;) {
+        int n_ready = poll_switches(events, 1000);
+        for (int k = 0; k < n_ready; k++) {
+            struct bench_switch *sw = events[k].data.ptr;
+            conn_recv(&sw->conn, switch_handle, sw);
+            conn_flush(&sw->conn);
+            if (sw->conn.closed) {
+                return;
+            }
+        }
+    }
+}
+
 static int
 run_bench(void)
 {
@@ -1082,8 +1108,11 @@ run_bench(void)
         n_ready = poll_switches(events, wait_ms);
     }
     run_cpu = cpu_seconds() - cpu_start;
-    free(events);
     report((now_ns() - start) / 1e9);
+    if (stay) {
+        stay_connected(events);
+    }
+    free(events);
     return n_failed || n_errors ? 1 : 0;
 }
 
@@ -1307,6 +1336,9 @@ usage(void)
            "                           answered, by xid)\n"
            "  --timeout=MS             a client not set up by then fails "
            "(10000)\n"
+           "  --stay                   after the run, stay connected and "
+           "answer\n"
+           "                           the controller until killed\n"
            "\nOutput:\n"
            "  --json=FILE              also write the results as JSON "
            "('-': stdout)\n"
@@ -1357,7 +1389,7 @@ parse_options(int argc, char *argv[])
         OPT_FIRST_CLIENT = UCHAR_MAX + 1,
         OPT_VIP, OPT_LB_MAC, OPT_SERVERS, OPT_CLIENT_PORTS, OPT_WINDOW,
         OPT_LATENCY, OPT_RATE, OPT_DONE, OPT_TIMEOUT, OPT_JSON,
-        OPT_RESPONDER, OPT_DPID,
+        OPT_RESPONDER, OPT_DPID, OPT_STAY,
     };
     static const struct option long_options[] = {
         {"clients", required_argument, NULL, 'n'},
@@ -1376,6 +1408,7 @@ parse_options(int argc, char *argv[])
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
         {"json", required_argument, NULL, OPT_JSON},
         {"responder", no_argument, NULL, OPT_RESPONDER},
+        {"stay", no_argument, NULL, OPT_STAY},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -1463,6 +1496,9 @@ parse_options(int argc, char *argv[])
             break;
         case OPT_RESPONDER:
             responder = true;
+            break;
+        case OPT_STAY:
+            stay = true;
             break;
         case 'h':
             usage();
