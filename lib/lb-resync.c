@@ -437,19 +437,6 @@ lb_resync_reply(struct lb_resync *rs, const struct lb_tables *ctx,
     return lb_resync_run(rs, ctx, now);
 }
 
-/* Must the switch's packet-ins wait?  After a connection, until the flows
- * the switch had are taken into the tables: a packet-in handled before then
- * could pick another backend for a client whose flows are still to be read
- * or adopted.  The walk through the sessions and clients that follows, which
- * takes seconds with millions of them, does not hold them: a session whose
- * flows are sent meanwhile is marked as seen (lb_resync_flows_sent()). */
-bool
-lb_resync_holds_packets(const struct lb_resync *rs)
-{
-    return (rs->active && !rs->audit
-            && (!rs->finishing || !ovs_list_is_empty(&rs->later)));
-}
-
 /* Goes on with the end of a resync, for a slice.  Returns true if it has
  * just ended. */
 bool

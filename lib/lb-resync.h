@@ -89,8 +89,21 @@ bool lb_resync_reply(struct lb_resync *, const struct lb_tables *,
                      const struct ofp_header *, long long int now);
 bool lb_resync_run(struct lb_resync *, const struct lb_tables *,
                    long long int now);
-bool lb_resync_holds_packets(const struct lb_resync *);
 void lb_resync_flows_sent(const struct lb_resync *, struct lb_session *);
+
+/* Must the switch's packet-ins wait?  After a connection, until the flows
+ * the switch had are taken into the tables: a packet-in handled before then
+ * could pick another backend for a client whose flows are still to be read
+ * or adopted.  The walk through the sessions and clients that follows, which
+ * takes seconds with millions of them, does not hold them: a session whose
+ * flows are sent meanwhile is marked as seen (lb_resync_flows_sent()).
+ * Inline: every packet-in asks. */
+static inline bool
+lb_resync_holds_packets(const struct lb_resync *rs)
+{
+    return (rs->active && !rs->audit
+            && (!rs->finishing || !ovs_list_is_empty(&rs->later)));
+}
 void lb_resync_flow_gone(const struct lb_resync *, struct lb_session *,
                          unsigned int flow_bit);
 

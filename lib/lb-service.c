@@ -71,12 +71,18 @@ lb_services_init(struct lb_services *svcs)
     lb_checker_init(&svcs->checker);
 }
 
-/* Frees everything.  The services' sessions must be gone. */
+/* Frees everything.  The services' sessions must be gone (by
+ * lb_sessions_destroy(), which leaves the members' lists of them as they
+ * were). */
 void
 lb_services_destroy(struct lb_services *svcs)
 {
     struct lb_service *svc;
+    struct lb_member *m;
 
+    HMAP_FOR_EACH (m, node, &svcs->members) {
+        ovs_list_init(&m->sessions);
+    }
     HMAP_FOR_EACH_SAFE (svc, name_node, &svcs->by_name) {
         lb_services_remove(svcs, svc);
     }

@@ -43,6 +43,9 @@ static struct lb_pool session_pool;
 static size_t reserved;
 static struct lb_table spare_clients;
 
+/* The switches' lb_sessions in existence, whose objects share the pools. */
+static size_t n_tables;
+
 static void
 init_pools(void)
 {
@@ -79,6 +82,7 @@ lb_sessions_init(struct lb_sessions *s, size_t max, bool evict,
                  int timeout_s)
 {
     init_pools();
+    n_tables++;
     lb_table_init(&s->clients);
     if (reserved) {
         lb_table_swap(&s->clients, &spare_clients);
@@ -123,29 +127,39 @@ lb_sessions_get_memory_usage(struct simap *usage)
     simap_increase(usage, "session-pool", lb_pool_capacity(&session_pool));
 }
 
-/* Frees everything, without touching the members' counts (their services
- * go too). */
+/* Frees everything, without touching the members (their services go too,
+ * and forget their sessions: lb_services_destroy()). */
 void
 lb_sessions_destroy(struct lb_sessions *s)
 {
-    struct lb_client *client;
+    ovs_assert(n_tables);
+    if (--n_tables) {
+        /* Other switches' objects share the pools' blocks. */
+        struct lb_client *client;
 
-    lb_table_settle(&s->clients);
-    HMAP_FOR_EACH_POP (client, node, &s->clients.cur) {
-        if (client->n_sessions) {
-            struct lb_session *session;
-            LIST_FOR_EACH_POP (session, client_node, &client->sessions) {
-                ovs_list_remove(&session->member_node);
-                lb_pool_free(&session_pool, session);
+        lb_table_settle(&s->clients);
+        HMAP_FOR_EACH_POP (client, node, &s->clients.cur) {
+            if (client->n_sessions) {
+                struct lb_session *session;
+                LIST_FOR_EACH_POP (session, client_node, &client->sessions) {
+                    lb_pool_free(&session_pool, session);
+                }
             }
+            lb_pool_free(&client_pool, client);
         }
-        lb_pool_free(&client_pool, client);
+        if (reserved && (lb_table_buckets(&s->clients)
+                         > lb_table_buckets(&spare_clients))) {
+            lb_table_swap(&s->clients, &spare_clients);
+        }
+    } else {
+        /* The last switch's: every object in the pools is its own, and all
+         * go at once, with the memory set aside (one by one, a few million
+         * clients took most of a second at exit). */
+        lb_pool_destroy(&client_pool);
+        lb_pool_destroy(&session_pool);
+        reserved = 0;
     }
     lb_table_destroy(&s->sessions);
-    if (reserved
-        && lb_table_buckets(&s->clients) > lb_table_buckets(&spare_clients)) {
-        lb_table_swap(&s->clients, &spare_clients);
-    }
     lb_table_destroy(&s->clients);
 }
 
