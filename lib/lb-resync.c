@@ -91,6 +91,15 @@ lb_resync_flows_sent(const struct lb_resync *rs, struct lb_session *session)
               LB_FLOWS_BOTH | (seen_flows(rs, session) ? 0 : SEEN_SENT));
 }
 
+/* 'client''s ARP guard was just sent, during resync 'rs' (a client
+ * learned meanwhile): the resync need not send it again, nor count it as
+ * one that went. */
+void
+lb_resync_guard_sent(const struct lb_resync *rs, struct lb_client *client)
+{
+    client->arp_seen_epoch = rs->epoch;
+}
+
 /* The switch says that a session's flow has gone: if it was seen while
  * reading them back, it is not there any more. */
 void

@@ -45,6 +45,7 @@
 struct lb_config;
 struct lb_flow_set;
 struct lb_ofp;
+struct lb_client;
 struct lb_services;
 struct lb_session;
 struct lb_sessions;
@@ -90,6 +91,7 @@ bool lb_resync_reply(struct lb_resync *, const struct lb_tables *,
 bool lb_resync_run(struct lb_resync *, const struct lb_tables *,
                    long long int now);
 void lb_resync_flows_sent(const struct lb_resync *, struct lb_session *);
+void lb_resync_guard_sent(const struct lb_resync *, struct lb_client *);
 
 /* Must the switch's packet-ins wait?  After a connection, until the flows
  * the switch had are taken into the tables: a packet-in handled before then

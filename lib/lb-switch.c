@@ -896,6 +896,9 @@ learn_client(struct lb_switch *sw, struct lb_client *client, ovs_be32 ip,
             return NULL;
         }
         client = lb_sessions_add_client(&sw->sessions, ip, mac, ofport, now);
+        if (sw->resync.active) {
+            lb_resync_guard_sent(&sw->resync, client);
+        }
         VLOG_DBG("%s: client "IP_FMT" is at "ETH_ADDR_FMT" on port %"PRIu16,
                  sw->name, IP_ARGS(ip), ETH_ADDR_ARGS(mac),
                  ofp_to_u16(ofport));

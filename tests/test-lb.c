@@ -1061,7 +1061,7 @@ struct fake_switch {
     bool has_monitor;           /* Does it take flow monitors? */
     bool monitoring;            /* Has the balancer asked for one? */
     bool defer_stats;           /* Answer flow stats only when told? */
-    struct ovs_list stats_requests; /* Those not answered yet. */
+    struct ovs_list stats_replies;  /* Flow stats answers not sent yet. */
     struct lb_ports ports;
     struct ofpbuf out;          /* What the balancer sent, unread. */
     struct ovs_list flows;      /* "struct fake_flow"s. */
@@ -1143,17 +1143,19 @@ format_packet(const void *data, size_t size, struct ds *s)
     }
 }
 
-/* Has 'fs' answer a flow stats request 'request' from its table. */
+/* Appends to 'replies' 'fs''s answer to flow stats request 'request', from
+ * its table as it is now. */
 static void
-reply_flow_stats(struct fake_switch *fs, const struct ofp_header *request)
+compose_flow_stats(struct fake_switch *fs, const struct ofp_header *request,
+                   struct ovs_list *replies)
 {
     struct ofputil_flow_stats_request fsr;
-    struct ovs_list replies;
+    struct ovs_list parts;
     struct fake_flow *f;
 
     ovs_assert(!ofputil_decode_flow_stats_request(&fsr, request, NULL,
                                                   NULL));
-    ofpmp_init(&replies, request);
+    ofpmp_init(&parts, request);
     LIST_FOR_EACH (f, node, &fs->flows) {
         if ((f->cookie & fsr.cookie_mask) != (fsr.cookie & fsr.cookie_mask)) {
             continue;
@@ -1175,12 +1177,24 @@ reply_flow_stats(struct fake_switch *fs, const struct ofp_header *request)
             .ofpacts_len = f->ofpacts_len,
             .flags = f->flags,
         };
-        ofputil_append_flow_stats_reply(&st, &replies, NULL);
+        ofputil_append_flow_stats_reply(&st, &parts, NULL);
     }
 
     struct ofpbuf *reply;
-    LIST_FOR_EACH_POP (reply, list_node, &replies) {
+    LIST_FOR_EACH_POP (reply, list_node, &parts) {
         ofpmsg_update_length(reply);
+        ovs_list_push_back(replies, &reply->list_node);
+    }
+}
+
+/* Gives the balancer the flow stats replies in 'replies', and frees
+ * them. */
+static void
+send_flow_stats(struct fake_switch *fs, struct ovs_list *replies)
+{
+    struct ofpbuf *reply;
+
+    LIST_FOR_EACH_POP (reply, list_node, replies) {
         if (fs->lb) {
             lb_switch_flow_stats_reply(fs->lb, reply->data, now);
         }
@@ -1415,12 +1429,11 @@ process_output(struct fake_switch *fs)
             } else if (type == OFPTYPE_PACKET_OUT) {
                 record_packet_out(fs, oh);
             } else if (type == OFPTYPE_FLOW_STATS_REQUEST) {
-                if (fs->defer_stats) {
-                    struct ofpbuf *rq = ofpbuf_clone_data(oh,
-                                                          ntohs(oh->length));
-                    ovs_list_push_back(&fs->stats_requests, &rq->list_node);
-                } else {
-                    reply_flow_stats(fs, oh);
+                /* The answer is the table as it is when asked, also when
+                 * it is sent later, as a switch's would be. */
+                compose_flow_stats(fs, oh, &fs->stats_replies);
+                if (!fs->defer_stats) {
+                    send_flow_stats(fs, &fs->stats_replies);
                 }
             } else if (type == OFPTYPE_FLOW_MONITOR_STATS_REQUEST) {
                 reply_flow_monitor(fs, oh);
@@ -1459,7 +1472,7 @@ get_fake_switch(const char *dpid_s)
         lb_ports_clear(&fs->ports);
         ofpbuf_init(&fs->out, 0);
         ovs_list_init(&fs->flows);
-        ovs_list_init(&fs->stats_requests);
+        ovs_list_init(&fs->stats_replies);
         svec_init(&fs->sent);
     }
     return fs;
@@ -1656,24 +1669,17 @@ run_line(char *line, int line_number)
                                        &fs->ports, &fs->out, via, now);
         free(via);
     } else if (!strcmp(cmd, "stats")) {
-        /* stats DPID: answers the flow stats requests deferred. */
+        /* stats DPID: sends the answers to the flow stats requests. */
         NEED(1);
         fs = get_fake_switch(words.names[1]);
-        struct ofpbuf *rq;
-        LIST_FOR_EACH_POP (rq, list_node, &fs->stats_requests) {
-            reply_flow_stats(fs, rq->data);
-            ofpbuf_delete(rq);
-        }
+        send_flow_stats(fs, &fs->stats_replies);
     } else if (!strcmp(cmd, "disconnect")) {
         NEED(1);
         fs = get_fake_switch(words.names[1]);
         lb_controller_disconnect(controller, fs->dpid, now);
         fs->lb = NULL;
         ofpbuf_clear(&fs->out);
-        struct ofpbuf *rq;
-        LIST_FOR_EACH_POP (rq, list_node, &fs->stats_requests) {
-            ofpbuf_delete(rq);
-        }
+        ofpbuf_list_delete(&fs->stats_replies);
     } else if (!strcmp(cmd, "packet")) {
         /* packet DPID PORT FLOW */
         NEED(3);
@@ -1784,13 +1790,15 @@ run_line(char *line, int line_number)
  *                           switch DPID (1-8) connects over VERSION with
  *                           ports 1 to N, with the flows it still has;
  *                           it takes flow monitors unless no-monitor, and
- *                           with defer-stats answers flow stats requests
- *                           only at "stats DPID"
+ *                           with defer-stats sends its answers to flow
+ *                           stats requests (its flows when asked) only at
+ *                           "stats DPID"
  *   disconnect DPID
  *   packet DPID PORT FLOW   a packet-in of the packet FLOW describes (as
  *                           ovs-ofctl compose-packet takes it) from PORT
  *   stats DPID              a switch connected with "defer-stats"
- *                           answers the balancer's flow stats requests
+ *                           sends its answers to the balancer's flow stats
+ *                           requests
  *   arp-reply DPID PORT SPA SHA TPA   a backend answers a probe
  *   warp MSECS              time passes, and the timers run
  *   expire DPID             the flows with idle timeouts expire
@@ -1830,6 +1838,7 @@ test_run(struct ovs_cmdl_context *ctx)
             LIST_FOR_EACH_SAFE (f, node, &fs->flows) {
                 free_fake_flow(f);
             }
+            ofpbuf_list_delete(&fs->stats_replies);
             ofpbuf_uninit(&fs->out);
             svec_destroy(&fs->sent);
         }
