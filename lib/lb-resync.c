@@ -51,6 +51,13 @@ static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
  * loop for empty buckets.) */
 #define LB_RESYNC_AUDIT_BUCKETS 65536
 
+/* Buckets of what a growth of the clients' table left to move, moved in a
+ * slice before the walk goes on: the walk sees only where entries are
+ * added, and new clients, handled during the walk, may make the table grow
+ * (moving the rest of a growth of millions of entries at once stalled the
+ * main loop for tens of milliseconds). */
+#define LB_RESYNC_SETTLE_BUCKETS 8192
+
 /* A backend-to-client flow read before the flow in the other direction
  * that tells the backend's MAC. */
 struct later_flow {
@@ -330,7 +337,10 @@ resync_finish(struct lb_resync *rs, const struct lb_tables *ctx,
     const struct lb_table *clients = &ctx->sessions->clients;
     size_t n_buckets = rs->audit ? LB_RESYNC_AUDIT_BUCKETS : SIZE_MAX;
     struct hmap_node *node;
-    lb_table_settle(&ctx->sessions->clients);
+    if (!lb_table_settle_some(&ctx->sessions->clients,
+                              LB_RESYNC_SETTLE_BUCKETS)) {
+        return false;
+    }
     while (budget && !rs->sessions_done) {
         /* Sessions are walked through their clients. */
         node = lb_table_walk(clients, &rs->pos, &n_buckets);

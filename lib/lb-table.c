@@ -110,6 +110,18 @@ lb_table_settle(struct lb_table *t)
     move_buckets(t, SIZE_MAX);
 }
 
+/* Moves up to 'n_buckets' buckets of what a growth left in 'old' to 'cur',
+ * and returns true if nothing is left there: a walk of 'cur' (see
+ * lb_table_walk()) then sees every entry.  For a walk in slices, where
+ * lb_table_settle() would move the rest of a growth of millions of entries
+ * at once. */
+bool
+lb_table_settle_some(struct lb_table *t, size_t n_buckets)
+{
+    move_buckets(t, n_buckets);
+    return !hmap_count(&t->old);
+}
+
 /* The size in bytes of the bucket array that comes after 'cur''s. */
 static size_t
 next_size(const struct lb_table *t)

@@ -65,6 +65,7 @@ void lb_table_swap(struct lb_table *, struct lb_table *);
 void lb_table_insert(struct lb_table *, struct hmap_node *, uint32_t hash);
 void lb_table_remove(struct lb_table *, struct hmap_node *);
 void lb_table_settle(struct lb_table *);
+bool lb_table_settle_some(struct lb_table *, size_t n_buckets);
 struct hmap_node *lb_table_walk(const struct lb_table *,
                                 struct hmap_position *, size_t *n_buckets);
 void lb_table_prefetch(struct lb_table *, uint32_t hash);

@@ -672,8 +672,11 @@ test_table(struct ovs_cmdl_context *ctx)
 
 /* table-walk N M BUCKETS: in a table with memory set aside for N entries
  * (lb_table_reserve_ahead()) that holds M, walks with lb_table_walk() in
- * slices of at most BUCKETS buckets each, as a resync does.  Prints the
- * buckets, the slices it took, and the entries seen other than once. */
+ * slices of at most BUCKETS buckets each, as a resync does, each slice
+ * first moving up to BUCKETS buckets of what a growth left to move
+ * (lb_table_settle_some()) and walking only once nothing is left.  Prints
+ * the buckets, the slices it took (and how many only moved), and the
+ * entries seen other than once. */
 static void
 test_table_walk(struct ovs_cmdl_context *ctx)
 {
@@ -692,12 +695,16 @@ test_table_walk(struct ovs_cmdl_context *ctx)
     }
 
     struct hmap_position pos = { 0, 0 };
-    size_t slices = 0, wrong = 0;
+    size_t slices = 0, moving = 0, wrong = 0;
     while (!lb_table_walk_done(&t, &pos)) {
         size_t n_buckets = slice;
         struct hmap_node *node;
 
         slices++;
+        if (!lb_table_settle_some(&t, slice)) {
+            moving++;
+            continue;
+        }
         while ((node = lb_table_walk(&t, &pos, &n_buckets))) {
             seen[CONTAINER_OF(node, struct table_entry, node) - all]++;
         }
@@ -705,9 +712,9 @@ test_table_walk(struct ovs_cmdl_context *ctx)
     for (int i = 0; i < m; i++) {
         wrong += seen[i] != 1;
     }
-    printf("%d entries in %"PRIuSIZE" buckets: %"PRIuSIZE" slices, %"
-           PRIuSIZE" entries not seen once\n", m, lb_table_buckets(&t),
-           slices, wrong);
+    printf("%d entries in %"PRIuSIZE" buckets: %"PRIuSIZE" slices (%"
+           PRIuSIZE" moving a growth's rest), %"PRIuSIZE" entries not seen "
+           "once\n", m, lb_table_buckets(&t), slices, moving, wrong);
     lb_table_destroy(&t);
     free(seen);
     free(all);
