@@ -1032,6 +1032,10 @@ poll_switches(struct epoll_event *events, int wait_ms)
     if (n < 0 && errno != EINTR) {
         ovs_fatal(errno, "epoll_wait failed");
     }
+    /* OVS's fatal signal handlers, which making a unix socket installs,
+     * only note a SIGINT or SIGTERM (and cut the wait short): here the
+     * tool ends for it. */
+    fatal_signal_run();
     return MAX(n, 0);
 }
 
