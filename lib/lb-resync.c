@@ -308,9 +308,9 @@ keep_flow(struct lb_resync *rs, const struct lb_tables *ctx,
     }
 }
 
-/* Does up to 'budget' steps of the end of a resync.  Returns true if it
- * is over. */
-static bool
+/* Does up to 'budget' steps of the end of a resync, and ends it once they
+ * are all done. */
+static void
 resync_finish(struct lb_resync *rs, const struct lb_tables *ctx,
               size_t budget, long long int now)
 {
@@ -339,7 +339,7 @@ resync_finish(struct lb_resync *rs, const struct lb_tables *ctx,
     struct hmap_node *node;
     if (!lb_table_settle_some(&ctx->sessions->clients,
                               LB_RESYNC_SETTLE_BUCKETS)) {
-        return false;
+        return;
     }
     while (budget && !rs->sessions_done) {
         /* Sessions are walked through their clients. */
@@ -378,7 +378,7 @@ resync_finish(struct lb_resync *rs, const struct lb_tables *ctx,
         budget--;
     }
     if (!budget || !lb_table_walk_done(clients, &rs->client_pos)) {
-        return false;
+        return;
     }
 
     /* An audit restores the base flows that went.  (On connection they
@@ -405,7 +405,6 @@ resync_finish(struct lb_resync *rs, const struct lb_tables *ctx,
                   n_added + rs->n_guards, rs->deleted);
     }
     lb_resync_abort(rs);
-    return true;
 }
 
 struct reply_ctx {
@@ -428,14 +427,14 @@ reply_flow(const struct ofputil_flow_stats *fs, void *rc_)
     }
 }
 
-/* Handles one part of the reply to lb_resync_start()'s request.  Returns
- * true if it was the last, and the resync is over. */
-bool
+/* Handles one part of the reply to lb_resync_start()'s request; after the
+ * last, the end of the resync begins (lb_resync_run()). */
+void
 lb_resync_reply(struct lb_resync *rs, const struct lb_tables *ctx,
                 const struct ofp_header *oh, long long int now)
 {
     if (!rs->active) {
-        return false;
+        return;
     }
     struct reply_ctx rc = { rs, ctx, now };
     enum ofperr error = lb_ofp_flow_stats_foreach(ctx->ofp, oh, reply_flow,
@@ -446,21 +445,22 @@ lb_resync_reply(struct lb_resync *rs, const struct lb_tables *ctx,
     }
 
     if (ofpmp_more(oh)) {
-        return false;
+        return;
     }
     rs->finishing = true;
     rs->pos.bucket = rs->pos.offset = 0;
     rs->client_pos.bucket = rs->client_pos.offset = 0;
     rs->sessions_done = false;
     rs->n_with_flows = rs->n_guards = 0;
-    return lb_resync_run(rs, ctx, now);
+    lb_resync_run(rs, ctx, now);
 }
 
-/* Goes on with the end of a resync, for a slice.  Returns true if it has
- * just ended. */
-bool
+/* Goes on with the end of a resync, for a slice. */
+void
 lb_resync_run(struct lb_resync *rs, const struct lb_tables *ctx,
               long long int now)
 {
-    return rs->finishing && resync_finish(rs, ctx, LB_RESYNC_SLICE, now);
+    if (rs->finishing) {
+        resync_finish(rs, ctx, LB_RESYNC_SLICE, now);
+    }
 }

@@ -86,12 +86,14 @@ void lb_resync_destroy(struct lb_resync *);
 void lb_resync_start(struct lb_resync *, const struct lb_tables *,
                      bool audit, long long int now);
 void lb_resync_abort(struct lb_resync *);
-bool lb_resync_reply(struct lb_resync *, const struct lb_tables *,
+void lb_resync_reply(struct lb_resync *, const struct lb_tables *,
                      const struct ofp_header *, long long int now);
-bool lb_resync_run(struct lb_resync *, const struct lb_tables *,
+void lb_resync_run(struct lb_resync *, const struct lb_tables *,
                    long long int now);
 void lb_resync_flows_sent(const struct lb_resync *, struct lb_session *);
 void lb_resync_guard_sent(const struct lb_resync *, struct lb_client *);
+void lb_resync_flow_gone(const struct lb_resync *, struct lb_session *,
+                         unsigned int flow_bit);
 
 /* Must the switch's packet-ins wait?  After a connection, until the flows
  * the switch had are taken into the tables: a packet-in handled before then
@@ -106,7 +108,5 @@ lb_resync_holds_packets(const struct lb_resync *rs)
     return (rs->active && !rs->audit
             && (!rs->finishing || !ovs_list_is_empty(&rs->later)));
 }
-void lb_resync_flow_gone(const struct lb_resync *, struct lb_session *,
-                         unsigned int flow_bit);
 
 #endif /* lb-resync.h */
