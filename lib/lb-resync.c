@@ -42,14 +42,11 @@ static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
 /* Sessions looked at per slice once the switch has answered. */
 #define LB_RESYNC_SLICE 500
 
-/* Buckets of the clients' table looked at in a slice of an audit, empty or
- * not (half a megabyte, read in order): a table with memory set aside for
- * millions of clients has millions of buckets, of which a few may be in
- * use, and packets go on being handled during an audit.  (A resync after a
- * connection walks a table whose buckets the last connection filled, in
- * slices of sessions: that one is not spread over more turns of the main
- * loop for empty buckets.) */
-#define LB_RESYNC_AUDIT_BUCKETS 65536
+/* Buckets of the clients' table looked at in a slice, empty or not (half a
+ * megabyte, read in order): a table with memory set aside for millions of
+ * clients has millions of buckets, of which a few may be in use, and
+ * packets go on being handled during the walk. */
+#define LB_RESYNC_SLICE_BUCKETS 65536
 
 /* Buckets of what a growth of the clients' table left to move, moved in a
  * slice before the walk goes on: the walk sees only where entries are
@@ -335,7 +332,7 @@ resync_finish(struct lb_resync *rs, const struct lb_tables *ctx,
      * answer.  (Sessions that come or go meanwhile may be missed or seen
      * twice: both are harmless.) */
     const struct lb_table *clients = &ctx->sessions->clients;
-    size_t n_buckets = rs->audit ? LB_RESYNC_AUDIT_BUCKETS : SIZE_MAX;
+    size_t n_buckets = LB_RESYNC_SLICE_BUCKETS;
     struct hmap_node *node;
     if (!lb_table_settle_some(&ctx->sessions->clients,
                               LB_RESYNC_SETTLE_BUCKETS)) {
