@@ -292,6 +292,7 @@ restore_session(const struct lb_tables *t, struct lb_session *session,
     lb_binding_install(&session->member->service->tmpl, &b, t->ofp->out);
     session->installed_at = now;
     lb_sessions_set_flows(t->sessions, session, LB_FLOWS_BOTH, now);
+    lb_resync_flows_sent(t->resync, session);
 }
 
 /* The backends could not answer probes while the flows that bring their
@@ -330,11 +331,14 @@ restore_own_flow(struct lb_repair *rp, const struct lb_tables *t,
 
     ovs_be32 client_ip;
     if (lb_client_arp_parse(&fu->match, fu->priority, &client_ip)) {
-        if (!lb_sessions_find_client(t->sessions, client_ip)) {
+        struct lb_client *client = lb_sessions_find_client(t->sessions,
+                                                           client_ip);
+        if (!client) {
             return false;
         }
         if (may_restore(rp, t, &fu->match, fu->priority, now)) {
             lb_client_arp_install(t->ofp, client_ip);
+            lb_resync_guard_sent(t->resync, client);
         }
         return true;
     }

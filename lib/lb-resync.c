@@ -85,22 +85,28 @@ mark_seen(const struct lb_resync *rs, struct lb_session *session,
     session->seen_epoch = rs->epoch;
 }
 
-/* Both of 'session''s flows were just sent, during resync 'rs' (for a
- * packet-in that came while the sessions are brought in line): the switch
- * has them, whatever it said it had. */
+/* Both of 'session''s flows were just sent (for a packet-in, or restored
+ * after another controller deleted one): if that is during resync 'rs',
+ * the switch has them, whatever it said it had. */
 void
 lb_resync_flows_sent(const struct lb_resync *rs, struct lb_session *session)
 {
+    if (!rs->active) {
+        return;
+    }
     mark_seen(rs, session,
               LB_FLOWS_BOTH | (seen_flows(rs, session) ? 0 : SEEN_SENT));
 }
 
-/* 'client''s ARP guard was just sent, during resync 'rs' (a client
- * learned meanwhile): the resync need not send it again, nor count it as
- * one that went. */
+/* 'client''s ARP guard was just sent (a client learned, or its guard
+ * restored): if that is during resync 'rs', the resync need not send it
+ * again, nor count it as one that went. */
 void
 lb_resync_guard_sent(const struct lb_resync *rs, struct lb_client *client)
 {
+    if (!rs->active) {
+        return;
+    }
     client->arp_seen_epoch = rs->epoch;
 }
 

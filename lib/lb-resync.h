@@ -49,6 +49,7 @@ struct lb_client;
 struct lb_services;
 struct lb_session;
 struct lb_sessions;
+struct lb_resync;
 struct ofp_header;
 
 /* One switch's tables, for the modules that reconcile them with the
@@ -60,6 +61,8 @@ struct lb_tables {
     const struct lb_flow_set *base;
     struct lb_services *services;
     struct lb_sessions *sessions;
+    const struct lb_resync *resync; /* Its read-back, which must know of
+                                     * flows sent meanwhile. */
 };
 
 struct lb_resync {

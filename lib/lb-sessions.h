@@ -99,7 +99,7 @@ struct lb_sessions {
     struct ovs_list idle_sessions;  /* Sessions with no flows. */
 
     /* Told of each client that is added ('added') or forgotten. */
-    void (*client_hook)(void *aux, const struct lb_client *, bool added);
+    void (*client_hook)(void *aux, struct lb_client *, bool added);
     void *hook_aux;
 
     size_t max;                 /* Most clients, and most sessions. */

@@ -228,17 +228,23 @@ encode_client_arp(const union lb_tmpl_value v[], const void *sw_,
 
 /* A client was added or forgotten: so is its ARP guard. */
 static void
-client_changed(void *sw_, const struct lb_client *client, bool added)
+client_changed(void *sw_, struct lb_client *client, bool added)
 {
     struct lb_switch *sw = sw_;
 
     if (!sw->connected) {
         return;
-    } else if (added && sw->guard_with_reply) {
-        sw->guard_held = true;
     } else if (added) {
-        union lb_tmpl_value v = { .ip = client->ip };
-        lb_tmpl_put(&sw->client_arp, &v, sw->ofp.out);
+        if (sw->guard_with_reply) {
+            sw->guard_held = true;
+        } else {
+            union lb_tmpl_value v = { .ip = client->ip };
+            lb_tmpl_put(&sw->client_arp, &v, sw->ofp.out);
+        }
+        if (sw->resync.active) {
+            /* The read-back going on need not send it again. */
+            lb_resync_guard_sent(&sw->resync, client);
+        }
     } else {
         lb_client_arp_delete(&sw->ofp, client->ip);
     }
@@ -489,6 +495,7 @@ tables(struct lb_switch *sw)
         .base = &sw->base,
         .services = &sw->services,
         .sessions = &sw->sessions,
+        .resync = &sw->resync,
     };
 }
 
@@ -896,9 +903,6 @@ learn_client(struct lb_switch *sw, struct lb_client *client, ovs_be32 ip,
             return NULL;
         }
         client = lb_sessions_add_client(&sw->sessions, ip, mac, ofport, now);
-        if (sw->resync.active) {
-            lb_resync_guard_sent(&sw->resync, client);
-        }
         VLOG_DBG("%s: client "IP_FMT" is at "ETH_ADDR_FMT" on port %"PRIu16,
                  sw->name, IP_ARGS(ip), ETH_ADDR_ARGS(mac),
                  ofp_to_u16(ofport));

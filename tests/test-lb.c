@@ -1746,6 +1746,12 @@ run_line(char *line, int line_number)
         NEED(1);
         fs = get_fake_switch(words.names[1]);
         expire_flows(fs);
+    } else if (!strcmp(cmd, "flow-mods")) {
+        /* flow-mods DPID: how many the switch got since the last time. */
+        NEED(1);
+        fs = get_fake_switch(words.names[1]);
+        printf("flow-mods %"PRIuSIZE"\n", fs->n_flow_mods);
+        fs->n_flow_mods = 0;
     } else if (!strcmp(cmd, "flows")) {
         NEED(1);
         print_flows(get_fake_switch(words.names[1]));
@@ -1813,6 +1819,8 @@ run_line(char *line, int line_number)
  *   add-flow DPID FLOW      another controller adds FLOW (as ovs-ofctl
  *                           add-flow takes it)
  *   flows DPID              prints the switch's flows, sorted
+ *   flow-mods DPID          prints how many flow mods the switch took
+ *                           since the last time asked
  *   sent DPID               prints the packets sent since last asked,
  *                           sorted
  *   show [ARG...]           prints "lb/show --clients [ARG...]"
