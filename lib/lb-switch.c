@@ -79,8 +79,16 @@ static unsigned int decisions_logged, decisions_unlogged;
 #define LB_CLAIM_MS 1000
 #define LB_MAX_CLAIMS 256
 
-/* Most packet-ins held while the balancer reads back its flows. */
-#define LB_MAX_HELD 256
+/* Most bytes of packet-ins held while the balancer reads back its flows.
+ * A switch that kept a million clients' flows takes seconds to tell them,
+ * and new clients' first packets wait meanwhile: at 10,000 new clients a
+ * second, tens of thousands of packet-ins of about 100 bytes. */
+#define LB_MAX_HELD_BYTES (8 * 1024 * 1024)
+
+/* Most held packet-ins handled in a turn of the main loop once they may
+ * be: more than a turn reads (four reads of 64 kB), so that the backlog
+ * shrinks, and few enough not to stall the rest for long. */
+#define LB_HELD_SLICE 4096
 
 /* Most ICMP messages (rejects, ping answers) a service or VIP sends per
  * second. */
@@ -107,8 +115,9 @@ struct lb_switch {
     /* While the balancer reads back its flows after connecting, packet-ins
      * wait here (up to a bound) for the tables to be right. */
     struct lb_resync resync;
-    struct ovs_list held;       /* Copies of held packet-ins. */
-    size_t n_held;
+    struct ovs_list held;       /* Copies of held packet-ins... */
+    size_t n_held;              /* ...how many... */
+    size_t held_bytes;          /* ...and their bytes. */
 
     struct lb_repair repair;    /* Keeping the switch's flows as wanted. */
     struct lb_stats_poll stats; /* Reading its flows' counters. */
@@ -284,7 +293,7 @@ drop_held(struct lb_switch *sw)
     LIST_FOR_EACH_POP (msg, list_node, &sw->held) {
         ofpbuf_delete(msg);
     }
-    sw->n_held = 0;
+    sw->n_held = sw->held_bytes = 0;
 }
 
 void
@@ -669,22 +678,27 @@ lb_switch_flow_stats_reply(struct lb_switch *sw, const struct ofp_header *oh,
         return;
     }
     lb_resync_reply(&sw->resync, &t, oh, now);
-    if (!lb_resync_holds_packets(&sw->resync)) {
-        release_held(sw, now);
-    }
+    release_held(sw, now);
 }
 
-/* The resync no longer holds packets: those that waited can be handled. */
+/* Are there held packet-ins that may now be handled? */
+static bool
+may_release_held(const struct lb_switch *sw)
+{
+    return (!ovs_list_is_empty(&sw->held)
+            && !lb_resync_holds_packets(&sw->resync));
+}
+
+/* Handles, in order, up to LB_HELD_SLICE of the packet-ins that waited;
+ * packet-ins that come meanwhile wait behind them. */
 static void
 release_held(struct lb_switch *sw, long long int now)
 {
-    struct ovs_list held;
-    struct ofpbuf *msg;
-
-    ovs_list_move(&held, &sw->held);
-    ovs_list_init(&sw->held);   /* (ovs_list_move() leaves it stale.) */
-    sw->n_held = 0;
-    LIST_FOR_EACH_POP (msg, list_node, &held) {
+    for (size_t i = 0; i < LB_HELD_SLICE && may_release_held(sw); i++) {
+        struct ofpbuf *msg = CONTAINER_OF(ovs_list_pop_front(&sw->held),
+                                          struct ofpbuf, list_node);
+        sw->n_held--;
+        sw->held_bytes -= msg->size;
         handle_packet_in(sw, msg->data, now);
         ofpbuf_delete(msg);
     }
@@ -1855,15 +1869,18 @@ lb_switch_packet_in(struct lb_switch *sw, const struct ofp_header *oh,
             handle_packet_in(sw, oh, now);
             sw->stateful_dirty = true;
         }
-    } else if (!lb_resync_holds_packets(&sw->resync)) {
+    } else if (OVS_LIKELY(ovs_list_is_empty(&sw->held))
+               && !lb_resync_holds_packets(&sw->resync)) {
         handle_packet_in(sw, oh, now);
-    } else if (sw->n_held < LB_MAX_HELD) {
+    } else if (sw->held_bytes + ntohs(oh->length) <= LB_MAX_HELD_BYTES) {
         struct ofpbuf *copy = ofpbuf_clone_data(oh, ntohs(oh->length));
         ovs_list_push_back(&sw->held, &copy->list_node);
         sw->n_held++;
+        sw->held_bytes += copy->size;
     } else {
         VLOG_WARN_RL(&bad_rl, "%s: dropped packet-in while reading back "
-                     "flows (%d already waiting)", sw->name, LB_MAX_HELD);
+                     "flows (%"PRIuSIZE" already waiting, %d MB)", sw->name,
+                     sw->n_held, LB_MAX_HELD_BYTES / (1024 * 1024));
     }
 }
 
@@ -2045,10 +2062,8 @@ lb_switch_run(struct lb_switch *sw, long long int now)
     if (sw->resync.finishing) {
         struct lb_tables t = tables(sw);
         lb_resync_run(&sw->resync, &t, now);
-        if (!lb_resync_holds_packets(&sw->resync)) {
-            release_held(sw, now);
-        }
     }
+    release_held(sw, now);
 
     size_t budget = LB_SLICE;
     struct lb_session *session;
@@ -2078,7 +2093,8 @@ lb_switch_next_timer(const struct lb_switch *sw)
 {
     long long int next = LLONG_MAX;
 
-    if (sw->draining || sw->resync.finishing || sw->stateful_dirty) {
+    if (sw->draining || sw->resync.finishing || sw->stateful_dirty
+        || may_release_held(sw)) {
         return LLONG_MIN;       /* Work in slices goes on at once. */
     }
     if (sw->connected && is_stateful(sw) && !sw->adopting) {

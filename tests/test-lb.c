@@ -1051,7 +1051,8 @@ test_packet_ins(struct ovs_cmdl_context *ctx)
  * records the packets it is told to send. */
 
 struct fake_flow {
-    struct ovs_list node;       /* In fake_switch's 'flows'. */
+    struct ovs_list node;       /* In fake_switch's 'flows'... */
+    struct hmap_node index_node;    /* ...and its 'index'. */
     struct match match;
     int priority;
     ovs_be64 cookie;
@@ -1071,7 +1072,8 @@ struct fake_switch {
     struct ovs_list stats_replies;  /* Flow stats answers not sent yet. */
     struct lb_ports ports;
     struct ofpbuf out;          /* What the balancer sent, unread. */
-    struct ovs_list flows;      /* "struct fake_flow"s. */
+    struct ovs_list flows;      /* "struct fake_flow"s, oldest first... */
+    struct hmap index;          /* ...and by match and priority. */
     struct svec sent;           /* Packets sent, formatted, not printed. */
     size_t n_flow_mods;
     struct lb_switch *lb;       /* NULL while disconnected. */
@@ -1087,9 +1089,18 @@ static struct lb_config script_cfg;
 static long long int now = 1000000;
 
 static void
-free_fake_flow(struct fake_flow *f)
+add_fake_flow(struct fake_switch *fs, struct fake_flow *f)
+{
+    ovs_list_push_back(&fs->flows, &f->node);
+    hmap_insert(&fs->index, &f->index_node,
+                match_hash(&f->match, f->priority));
+}
+
+static void
+free_fake_flow(struct fake_switch *fs, struct fake_flow *f)
 {
     ovs_list_remove(&f->node);
+    hmap_remove(&fs->index, &f->index_node);
     free(f->ofpacts);
     free(f);
 }
@@ -1100,7 +1111,8 @@ find_fake_flow(struct fake_switch *fs, const struct match *match,
 {
     struct fake_flow *f;
 
-    LIST_FOR_EACH (f, node, &fs->flows) {
+    HMAP_FOR_EACH_WITH_HASH (f, index_node, match_hash(match, priority),
+                             &fs->index) {
         if (f->priority == priority && match_equal(&f->match, match)) {
             return f;
         }
@@ -1315,7 +1327,7 @@ add_foreign_flow(struct fake_switch *fs, const char *string)
     struct fake_flow *f = find_fake_flow(fs, &match, fm.priority);
     enum ofp_flow_update_event event = f ? OFPFME_MODIFIED : OFPFME_ADDED;
     if (f) {
-        free_fake_flow(f);
+        free_fake_flow(fs, f);
     }
     f = xzalloc(sizeof *f);
     f->match = match;
@@ -1324,7 +1336,7 @@ add_foreign_flow(struct fake_switch *fs, const char *string)
     f->ofpacts = xmemdup(fm.ofpacts, fm.ofpacts_len);
     f->ofpacts_len = fm.ofpacts_len;
     f->created = now;
-    ovs_list_push_back(&fs->flows, &f->node);
+    add_fake_flow(fs, f);
     send_flow_update(fs, f, event);
     minimatch_destroy(&fm.match);
     free(CONST_CAST(struct ofpact *, fm.ofpacts));
@@ -1337,7 +1349,9 @@ delete_all_flows(struct fake_switch *fs)
     struct fake_flow *f;
 
     LIST_FOR_EACH_SAFE (f, node, &fs->flows) {
+        /* Out of the table before the balancer hears of it. */
         ovs_list_remove(&f->node);
+        hmap_remove(&fs->index, &f->index_node);
         send_flow_update(fs, f, OFPFME_REMOVED);
         send_flow_removed(fs, f, OFPRR_DELETE);
         free(f->ofpacts);
@@ -1361,7 +1375,7 @@ apply_flow_mod(struct fake_switch *fs, const struct ofp_header *oh)
     struct fake_flow *f = find_fake_flow(fs, &match, fm.priority);
     if (fm.command == OFPFC_ADD) {
         if (f) {
-            free_fake_flow(f);
+            free_fake_flow(fs, f);
         }
         f = xzalloc(sizeof *f);
         f->match = match;
@@ -1373,11 +1387,11 @@ apply_flow_mod(struct fake_switch *fs, const struct ofp_header *oh)
         f->ofpacts = xmemdup(ofpacts.data, ofpacts.size);
         f->ofpacts_len = ofpacts.size;
         f->created = now;
-        ovs_list_push_back(&fs->flows, &f->node);
+        add_fake_flow(fs, f);
     } else if (fm.command == OFPFC_DELETE_STRICT) {
         if (f && (f->cookie & fm.cookie_mask) == (fm.cookie
                                                    & fm.cookie_mask)) {
-            free_fake_flow(f);
+            free_fake_flow(fs, f);
         } else if (getenv("TEST_LB_DEBUG")) {
             struct ds s = DS_EMPTY_INITIALIZER;
             match_format(&match, NULL, &s, fm.priority);
@@ -1479,6 +1493,7 @@ get_fake_switch(const char *dpid_s)
         lb_ports_clear(&fs->ports);
         ofpbuf_init(&fs->out, 0);
         ovs_list_init(&fs->flows);
+        hmap_init(&fs->index);
         ovs_list_init(&fs->stats_replies);
         svec_init(&fs->sent);
     }
@@ -1560,7 +1575,7 @@ expire_flows(struct fake_switch *fs)
         if (f->idle_timeout) {
             now = MAX(now, f->created + f->idle_timeout * 1000LL);
             send_flow_removed(fs, f, OFPRR_IDLE_TIMEOUT);
-            free_fake_flow(f);
+            free_fake_flow(fs, f);
         }
     }
 }
@@ -1851,8 +1866,9 @@ test_run(struct ovs_cmdl_context *ctx)
         if (fs->dpid) {
             struct fake_flow *f;
             LIST_FOR_EACH_SAFE (f, node, &fs->flows) {
-                free_fake_flow(f);
+                free_fake_flow(fs, f);
             }
+            hmap_destroy(&fs->index);
             ofpbuf_list_delete(&fs->stats_replies);
             ofpbuf_uninit(&fs->out);
             svec_destroy(&fs->sent);
