@@ -468,6 +468,13 @@ lb_repair_update(struct lb_repair *rp, const struct lb_tables *t,
         VLOG_INFO("%s: watching the switch's flows with a flow monitor",
                   t->name);
         rp->mode = LB_REPAIR_MONITOR;
+    } else if (rp->mode == LB_REPAIR_AUDIT && oh->xid == rp->monitor_xid) {
+        /* A busy switch answered after the deadline: the monitor works,
+         * and audits every second would keep the switch busy. */
+        VLOG_INFO("%s: the flow monitor answered late; watching the "
+                  "switch's flows with it, no more audits", t->name);
+        rp->mode = LB_REPAIR_MONITOR;
+        rp->audit_due = false;
     }
     if (rp->mode == LB_REPAIR_OFF) {
         return;

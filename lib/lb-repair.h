@@ -24,8 +24,9 @@
  * Nicira's for OpenFlow 1.0 to 1.2, ONF's for 1.3, OpenFlow 1.4's), the
  * balancer watches table 0 and hears at once of every flow others add,
  * change or delete; where it has none (it refuses the monitor, or does not
- * answer it), or while its updates are paused, the balancer audits: it
- * reads its flows back every second, as on a reconnection (lb-resync).
+ * answer it: until it does, if it does late), or while its updates are
+ * paused, the balancer audits: it reads its flows back every second, as on
+ * a reconnection (lb-resync).
  * Either way it restores its own flows and deletes flows with its cookie
  * that it does not want, and logs what it found.
  *

@@ -163,6 +163,9 @@ lb_resync_abort(struct lb_resync *rs)
         free(lf);
     }
     hmapx_clear(&rs->seen_base);
+    free(rs->later_guards);
+    rs->later_guards = NULL;
+    rs->n_later_guards = rs->allocated_later_guards = 0;
     rs->active = rs->finishing = false;
 }
 
@@ -285,16 +288,26 @@ keep_flow(struct lb_resync *rs, const struct lb_tables *ctx,
         return true;
 
     case LB_PRIO_CLIENT_ARP: {
-        /* A client's ARP guard.  (One whose client is not known yet is
-         * deleted, and added again if its client is learned from its
-         * sessions' flows further on.) */
+        /* A client's ARP guard.  After a connection, one whose client is
+         * not known yet waits for its client's flows, which may come
+         * further on; in an audit it is stale. */
         ovs_be32 ip;
-        struct lb_client *client
-            = (lb_client_arp_parse(&fs->match, fs->priority, &ip)
-               && lb_client_arp_actions_ok(fs->ofpacts, fs->ofpacts_len)
-               ? lb_sessions_find_client(ctx->sessions, ip) : NULL);
+        if (!lb_client_arp_parse(&fs->match, fs->priority, &ip)
+            || !lb_client_arp_actions_ok(fs->ofpacts, fs->ofpacts_len)) {
+            return false;
+        }
+        struct lb_client *client = lb_sessions_find_client(ctx->sessions,
+                                                           ip);
         if (client) {
             client->arp_seen_epoch = rs->epoch;
+        } else if (!rs->audit) {
+            if (rs->n_later_guards >= rs->allocated_later_guards) {
+                rs->later_guards = x2nrealloc(rs->later_guards,
+                                              &rs->allocated_later_guards,
+                                              sizeof *rs->later_guards);
+            }
+            rs->later_guards[rs->n_later_guards++] = ip;
+            return true;
         }
         return client != NULL;
     }
@@ -330,6 +343,22 @@ resync_finish(struct lb_resync *rs, const struct lb_tables *ctx,
         }
         free(lf);
         budget--;
+    }
+    while (budget && rs->n_later_guards) {
+        ovs_be32 ip = rs->later_guards[--rs->n_later_guards];
+        struct lb_client *client = lb_sessions_find_client(ctx->sessions,
+                                                           ip);
+        if (client) {
+            client->arp_seen_epoch = rs->epoch;
+        } else {
+            lb_client_arp_delete(ctx->ofp, ip);
+            rs->kept--;
+            rs->deleted++;
+        }
+        budget--;
+    }
+    if (rs->n_later_guards) {
+        return;
     }
 
     /* Sessions keep the flows that were there: those whose flows went

@@ -74,6 +74,12 @@ struct lb_resync {
     struct ovs_list later;      /* Flows to look at again at the end. */
     struct hmapx seen_base;     /* Base flows found ("struct lb_flow"s). */
 
+    /* After a connection, the clients of ARP guards read before any of
+     * their clients' flows: kept if their clients are taken in by the end,
+     * deleted otherwise. */
+    ovs_be32 *later_guards;
+    size_t n_later_guards, allocated_later_guards;
+
     /* Once the switch has answered, the sessions are brought in line in
      * slices, from 'pos' on. */
     bool finishing;

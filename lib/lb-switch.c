@@ -243,6 +243,9 @@ client_changed(void *sw_, struct lb_client *client, bool added)
 
     if (!sw->connected) {
         return;
+    } else if (added && lb_resync_holds_packets(&sw->resync)) {
+        /* A client taken in from the flows the switch kept: its guard is
+         * among them, or the walk that follows sends it. */
     } else if (added) {
         if (sw->guard_with_reply) {
             sw->guard_held = true;
@@ -615,8 +618,10 @@ lb_switch_connected(struct lb_switch *sw, enum ofputil_protocol protocol,
     build_templates(sw);
     lb_flows_install_base(&sw->ofp, &sw->base);
     struct lb_tables t = tables(sw);
-    lb_resync_start(&sw->resync, &t, false, now);
+    /* The monitor first: a switch answers in order, and telling many flows
+     * takes it seconds, which the monitor's answer must not wait for. */
     lb_repair_start(&sw->repair, &t, now);
+    lb_resync_start(&sw->resync, &t, false, now);
     lb_stats_poll_init(&sw->stats, now);
 
     struct lb_backend *b;

@@ -1070,6 +1070,8 @@ struct fake_switch {
     bool monitoring;            /* Has the balancer asked for one? */
     bool defer_stats;           /* Answer flow stats only when told? */
     struct ovs_list stats_replies;  /* Flow stats answers not sent yet. */
+    bool defer_monitor;         /* Answer the flow monitor when told? */
+    struct ovs_list monitor_replies;    /* Its answer, not sent yet. */
     struct lb_ports ports;
     struct ofpbuf out;          /* What the balancer sent, unread. */
     struct ovs_list flows;      /* "struct fake_flow"s, oldest first... */
@@ -1281,6 +1283,21 @@ send_flow_removed(struct fake_switch *fs, const struct fake_flow *f,
     ofpbuf_delete(msg);
 }
 
+/* Sends 'fs''s answer to the flow monitor request. */
+static void
+send_monitor_replies(struct fake_switch *fs)
+{
+    struct ofpbuf *msg;
+
+    LIST_FOR_EACH_POP (msg, list_node, &fs->monitor_replies) {
+        ofpmsg_update_length(msg);
+        if (fs->lb) {
+            lb_switch_flow_monitor(fs->lb, msg->data, now);
+        }
+        ofpbuf_delete(msg);
+    }
+}
+
 /* The flow monitor request 'oh': answered, or refused if 'fs' has none. */
 static void
 reply_flow_monitor(struct fake_switch *fs, const struct ofp_header *oh)
@@ -1288,16 +1305,11 @@ reply_flow_monitor(struct fake_switch *fs, const struct ofp_header *oh)
     struct ofpbuf *msg;
 
     if (fs->has_monitor) {
-        struct ovs_list replies;
-
         fs->monitoring = true;
-        ofpmp_init(&replies, oh);
-        LIST_FOR_EACH_POP (msg, list_node, &replies) {
-            ofpmsg_update_length(msg);
-            if (fs->lb) {
-                lb_switch_flow_monitor(fs->lb, msg->data, now);
-            }
-            ofpbuf_delete(msg);
+        ofpbuf_list_delete(&fs->monitor_replies);
+        ofpmp_init(&fs->monitor_replies, oh);
+        if (!fs->defer_monitor) {
+            send_monitor_replies(fs);
         }
     } else {
         msg = ofperr_encode_reply(OFPERR_OFPBRC_BAD_STAT, oh);
@@ -1495,6 +1507,7 @@ get_fake_switch(const char *dpid_s)
         ovs_list_init(&fs->flows);
         hmap_init(&fs->index);
         ovs_list_init(&fs->stats_replies);
+        ovs_list_init(&fs->monitor_replies);
         svec_init(&fs->sent);
     }
     return fs;
@@ -1660,16 +1673,20 @@ run_line(char *line, int line_number)
             free(error);
         }
     } else if (!strcmp(cmd, "connect")) {
-        /* connect DPID VERSION N_PORTS [no-monitor] [defer-stats] */
+        /* connect DPID VERSION N_PORTS [no-monitor] [defer-stats]
+         *         [defer-monitor] */
         NEED(3);
         fs = get_fake_switch(words.names[1]);
         fs->has_monitor = true;
         fs->defer_stats = false;
+        fs->defer_monitor = false;
         for (size_t i = 4; i < words.n; i++) {
             if (!strcmp(words.names[i], "no-monitor")) {
                 fs->has_monitor = false;
             } else if (!strcmp(words.names[i], "defer-stats")) {
                 fs->defer_stats = true;
+            } else if (!strcmp(words.names[i], "defer-monitor")) {
+                fs->defer_monitor = true;
             } else {
                 ovs_fatal(0, "line %d: bad option %s", line_number,
                           words.names[i]);
@@ -1695,6 +1712,10 @@ run_line(char *line, int line_number)
         NEED(1);
         fs = get_fake_switch(words.names[1]);
         send_flow_stats(fs, &fs->stats_replies);
+    } else if (!strcmp(cmd, "monitor")) {
+        /* monitor DPID: sends the answer to the flow monitor request. */
+        NEED(1);
+        send_monitor_replies(get_fake_switch(words.names[1]));
     } else if (!strcmp(cmd, "disconnect")) {
         NEED(1);
         fs = get_fake_switch(words.names[1]);
@@ -1702,6 +1723,7 @@ run_line(char *line, int line_number)
         fs->lb = NULL;
         ofpbuf_clear(&fs->out);
         ofpbuf_list_delete(&fs->stats_replies);
+        ofpbuf_list_delete(&fs->monitor_replies);
     } else if (!strcmp(cmd, "packet")) {
         /* packet DPID PORT FLOW */
         NEED(3);
@@ -1814,13 +1836,15 @@ run_line(char *line, int line_number)
  *   clear-services          forgets the services added so far
  *   apply                   makes all of that the configuration
  *   restart                 the balancer restarts with that configuration
- *   connect DPID VERSION N [no-monitor] [defer-stats]
+ *   connect DPID VERSION N [no-monitor] [defer-stats] [defer-monitor]
  *                           switch DPID (1-8) connects over VERSION with
  *                           ports 1 to N, with the flows it still has;
  *                           it takes flow monitors unless no-monitor, and
  *                           with defer-stats sends its answers to flow
  *                           stats requests (its flows when asked) only at
- *                           "stats DPID"
+ *                           "stats DPID", and with defer-monitor its
+ *                           answer to the flow monitor request only at
+ *                           "monitor DPID"
  *   disconnect DPID
  *   packet DPID PORT FLOW   a packet-in of the packet FLOW describes (as
  *                           ovs-ofctl compose-packet takes it) from PORT
@@ -1870,6 +1894,7 @@ test_run(struct ovs_cmdl_context *ctx)
             }
             hmap_destroy(&fs->index);
             ofpbuf_list_delete(&fs->stats_replies);
+            ofpbuf_list_delete(&fs->monitor_replies);
             ofpbuf_uninit(&fs->out);
             svec_destroy(&fs->sent);
         }
