@@ -8,6 +8,7 @@ dist_noinst_SCRIPTS += \
 	utilities/ovs-balancer-mininet \
 	utilities/ovs-balancer-benchmark \
 	utilities/ovs-balancer-benchmark-datapath \
+	utilities/ovs-balancer-benchmark-readback \
 	utilities/ovs-balancer-db
 
 bin_PROGRAMS += utilities/ovs-balancer-ctl
