@@ -25,7 +25,8 @@
  * balancer watches table 0 and hears at once of every flow others add,
  * change or delete; where it has none (it refuses the monitor, or does not
  * answer it: until it does, if it does late), or while its updates are
- * paused, the balancer audits: it reads its flows back every second, as on
+ * paused, the balancer audits: it reads its flows back every second (less
+ * often from a switch slow to tell them, see lb_resync_may_audit()), as on
  * a reconnection (lb-resync).
  * Either way it restores its own flows and deletes flows with its cookie
  * that it does not want, and logs what it found.

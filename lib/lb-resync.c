@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 
 #include "flow.h"
 #include "lib/lb-config.h"
@@ -125,6 +126,7 @@ void
 lb_resync_init(struct lb_resync *rs)
 {
     rs->active = rs->audit = rs->finishing = false;
+    rs->quiet_until = LLONG_MIN;
     rs->epoch = 0;
     rs->kept = rs->deleted = 0;
     ovs_list_init(&rs->later);
@@ -435,6 +437,9 @@ resync_finish(struct lb_resync *rs, const struct lb_tables *ctx,
         VLOG_WARN("%s: audit found its flows changed: restored %"PRIuSIZE
                   " flows, deleted %"PRIuSIZE, ctx->name,
                   n_added + rs->n_guards, rs->deleted);
+    }
+    if (rs->audit) {
+        rs->quiet_until = now + 9 * (now - rs->started);
     }
     lb_resync_abort(rs);
 }

@@ -69,6 +69,7 @@ struct lb_resync {
     bool active;
     bool audit;                 /* An audit, not a (re)connection? */
     long long int started;      /* When the flows were asked for. */
+    long long int quiet_until;  /* No audit before then. */
     uint32_t epoch;             /* Sessions' 'seen' counts in this one. */
     size_t kept, deleted;       /* Flows so far. */
     struct ovs_list later;      /* Flows to look at again at the end. */
@@ -103,6 +104,15 @@ void lb_resync_flows_sent(const struct lb_resync *, struct lb_session *);
 void lb_resync_guard_sent(const struct lb_resync *, struct lb_client *);
 void lb_resync_flow_gone(const struct lb_resync *, struct lb_session *,
                          unsigned int flow_bit);
+
+/* May an audit start at 'now'?  Not while a read-back goes on, nor so
+ * soon after the last audit that the switch would spend more than a tenth
+ * of its time telling its flows: a switch with many takes seconds. */
+static inline bool
+lb_resync_may_audit(const struct lb_resync *rs, long long int now)
+{
+    return !rs->active && now >= rs->quiet_until;
+}
 
 /* Must the switch's packet-ins wait?  After a connection, until the flows
  * the switch had are taken into the tables: a packet-in handled before then

@@ -2045,7 +2045,7 @@ lb_switch_run(struct lb_switch *sw, long long int now)
         return;
     }
     if (sw->connected && lb_repair_run(&sw->repair, now)
-        && !sw->resync.active) {
+        && lb_resync_may_audit(&sw->resync, now)) {
         struct lb_tables t = tables(sw);
         lb_resync_start(&sw->resync, &t, true, now);
     }

@@ -1078,6 +1078,7 @@ struct fake_switch {
     struct hmap index;          /* ...and by match and priority. */
     struct svec sent;           /* Packets sent, formatted, not printed. */
     size_t n_flow_mods;
+    size_t n_stats_requests;
     struct lb_switch *lb;       /* NULL while disconnected. */
 
     /* Takes the packet-outs instead of recording them, if nonnull. */
@@ -1464,6 +1465,7 @@ process_output(struct fake_switch *fs)
             } else if (type == OFPTYPE_FLOW_STATS_REQUEST) {
                 /* The answer is the table as it is when asked, also when
                  * it is sent later, as a switch's would be. */
+                fs->n_stats_requests++;
                 compose_flow_stats(fs, oh, &fs->stats_replies);
                 if (!fs->defer_stats) {
                     send_flow_stats(fs, &fs->stats_replies);
@@ -1789,6 +1791,13 @@ run_line(char *line, int line_number)
         fs = get_fake_switch(words.names[1]);
         printf("flow-mods %"PRIuSIZE"\n", fs->n_flow_mods);
         fs->n_flow_mods = 0;
+    } else if (!strcmp(cmd, "stats-requests")) {
+        /* stats-requests DPID: how many flow stats requests the switch got
+         * since the last time (a read-back or an audit each). */
+        NEED(1);
+        fs = get_fake_switch(words.names[1]);
+        printf("stats-requests %"PRIuSIZE"\n", fs->n_stats_requests);
+        fs->n_stats_requests = 0;
     } else if (!strcmp(cmd, "flows")) {
         NEED(1);
         print_flows(get_fake_switch(words.names[1]));
@@ -1859,6 +1868,8 @@ run_line(char *line, int line_number)
  *                           add-flow takes it)
  *   flows DPID              prints the switch's flows, sorted
  *   flow-mods DPID          prints how many flow mods the switch took
+ *                           since the last time asked
+ *   stats-requests DPID     prints how many flow stats requests it got
  *                           since the last time asked
  *   sent DPID               prints the packets sent since last asked,
  *                           sorted
