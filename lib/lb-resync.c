@@ -86,28 +86,19 @@ mark_seen(const struct lb_resync *rs, struct lb_session *session,
     session->seen_epoch = rs->epoch;
 }
 
-/* Both of 'session''s flows were just sent (for a packet-in, or restored
- * after another controller deleted one): if that is during resync 'rs',
- * the switch has them, whatever it said it had. */
+/* lb_resync_flows_sent() during resync 'rs'. */
 void
-lb_resync_flows_sent(const struct lb_resync *rs, struct lb_session *session)
+lb_resync_flows_sent__(const struct lb_resync *rs,
+                       struct lb_session *session)
 {
-    if (!rs->active) {
-        return;
-    }
     mark_seen(rs, session,
               LB_FLOWS_BOTH | (seen_flows(rs, session) ? 0 : SEEN_SENT));
 }
 
-/* 'client''s ARP guard was just sent (a client learned, or its guard
- * restored): if that is during resync 'rs', the resync need not send it
- * again, nor count it as one that went. */
+/* lb_resync_guard_sent() during resync 'rs'. */
 void
-lb_resync_guard_sent(const struct lb_resync *rs, struct lb_client *client)
+lb_resync_guard_sent__(const struct lb_resync *rs, struct lb_client *client)
 {
-    if (!rs->active) {
-        return;
-    }
     client->arp_seen_epoch = rs->epoch;
 }
 

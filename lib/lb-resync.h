@@ -100,10 +100,34 @@ void lb_resync_reply(struct lb_resync *, const struct lb_tables *,
                      const struct ofp_header *, long long int now);
 void lb_resync_run(struct lb_resync *, const struct lb_tables *,
                    long long int now);
-void lb_resync_flows_sent(const struct lb_resync *, struct lb_session *);
-void lb_resync_guard_sent(const struct lb_resync *, struct lb_client *);
+void lb_resync_flows_sent__(const struct lb_resync *, struct lb_session *);
+void lb_resync_guard_sent__(const struct lb_resync *, struct lb_client *);
 void lb_resync_flow_gone(const struct lb_resync *, struct lb_session *,
                          unsigned int flow_bit);
+
+/* Both of 'session''s flows were just sent (for a packet-in, or restored
+ * after another controller deleted one): if that is during resync 'rs',
+ * the switch has them, whatever it said it had.  Inline: every new
+ * session's flows are sent, nearly always outside a resync. */
+static inline void
+lb_resync_flows_sent(const struct lb_resync *rs, struct lb_session *session)
+{
+    if (rs->active) {
+        lb_resync_flows_sent__(rs, session);
+    }
+}
+
+/* 'client''s ARP guard was just sent (a client learned, or its guard
+ * restored): if that is during resync 'rs', the resync need not send it
+ * again, nor count it as one that went.  Inline, as above, for every new
+ * client. */
+static inline void
+lb_resync_guard_sent(const struct lb_resync *rs, struct lb_client *client)
+{
+    if (rs->active) {
+        lb_resync_guard_sent__(rs, client);
+    }
+}
 
 /* May an audit start at 'now'?  Not while a read-back goes on, nor so
  * soon after the last audit that the switch would spend more than a tenth

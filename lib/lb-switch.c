@@ -253,10 +253,8 @@ client_changed(void *sw_, struct lb_client *client, bool added)
             union lb_tmpl_value v = { .ip = client->ip };
             lb_tmpl_put(&sw->client_arp, &v, sw->ofp.out);
         }
-        if (sw->resync.active) {
-            /* The read-back going on need not send it again. */
-            lb_resync_guard_sent(&sw->resync, client);
-        }
+        /* A read-back going on need not send it again. */
+        lb_resync_guard_sent(&sw->resync, client);
     } else {
         lb_client_arp_delete(&sw->ofp, client->ip);
     }
@@ -1018,9 +1016,7 @@ install_session(struct lb_switch *sw, struct lb_session *session,
     }
     session->installed_at = now;
     lb_sessions_set_flows(&sw->sessions, session, LB_FLOWS_BOTH, now);
-    if (sw->resync.active) {
-        lb_resync_flows_sent(&sw->resync, session);
-    }
+    lb_resync_flows_sent(&sw->resync, session);
     VLOG_DBG("%s: installed flows "IP_FMT" <-> "IP_FMT, sw->name,
              IP_ARGS(b->client_ip), IP_ARGS(b->backend_ip));
 }
