@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdio.h>
 
 #include "byte-order.h"
 #include "lib/lb-config.h"
@@ -188,14 +189,14 @@ lb_repair_paused(struct lb_repair *rp, const struct lb_tables *t,
 
 /* Returns true if an audit (lb_resync_start() with 'audit') is due now. */
 bool
-lb_repair_run(struct lb_repair *rp, long long int now)
+lb_repair_run(struct lb_repair *rp, const struct lb_tables *t,
+              long long int now)
 {
     if (rp->mode == LB_REPAIR_WAIT && now >= rp->deadline) {
-        VLOG_INFO("switch did not answer the flow monitor request in %d ms; "
-                  "reading the flows back every second instead",
-                  REPAIR_WAIT_MS);
-        rp->mode = LB_REPAIR_AUDIT;
-        rp->next_audit = now;
+        char why[80];
+        snprintf(why, sizeof why, "switch did not answer the flow monitor "
+                 "request in %d ms", REPAIR_WAIT_MS);
+        start_audits(rp, t, why, now);
     }
     if (rp->mode == LB_REPAIR_AUDIT && now >= rp->next_audit) {
         rp->audit_due = true;

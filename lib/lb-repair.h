@@ -73,7 +73,8 @@ void lb_repair_update(struct lb_repair *, const struct lb_tables *,
                       const struct ofp_header *, long long int now);
 void lb_repair_paused(struct lb_repair *, const struct lb_tables *,
                       bool paused, long long int now);
-bool lb_repair_run(struct lb_repair *, long long int now);
+bool lb_repair_run(struct lb_repair *, const struct lb_tables *,
+                   long long int now);
 long long int lb_repair_next_timer(const struct lb_repair *);
 const char *lb_repair_mode_name(enum lb_repair_mode);
 

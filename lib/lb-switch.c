@@ -2040,13 +2040,12 @@ lb_switch_run(struct lb_switch *sw, long long int now)
         run_stateful(sw, now);
         return;
     }
-    if (sw->connected && lb_repair_run(&sw->repair, now)
-        && lb_resync_may_audit(&sw->resync, now)) {
-        struct lb_tables t = tables(sw);
-        lb_resync_start(&sw->resync, &t, true, now);
-    }
     if (sw->connected) {
         struct lb_tables t = tables(sw);
+        if (lb_repair_run(&sw->repair, &t, now)
+            && lb_resync_may_audit(&sw->resync, now)) {
+            lb_resync_start(&sw->resync, &t, true, now);
+        }
         lb_stats_poll_run(&sw->stats, &t, sw->cfg->stats_interval, now);
 
         struct check_aux aux = { sw, now };
