@@ -549,22 +549,34 @@ decode_packet_in_fast(const struct ofp_header *oh, struct lb_packet_in *pin)
     return true;
 }
 
-/* Decodes packet-in 'oh', a whole message, into 'pin'.  Returns an error
- * if it is not a valid packet-in.
+/* Decodes packet-in 'oh', a whole message at any alignment (see
+ * lb_ofp_frame()), into 'pin'.  Returns an error if it is not a valid
+ * packet-in.
  *
  * OVS's decoder fills a whole struct match for the packet's metadata,
  * thousands of instructions of which the balancer needs the input port; so
  * the common forms are read directly, and only the rest go to
- * ofputil_decode_packet_in().  (A unit test checks that both agree.) */
+ * ofputil_decode_packet_in().  (A unit test checks that both agree.)  That
+ * one wants the message aligned as malloc() would: one that is not is
+ * copied, and 'pin->packet' then points into the copy, valid until the
+ * next call. */
 enum ofperr
 lb_ofp_decode_packet_in(const struct ofp_header *oh, struct lb_packet_in *pin)
 {
+    static struct ofpbuf *aligned;
     struct ofputil_packet_in opi;
     enum ofptype type;
     enum ofperr error;
 
     if (decode_packet_in_fast(oh, pin)) {
         return 0;
+    }
+    if ((uintptr_t) oh % 8) {
+        if (!aligned) {
+            aligned = ofpbuf_new(2048);
+        }
+        ofpbuf_clear(aligned);
+        oh = ofpbuf_put(aligned, oh, ntohs(oh->length));
     }
 
     /* OVS's decoder asserts that it is given a packet-in. */
@@ -604,7 +616,8 @@ lb_ofp_end_message(struct ofpbuf *buf, size_t ofs)
  * impossible.
  *
  * Messages follow each other at any offset, but OVS's decoders want them
- * aligned as malloc() would, so one that is not is copied to 'aligned'.
+ * aligned as malloc() would, so one that is not is copied to 'aligned'
+ * (except packet-ins at 4 bytes off 8: see lb_ofp_decode_packet_in()).
  * The message stays valid until 'rx' or 'aligned' changes. */
 const struct ofp_header *
 lb_ofp_frame(struct ofpbuf *rx, struct ofpbuf *aligned, int *error)
@@ -624,15 +637,12 @@ lb_ofp_frame(struct ofpbuf *rx, struct ofpbuf *aligned, int *error)
     }
     ofpbuf_pull(rx, len);
 
-    /* A packet-in that decode_packet_in_fast() reads field by field needs
-     * only its header's alignment, which saves copying every other one
-     * (with an ARP or a SYN, they are 4 bytes off 8). */
-    const uint8_t *frame;
-    size_t frame_len;
-    uint16_t port;
+    /* A packet-in is left where it is, at its header's alignment: with an
+     * ARP or a SYN, every other one is 4 bytes off 8, and
+     * lb_ofp_decode_packet_in() reads most field by field, and copies the
+     * others itself. */
     if ((uintptr_t) p % 8
-        && ((uintptr_t) p % 4 || p[1] != LB_OFPT_PACKET_IN
-            || !packet_in_is_plain(p, len, &frame, &frame_len, &port))) {
+        && ((uintptr_t) p % 4 || p[1] != LB_OFPT_PACKET_IN)) {
         ofpbuf_clear(aligned);
         p = ofpbuf_put(aligned, p, len);
     }

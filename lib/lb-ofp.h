@@ -125,7 +125,7 @@ void lb_ofp_icmp_unreachable(const struct lb_ofp *, struct eth_addr eth_src,
 /* What the balancer uses of a packet-in. */
 struct lb_packet_in {
     ofp_port_t in_port;
-    const void *packet;         /* Points into the message. */
+    const void *packet;         /* Into the message, or a copy of it. */
     size_t packet_len;          /* Bytes at 'packet'. */
     size_t total_len;           /* Bytes in the frame the switch saw. */
     ovs_be64 cookie;            /* Of the flow that sent it, or all-ones
