@@ -143,8 +143,8 @@ enum ofperr lb_ofp_decode_packet_in(const struct ofp_header *,
  * OpenFlow 1.0's or as 1.2's and later's with a one-field match (the forms
  * decode_packet_in_fast() reads; it checks the match); otherwise NULL.
  * It reads bytes, nothing else: also for a look ahead at messages not yet
- * decoded.  Inline: every packet-in is looked at this way twice or
- * three times. */
+ * decoded.  Inline: every packet-in is looked at this way twice (ahead,
+ * then to be decoded). */
 static inline const uint8_t *
 lb_ofp_packet_in_frame(const void *msg, size_t len, size_t *frame_len)
 {
